@@ -1,0 +1,104 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// One set of compiler settings for every Swift target: Swift 6 language mode, strict hygiene.
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "mynapoint",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "mynapoint", targets: ["mynapoint"]),
+        .library(name: "Settlement", targets: ["Settlement"]),
+        .library(name: "Rules", targets: ["Rules"]),
+        .library(name: "Zstd", targets: ["Zstd"]),
+        .library(name: "Generator", targets: ["Generator"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    ],
+    targets: [
+        // C libraries, found through pkg-config; Debian packages named for a fresh machine.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CPCSCLite", pkgConfig: "libpcsclite", providers: [.apt(["libpcsclite-dev"])]),
+        // Named C functions for the C macros Swift cannot import.
+        .target(name: "CShims", dependencies: ["COpenSSL", "CPCSCLite"]),
+
+        // Wrappers: typed Swift over C, one error type each, no C types in their public API.
+        .target(name: "Postgres", dependencies: ["CLibPQ"], swiftSettings: swiftSettings),
+        .target(name: "Zstd", dependencies: ["CZstd"], swiftSettings: swiftSettings),
+        .target(name: "Crypto", dependencies: ["COpenSSL", "CShims"], swiftSettings: swiftSettings),
+        .target(name: "SmartCard", dependencies: ["CPCSCLite", "CShims"], swiftSettings: swiftSettings),
+
+        // Domain.
+        .target(name: "Rules", swiftSettings: swiftSettings),
+        .target(
+            name: "Ledger",
+            dependencies: ["Postgres", "Rules", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Settlement",
+            dependencies: [
+                "Ledger", "Rules", "Zstd", "Crypto", .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Registration",
+            dependencies: ["Ledger", "Rules", "SmartCard", "Crypto", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "Reports", dependencies: ["Ledger", "Rules"], swiftSettings: swiftSettings),
+        .target(name: "Generator", dependencies: ["Rules", "Zstd", "Crypto"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "mynapoint",
+            dependencies: [
+                "Settlement", "Registration", "Reports", "Ledger", "Generator", "Postgres",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Test support: temporary databases, the virtual JPKI card, fixtures.
+        .target(
+            name: "TestSupport",
+            dependencies: ["Postgres", "Crypto", "SmartCard"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RulesTests",
+            dependencies: ["Rules", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ZstdTests", dependencies: ["Zstd", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "SmartCardTests", dependencies: ["SmartCard", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "LedgerTests",
+            dependencies: ["Ledger", "Postgres", "Rules", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SettlementTests",
+            dependencies: ["Settlement", "Ledger", "Rules", "Zstd", "Generator", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["TestSupport", "Zstd", "Postgres"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,4 @@
+#include <winscard.h>
+#include <wintypes.h>
+#include <pcsclite.h>
+#include <reader.h>
