@@ -1,0 +1,138 @@
+/// The timestamp form of the record files and the registry: RFC 3339 with seconds and an explicit offset.
+///
+/// Accepted: `YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|±HH:MM)` with upper-case `T` and `Z`, seconds 00–59, offset hours
+/// 00–23 and minutes 00–59, and a real calendar date. Parsing works on bytes and allocates nothing.
+public enum RFC3339 {
+    /// Parses a timestamp from UTF-8 bytes, or returns nil when it is not in the accepted form.
+    ///
+    /// - Complexity: O(n) in the length of `bytes`, no allocation.
+    @inlinable
+    public static func parse(_ bytes: UnsafeRawBufferPointer) -> Instant? {
+        let count = bytes.count
+        guard count >= 20, count <= 35 else { return nil }
+        @inline(__always) func digit(_ i: Int) -> Int? {
+            let b = bytes[i]
+            return b >= 0x30 && b <= 0x39 ? Int(b &- 0x30) : nil
+        }
+        @inline(__always) func number(_ start: Int, _ length: Int) -> Int? {
+            var value = 0
+            for i in start..<(start + length) {
+                guard let d = digit(i) else { return nil }
+                value = value * 10 + d
+            }
+            return value
+        }
+        guard bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
+            bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
+            let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+            let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2)
+        else { return nil }
+        guard month >= 1, month <= 12, day >= 1, day <= daysInMonth(year: year, month: month),
+            hour <= 23, minute <= 59, second <= 59
+        else { return nil }
+
+        var index = 19
+        var nanoseconds = 0
+        if bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            let start = index
+            while index < count, let d = digit(index) {
+                nanoseconds = nanoseconds * 10 + d
+                index += 1
+            }
+            let digits = index - start
+            guard digits >= 1, digits <= 9 else { return nil }
+            for _ in digits..<9 { nanoseconds *= 10 }
+        }
+        guard index < count else { return nil }
+        var offsetSeconds = 0
+        switch bytes[index] {
+        case UInt8(ascii: "Z"):
+            index += 1
+        case UInt8(ascii: "+"), UInt8(ascii: "-"):
+            guard count - index == 6, bytes[index + 3] == UInt8(ascii: ":"),
+                let offsetHours = number(index + 1, 2), let offsetMinutes = number(index + 4, 2),
+                offsetHours <= 23, offsetMinutes <= 59
+            else { return nil }
+            offsetSeconds = (offsetHours * 3600 + offsetMinutes * 60) * (bytes[index] == UInt8(ascii: "-") ? -1 : 1)
+            index += 6
+        default:
+            return nil
+        }
+        guard index == count else { return nil }
+        let days = daysFromCivil(year: year, month: month, day: day)
+        let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second - offsetSeconds)
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return seconds < 0 ? .distantPast : .distantFuture }
+        let (sum, overflow2) = scaled.addingReportingOverflow(Int64(nanoseconds))
+        return overflow2 ? .distantFuture : Instant(nanosecondsSinceEpoch: sum)
+    }
+
+    /// Parses a timestamp from a string, or returns nil when it is not in the accepted form.
+    public static func parse(_ text: String) -> Instant? {
+        var text = text
+        return text.withUTF8 { parse(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Formats an instant in UTC (`Z`), with a fraction only when it is not whole seconds.
+    public static func format(_ instant: Instant) -> String {
+        let seconds = instant.secondsSinceEpoch
+        let nanos = Int(instant.nanosecondsSinceEpoch &- seconds &* 1_000_000_000)
+        let (days, secondOfDay) = floorDivide(seconds, 86_400)
+        let (y, m, d) = civilFromDays(Int(days))
+        let sod = Int(secondOfDay)
+        var text = pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2) + "T"
+        text += pad(sod / 3600, 2) + ":" + pad(sod / 60 % 60, 2) + ":" + pad(sod % 60, 2)
+        if nanos != 0 {
+            var fraction = pad(nanos, 9)
+            while fraction.hasSuffix("0") { fraction.removeLast() }
+            text += "." + fraction
+        }
+        return text + "Z"
+    }
+
+    /// Days in a month of the proleptic Gregorian calendar.
+    @inlinable
+    public static func daysInMonth(year: Int, month: Int) -> Int {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+    @inlinable
+    public static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    /// The civil date of a day count since 1970-01-01.
+    public static func civilFromDays(_ days: Int) -> (year: Int, month: Int, day: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    private static func floorDivide(_ a: Int64, _ b: Int64) -> (Int64, Int64) {
+        let (q, r) = a.quotientAndRemainder(dividingBy: b)
+        return r < 0 ? (q - 1, r + b) : (q, r)
+    }
+
+    private static func pad(_ value: Int, _ width: Int) -> String {
+        let digits = String(value)
+        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+    }
+}
