@@ -49,7 +49,7 @@ let package = Package(
         .target(
             name: "Settlement",
             dependencies: [
-                "Ledger", "Rules", "Zstd", "Crypto", .product(name: "Logging", package: "swift-log"),
+                "Ledger", "Rules", "Zstd", "Crypto", "Postgres", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -58,7 +58,7 @@ let package = Package(
             dependencies: ["Ledger", "Rules", "SmartCard", "Crypto", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
-        .target(name: "Reports", dependencies: ["Ledger", "Rules"], swiftSettings: swiftSettings),
+        .target(name: "Reports", dependencies: ["Ledger", "Rules", "Postgres"], swiftSettings: swiftSettings),
         .target(name: "Generator", dependencies: ["Rules", "Zstd", "Crypto"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "mynapoint",
@@ -73,7 +73,7 @@ let package = Package(
         // Test support: temporary databases, the virtual JPKI card, fixtures.
         .target(
             name: "TestSupport",
-            dependencies: ["Postgres", "Crypto", "SmartCard"],
+            dependencies: ["Postgres", "Crypto", "SmartCard", "Zstd"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

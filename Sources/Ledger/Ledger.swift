@@ -1,2 +1,147 @@
-/// Placeholder until the module has content.
-package enum LedgerModule {}
+public import Postgres
+public import Rules
+import Foundation
+
+/// The settlement database: schema, registry snapshot, campaign parameters, and a run's commit.
+///
+/// Blocking: every call waits on PostgreSQL. Use it from a dedicated thread, never from Swift's
+/// cooperative pool.
+public final class Ledger {
+    /// The connection this ledger works through.
+    public let connection: PostgresConnection
+
+    /// A ledger over an open connection.
+    public init(connection: PostgresConnection) {
+        self.connection = connection
+    }
+
+    /// Connects from libpq's environment or a URL.
+    public convenience init(url: String?) throws(PostgresError) {
+        self.init(connection: try PostgresConnection.connect(url: url))
+    }
+
+    /// The advisory lock key of settlement runs ("mynapoint settle").
+    public static let settlementLockKey: Int64 = 0x6D79_6E61_7365_7474
+    static let migrationLockKey: Int64 = 0x6D79_6E61_6D69_6772
+
+    // MARK: Schema
+
+    /// Creates or upgrades the schema; returns the versions applied now (empty when up to date).
+    @discardableResult
+    public func migrate() throws -> [Int] {
+        try connection.advisoryLock(Self.migrationLockKey)
+        defer { try? connection.advisoryUnlock(Self.migrationLockKey) }
+        try connection.execute(
+            """
+            CREATE TABLE IF NOT EXISTS schema_migrations (
+                version integer PRIMARY KEY,
+                name text NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            )
+            """)
+        let done = try connection.query("SELECT version FROM schema_migrations")
+        var applied = Set<Int>()
+        for row in 0..<done.rowCount { applied.insert(Int(try done[row, 0].int())) }
+        var now: [Int] = []
+        for migration in Migrations.all where !applied.contains(migration.version) {
+            try connection.transaction { connection in
+                try connection.execute(migration.sql)
+                try connection.query(
+                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                    [.int(Int64(migration.version)), .text(migration.name)])
+                try connection.query(
+                    "INSERT INTO audit_log (actor, action, subject, detail) VALUES ($1, 'migrate', $2, '{}')",
+                    [.text(Self.actor), .text("schema version \(migration.version)")])
+            }
+            now.append(migration.version)
+        }
+        return now
+    }
+
+    /// The schema version in the database (0 when none).
+    public func schemaVersion() throws -> Int {
+        let exists = try connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL")
+        guard try exists[0, 0].bool() else { return 0 }
+        let result = try connection.query("SELECT coalesce(max(version), 0) FROM schema_migrations")
+        return Int(try result[0, 0].int())
+    }
+
+    /// Fails with one clear sentence when the schema is missing or older than this build.
+    public func requireCurrentSchema() throws {
+        let version = try schemaVersion()
+        guard version >= Migrations.latest else {
+            throw LedgerError(
+                "the database schema is at version \(version), this build needs \(Migrations.latest); run `mynapoint migrate` first")
+        }
+    }
+
+    /// Who is acting, for the audit log: the operating-system user and host.
+    public static var actor: String {
+        let user = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "uid-\(getuid())"
+        return "\(user)@\(ProcessInfo.processInfo.hostName)"
+    }
+
+    // MARK: Campaign
+
+    /// The campaign recorded by the first run, if any.
+    public func recordedCampaign() throws -> Campaign? {
+        let result = try connection.query(
+            "SELECT rate_percent, cap_points, window_start_ns, window_end_ns, rounding FROM campaign WHERE id = 1")
+        guard result.rowCount == 1 else { return nil }
+        guard let rounding = Rounding(rawValue: try result[0, 4].string()) else {
+            throw LedgerError("the recorded campaign has an unknown rounding mode")
+        }
+        return Campaign(
+            ratePercent: Int(try result[0, 0].int()), capPoints: Int(try result[0, 1].int()),
+            windowStart: Instant(nanosecondsSinceEpoch: try result[0, 2].int()),
+            windowEnd: Instant(nanosecondsSinceEpoch: try result[0, 3].int()), rounding: rounding)
+    }
+
+    /// Records the campaign if none is recorded; fails when a different one is.
+    public func recordOrCheckCampaign(_ campaign: Campaign) throws {
+        if let recorded = try recordedCampaign() {
+            guard recorded == campaign else {
+                throw LedgerError(
+                    "the campaign parameters differ from those recorded by the first run (\(Self.describe(recorded))); "
+                        + "changing the rules mid-campaign would make earlier grants inconsistent — run with the recorded parameters")
+            }
+            return
+        }
+        try connection.query(
+            """
+            INSERT INTO campaign (id, rate_percent, cap_points, window_start_ns, window_end_ns, rounding)
+            VALUES (1, $1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING
+            """,
+            [
+                .int(Int64(campaign.ratePercent)), .int(Int64(campaign.capPoints)),
+                .int(campaign.windowStart.nanosecondsSinceEpoch), .int(campaign.windowEnd.nanosecondsSinceEpoch),
+                .text(campaign.rounding.rawValue),
+            ])
+        try audit(action: "campaign.record", subject: "campaign", detail: ["parameters": Self.describe(campaign)])
+    }
+
+    /// The parameters in the form the command line takes them.
+    public static func describe(_ campaign: Campaign) -> String {
+        "rate_percent \(campaign.ratePercent), cap_points \(campaign.capPoints), window_start \(campaign.windowStart), "
+            + "window_end \(campaign.windowEnd), rounding \(campaign.rounding.rawValue)"
+    }
+
+    // MARK: Audit
+
+    /// Appends an audit entry.
+    public func audit(action: String, subject: String?, detail: [String: String] = [:], actor: String = Ledger.actor) throws {
+        let json = try JSONSerialization.data(withJSONObject: detail, options: [.sortedKeys])
+        try connection.query(
+            "INSERT INTO audit_log (actor, action, subject, detail) VALUES ($1, $2, $3, $4::jsonb)",
+            [.text(actor), .text(action), subject.map { .text($0) } ?? .null, .text(String(decoding: json, as: UTF8.self))])
+    }
+}
+
+/// A ledger failure that is not PostgreSQL's own: one sentence for the operator.
+public struct LedgerError: Error, Sendable, CustomStringConvertible {
+    /// What is wrong and what to do.
+    public var message: String
+    /// A failure with its sentence.
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

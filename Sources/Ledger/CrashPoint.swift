@@ -1,0 +1,32 @@
+import Foundation
+import Synchronization
+
+/// Named moments of a run where the fault tests kill the process (`SIGKILL`, as `kill -9` would), to prove
+/// that a crash at any of them leaves the database and the files recoverable.
+///
+/// Inactive unless `MYNAPOINT_CRASH_AT` names a point (`name` or `name#n` for its n-th time); costs one
+/// comparison per point otherwise.
+public enum CrashPoint {
+    private static let target: (name: String, hit: Int)? = {
+        guard let value = ProcessInfo.processInfo.environment["MYNAPOINT_CRASH_AT"], !value.isEmpty else { return nil }
+        let parts = value.split(separator: "#", maxSplits: 1)
+        return (String(parts[0]), parts.count == 2 ? Int(parts[1]) ?? 1 : 1)
+    }()
+    private static let hits = Mutex<[String: Int]>([:])
+
+    /// Kills the process here when this point is the one named in `MYNAPOINT_CRASH_AT`.
+    @inline(__always)
+    public static func reach(_ name: StaticString) {
+        guard let target else { return }
+        check(String(describing: name), target)
+    }
+
+    private static func check(_ name: String, _ target: (name: String, hit: Int)) {
+        guard name == target.name else { return }
+        let count = hits.withLock { hits -> Int in
+            hits[name, default: 0] += 1
+            return hits[name]!
+        }
+        if count == target.hit { kill(getpid(), SIGKILL) }
+    }
+}

@@ -1,0 +1,362 @@
+public import Rules
+import Postgres
+
+/// A registry load (settlement spec §8), validated line by line before anything is written.
+public struct RegistryLoad: Sendable {
+    /// A provider row.
+    public struct Provider: Sendable {
+        public var id: ProviderID
+        public var name: String
+        public init(id: ProviderID, name: String) {
+            self.id = id
+            self.name = name
+        }
+    }
+
+    /// A holder row, by current MyKey ID.
+    public struct Holder: Sendable {
+        public var myKey: MyKeyID
+        public var status: HolderStatus
+        public var application: (provider: ProviderID, at: Instant)?
+        public var line: Int
+        public init(myKey: MyKeyID, status: HolderStatus, application: (provider: ProviderID, at: Instant)?, line: Int) {
+            self.myKey = myKey
+            self.status = status
+            self.application = application
+            self.line = line
+        }
+    }
+
+    /// A certificate row.
+    public struct Certificate: Sendable {
+        public var serial: String
+        public var myKey: MyKeyID
+        public var validity: CertificateValidity
+        public var line: Int
+        public init(serial: String, myKey: MyKeyID, validity: CertificateValidity, line: Int) {
+            self.serial = serial
+            self.myKey = myKey
+            self.validity = validity
+            self.line = line
+        }
+    }
+
+    /// A MyKey ID change.
+    public struct Change: Sendable {
+        public var old: MyKeyID
+        public var new: MyKeyID
+        public var at: Instant
+        public var line: Int
+        public init(old: MyKeyID, new: MyKeyID, at: Instant, line: Int) {
+            self.old = old
+            self.new = new
+            self.at = at
+            self.line = line
+        }
+    }
+
+    public var providers: [Provider] = []
+    public var holders: [Holder] = []
+    public var certificates: [Certificate] = []
+    public var changes: [Change] = []
+
+    /// An empty load.
+    public init() {}
+}
+
+/// What a registry import changed.
+public struct RegistryImportCounts: Sendable, Codable, Equatable {
+    public var providers = 0
+    public var new_holders = 0
+    public var updated_holders = 0
+    public var applications = 0
+    public var certificates = 0
+    public var mykey_changes = 0
+}
+
+/// A registry row that cannot be loaded: the file, line and reason.
+public struct RegistryImportError: Error, Sendable, CustomStringConvertible {
+    public var file: String
+    public var line: Int?
+    public var message: String
+    public init(file: String, line: Int?, message: String) {
+        self.file = file
+        self.line = line
+        self.message = message
+    }
+    public var description: String {
+        "\(file)\(line.map { ":\($0)" } ?? ""): \(message); nothing was imported — correct the file and run the import again"
+    }
+}
+
+extension Ledger {
+    /// Loads a registry, all or nothing, in one transaction; resolves MyKey ID chains to the current holder.
+    public func importRegistry(_ load: RegistryLoad) throws -> RegistryImportCounts {
+        try connection.transaction { connection in
+            try self.importRegistry(load, connection: connection)
+        }
+    }
+
+    private struct Bound {
+        var holder: Int64
+        var current: Bool
+    }
+
+    private func importRegistry(_ load: RegistryLoad, connection: PostgresConnection) throws -> RegistryImportCounts {
+        var counts = RegistryImportCounts()
+        // Providers first: holders refer to them.
+        for provider in load.providers {
+            try connection.query(
+                "INSERT INTO providers (provider_id, name) VALUES ($1, $2) ON CONFLICT (provider_id) DO UPDATE SET name = EXCLUDED.name",
+                [.text(provider.id.value), .text(provider.name)])
+            counts.providers += 1
+        }
+        var providerKeys: [ProviderID: Int64] = [:]
+        let providers = try connection.query("SELECT provider_id, provider_key FROM providers")
+        for row in 0..<providers.rowCount {
+            if let id = ProviderID(try providers[row, 0].string()) { providerKeys[id] = try providers[row, 1].int() }
+        }
+
+        // What is bound today.
+        var bound: [MyKeyID: Bound] = [:]
+        try connection.copyOut("COPY (SELECT mykey_id, holder_key, retired_at_ns IS NULL FROM mykey_ids) TO STDOUT") { raw in
+            let row = TextCopyRow(raw)
+            guard let id = MyKeyID(bytes: row.bytes(0)), let holder = row.int(1) else { return }
+            bound[id] = Bound(holder: holder, current: row.bytes(2).first == UInt8(ascii: "t"))
+        }
+        var applications: [Int64: (provider: Int64, at: Int64)] = [:]
+        try connection.copyOut("COPY (SELECT holder_key, provider_key, applied_at_ns FROM applications) TO STDOUT") { raw in
+            let row = TextCopyRow(raw)
+            if let holder = row.int(0), let provider = row.int(1), let at = row.int(2) { applications[holder] = (provider, at) }
+        }
+        var statuses: [Int64: String] = [:]
+        try connection.copyOut("COPY (SELECT holder_key, status FROM holders) TO STDOUT") { raw in
+            let row = TextCopyRow(raw)
+            if let holder = row.int(0), let status = row.string(1) { statuses[holder] = status }
+        }
+
+        // MyKey ID changes: old -> new, and new -> old for walking back to an existing holder.
+        var changeByOld: [MyKeyID: RegistryLoad.Change] = [:]
+        var oldByNew: [MyKeyID: MyKeyID] = [:]
+        for change in load.changes {
+            guard change.old != change.new else {
+                throw RegistryImportError(file: "mykey_changes.csv", line: change.line, message: "old_mykey_id and new_mykey_id are the same")
+            }
+            guard changeByOld[change.old] == nil else {
+                throw RegistryImportError(file: "mykey_changes.csv", line: change.line, message: "\(change.old) was already changed on an earlier line")
+            }
+            changeByOld[change.old] = change
+            oldByNew[change.new] = change.old
+        }
+
+        // Holders: existing (by current ID, or by an earlier ID that changed to it) or new.
+        let firstNewKey = try connection.query(
+            "SELECT greatest(coalesce(max(holder_key), 0), (SELECT last_value FROM holders_holder_key_seq)) + 1 FROM holders"
+        )[0, 0].int()
+        var nextKey = firstNewKey
+        var holderOfCurrent: [MyKeyID: Int64] = [:]
+        var newHolders: [(key: Int64, status: HolderStatus, myKey: MyKeyID)] = []
+        var statusUpdates: [(key: Int64, status: HolderStatus)] = []
+        var newApplications: [(holder: Int64, provider: Int64, at: Int64)] = []
+        var retire: [(myKey: MyKeyID, at: Int64)] = []
+        var bind: [(myKey: MyKeyID, holder: Int64, retiredAt: Int64?)] = []
+        for holder in load.holders {
+            let file = "holders.csv"
+            guard holderOfCurrent[holder.myKey] == nil else {
+                throw RegistryImportError(file: file, line: holder.line, message: "MyKey ID \(holder.myKey) appears twice")
+            }
+            var key: Int64
+            if let existing = bound[holder.myKey] {
+                guard existing.current else {
+                    throw RegistryImportError(
+                        file: file, line: holder.line,
+                        message: "\(holder.myKey) is a former MyKey ID (IDs are never reused); use the holder's current ID")
+                }
+                key = existing.holder
+            } else {
+                // Walk back through this file's changes to an ID that is current in the database.
+                var earlier = oldByNew[holder.myKey]
+                var steps = 0
+                var found: Int64?
+                while let id = earlier, steps < 64 {
+                    if let existing = bound[id], existing.current {
+                        found = existing.holder
+                        break
+                    }
+                    earlier = oldByNew[id]
+                    steps += 1
+                }
+                if let found {
+                    key = found
+                    bind.append((holder.myKey, found, nil))
+                } else {
+                    key = nextKey
+                    nextKey += 1
+                    newHolders.append((key, holder.status, holder.myKey))
+                }
+            }
+            holderOfCurrent[holder.myKey] = key
+            if let status = statuses[key], status != holder.status.name {
+                statusUpdates.append((key, holder.status))
+            }
+            if let application = holder.application {
+                guard let providerKey = providerKeys[application.provider] else {
+                    throw RegistryImportError(file: file, line: holder.line, message: "provider \(application.provider) is not registered (add it to providers.csv)")
+                }
+                let at = application.at.nanosecondsSinceEpoch
+                if let existing = applications[key] {
+                    guard existing.provider == providerKey, existing.at == at else {
+                        throw RegistryImportError(
+                            file: file, line: holder.line,
+                            message: "\(holder.myKey) already applied with another provider or at another time; an application cannot be changed")
+                    }
+                } else {
+                    newApplications.append((key, providerKey, at))
+                    applications[key] = (providerKey, at)
+                }
+            }
+        }
+        counts.new_holders = newHolders.count
+        counts.updated_holders = statusUpdates.count
+        counts.applications = newApplications.count
+
+        // Resolves an ID to its holder: current in this load, or bound in the database.
+        func holderKey(of id: MyKeyID) -> Int64? {
+            if let key = holderOfCurrent[id] { return key }
+            return bound[id]?.holder
+        }
+
+        for change in load.changes {
+            let file = "mykey_changes.csv"
+            var final = change.new
+            var steps = 0
+            while let next = changeByOld[final] {
+                final = next.new
+                steps += 1
+                guard steps <= load.changes.count else {
+                    throw RegistryImportError(file: file, line: change.line, message: "the changes from \(change.old) form a cycle")
+                }
+            }
+            guard let key = holderKey(of: final) else {
+                throw RegistryImportError(
+                    file: file, line: change.line, message: "\(change.new) leads to \(final), which is no holder's current MyKey ID")
+            }
+            if let existing = bound[change.old] {
+                guard existing.holder == key else {
+                    throw RegistryImportError(
+                        file: file, line: change.line,
+                        message: "\(change.old) is bound to another holder (MyKey IDs are never reused)")
+                }
+                if existing.current { retire.append((change.old, change.at.nanosecondsSinceEpoch)) }
+            } else {
+                bind.append((change.old, key, change.at.nanosecondsSinceEpoch))
+            }
+            counts.mykey_changes += 1
+        }
+
+        var certificateRows: [(serial: String, holder: Int64, validity: CertificateValidity)] = []
+        var seenSerials = Set<String>()
+        for certificate in load.certificates {
+            let file = "certificates.csv"
+            guard seenSerials.insert(certificate.serial).inserted else {
+                throw RegistryImportError(file: file, line: certificate.line, message: "serial \(certificate.serial) appears twice")
+            }
+            guard let key = holderKey(of: certificate.myKey) else {
+                throw RegistryImportError(
+                    file: file, line: certificate.line, message: "no holder has MyKey ID \(certificate.myKey) (add the holder to holders.csv)")
+            }
+            certificateRows.append((certificate.serial, key, certificate.validity))
+        }
+
+        // Apply, set-based.
+        if !newHolders.isEmpty {
+            _ = try connection.copyIn("COPY holders (holder_key, status) FROM STDIN (FORMAT binary)") { writer in
+                for holder in newHolders {
+                    writer.beginRow(fieldCount: 2)
+                    writer.writeInt64(holder.key)
+                    writer.writeText(holder.status.name)
+                }
+            }
+            try connection.query("SELECT setval('holders_holder_key_seq', $1)", [.int(nextKey - 1)])
+        }
+        for update in statusUpdates {
+            try connection.query(
+                "UPDATE holders SET status = $2, status_changed_at = now() WHERE holder_key = $1",
+                [.int(update.key), .text(update.status.name)])
+        }
+        for (myKey, at) in retire {
+            try connection.query(
+                "UPDATE mykey_ids SET retired_at_ns = $2 WHERE mykey_id = $1", [.text(myKey.description), .int(at)])
+        }
+        if !newHolders.isEmpty || !bind.isEmpty {
+            _ = try connection.copyIn("COPY mykey_ids (mykey_id, holder_key, retired_at_ns) FROM STDIN (FORMAT binary)") { writer in
+                for holder in newHolders {
+                    writer.beginRow(fieldCount: 3)
+                    writer.writeText(holder.myKey.description)
+                    writer.writeInt64(holder.key)
+                    writer.writeNull()
+                }
+                for binding in bind {
+                    writer.beginRow(fieldCount: 3)
+                    writer.writeText(binding.myKey.description)
+                    writer.writeInt64(binding.holder)
+                    if let retired = binding.retiredAt { writer.writeInt64(retired) } else { writer.writeNull() }
+                }
+            }
+        }
+        if !newApplications.isEmpty {
+            _ = try connection.copyIn("COPY applications (holder_key, provider_key, applied_at_ns) FROM STDIN (FORMAT binary)") {
+                writer in
+                for application in newApplications {
+                    writer.beginRow(fieldCount: 3)
+                    writer.writeInt64(application.holder)
+                    writer.writeInt32(Int32(application.provider))
+                    writer.writeInt64(application.at)
+                }
+            }
+        }
+        if !certificateRows.isEmpty {
+            try connection.execute(
+                """
+                CREATE TEMPORARY TABLE import_certificates (serial text, holder_key bigint, not_before_ns bigint,
+                    not_after_ns bigint, revoked_at_ns bigint) ON COMMIT DROP
+                """)
+            _ = try connection.copyIn("COPY import_certificates FROM STDIN (FORMAT binary)") { writer in
+                for row in certificateRows {
+                    writer.beginRow(fieldCount: 5)
+                    writer.writeText(row.serial)
+                    writer.writeInt64(row.holder)
+                    writer.writeInt64(row.validity.notBefore.nanosecondsSinceEpoch)
+                    writer.writeInt64(row.validity.notAfter.nanosecondsSinceEpoch)
+                    if let revoked = row.validity.revokedAt { writer.writeInt64(revoked.nanosecondsSinceEpoch) } else { writer.writeNull() }
+                }
+            }
+            let moved = try connection.query(
+                """
+                SELECT i.serial FROM import_certificates i JOIN certificates c ON c.serial = i.serial
+                WHERE c.holder_key <> i.holder_key LIMIT 1
+                """)
+            if moved.rowCount > 0 {
+                throw RegistryImportError(
+                    file: "certificates.csv", line: nil,
+                    message: "certificate \(try moved[0, 0].string()) is bound to another holder; a certificate belongs to one holder")
+            }
+            try connection.execute(
+                """
+                INSERT INTO certificates (serial, holder_key, not_before_ns, not_after_ns, revoked_at_ns)
+                SELECT serial, holder_key, not_before_ns, not_after_ns, revoked_at_ns FROM import_certificates
+                ON CONFLICT (serial) DO UPDATE SET not_before_ns = EXCLUDED.not_before_ns,
+                    not_after_ns = EXCLUDED.not_after_ns, revoked_at_ns = EXCLUDED.revoked_at_ns
+                """)
+            counts.certificates = certificateRows.count
+        }
+        try audit(
+            action: "registry.import", subject: nil,
+            detail: [
+                "providers": "\(counts.providers)", "new_holders": "\(counts.new_holders)",
+                "updated_holders": "\(counts.updated_holders)", "applications": "\(counts.applications)",
+                "certificates": "\(counts.certificates)", "mykey_changes": "\(counts.mykey_changes)",
+            ])
+        return counts
+    }
+}

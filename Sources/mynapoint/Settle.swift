@@ -1,0 +1,139 @@
+import ArgumentParser
+import Foundation
+import Ledger
+import Rules
+import Settlement
+
+struct Settle: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Settles the complete files in the inbox: one run, committed exactly once.",
+        discussion: """
+            Exit codes: 0 every complete file settled (or settled before); 3 some file quarantined; 75 another run
+            holds the lock (nothing changed); 1 failure (nothing committed; rerun after fixing the cause).
+            """)
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "Configuration file (default: $MYNAPOINT_CONFIG, then Config/mynapoint.json).") var config: String?
+    @Option(help: "Folder providers drop files into.") var inbox: String?
+    @Option(help: "Folder result files are written to, per provider.") var outbox: String?
+    @Option(help: "Folder settled inputs are moved to, per provider.") var archive: String?
+    @Option(help: "Folder bad files are moved to, with a reason file.") var quarantine: String?
+    @Option(help: "Intake threads (default: the machine's cores).") var workers: Int?
+    @Option(name: .customLong("summary-json"), help: "Write the run's summary as JSON to this file.") var summaryJSON: String?
+    @Flag(name: .customLong("dry-run"), help: "Do everything but write: print what would be granted.") var dryRun = false
+    @Flag(help: "Wait for another run to finish instead of exiting with 75.") var wait = false
+
+    @Option(name: .customLong("rate-percent"), help: "Premium rate (default 25).") var ratePercent: Int?
+    @Option(name: .customLong("cap-points"), help: "Points cap per holder (default 5000).") var capPoints: Int?
+    @Option(name: .customLong("window-start"), help: "First instant a record may occur (RFC 3339).") var windowStart: String?
+    @Option(name: .customLong("window-end"), help: "End of the window, exclusive (RFC 3339).") var windowEnd: String?
+    @Option(help: "per_record or cumulative.") var rounding: String?
+
+    func validate() throws {
+        if let workers, workers < 1 || workers > 256 { throw ValidationError("--workers must be 1–256") }
+        if let rounding, Rounding(rawValue: rounding) == nil { throw ValidationError("--rounding must be per_record or cumulative") }
+        if let windowStart, RFC3339.parse(windowStart) == nil { throw ValidationError("--window-start must be RFC 3339 with seconds and offset") }
+        if let windowEnd, RFC3339.parse(windowEnd) == nil { throw ValidationError("--window-end must be RFC 3339 with seconds and offset") }
+    }
+
+    func run() throws {
+        let logger = database.logger("mynapoint.settle")
+        let summary: RunSummary
+        do {
+            let file = try Configuration.load(path: config)?.0 ?? Configuration()
+            var campaign = try file.resolvedCampaign()
+            if let ratePercent { campaign.ratePercent = ratePercent }
+            if let capPoints { campaign.capPoints = capPoints }
+            if let windowStart { campaign.windowStart = RFC3339.parse(windowStart)! }
+            if let windowEnd { campaign.windowEnd = RFC3339.parse(windowEnd)! }
+            if let rounding { campaign.rounding = Rounding(rawValue: rounding)! }
+            func folder(_ option: String?, _ configured: String?, _ name: String) throws -> String {
+                guard let path = option ?? configured else {
+                    throw Output.fail("no \(name) folder: give --\(name) or set folders.\(name) in the configuration")
+                }
+                return path
+            }
+            let folders = DropFolders(
+                inbox: try folder(inbox, file.folders?.inbox, "inbox"),
+                outbox: try folder(outbox, file.folders?.outbox, "outbox"),
+                archive: try folder(archive, file.folders?.archive, "archive"),
+                quarantine: try folder(quarantine, file.folders?.quarantine, "quarantine"))
+            var options = SettlementOptions(
+                folders: folders, campaign: campaign,
+                workers: workers ?? file.workers ?? ProcessInfo.processInfo.activeProcessorCount)
+            options.dryRun = dryRun
+            options.waitForLock = wait
+            options.version = Mynapoint.version
+            if Output.standardErrorIsTerminal { options.progress = ProgressLine.shared.update }
+            let ledger = try Ledger(url: database.url ?? file.database_url)
+            summary = try SettlementRun.run(ledger: ledger, options: options, logger: logger)
+            ProgressLine.shared.clear()
+        } catch let error as SettlementError where error.code == .locked {
+            throw Output.fail(error.message, code: 75)
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            ProgressLine.shared.clear()
+            throw Output.fail("settlement failed, nothing was committed: \(error)")
+        }
+        if let summaryJSON {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            do {
+                try (encoder.encode(summary) + Data("\n".utf8)).write(to: URL(fileURLWithPath: summaryJSON), options: .atomic)
+            } catch {
+                throw Output.fail("the run \(summary.run_id.map(String.init) ?? "") completed but the summary could not be written to \(summaryJSON): \(error)")
+            }
+        }
+        printSummary(summary)
+        if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
+    }
+
+    private func printSummary(_ s: RunSummary) {
+        let head = s.dry_run ? "dry run (nothing written)" : (s.run_id.map { "run \($0)" } ?? "nothing to settle")
+        print("\(head): \(s.settled_files) files settled, \(s.quarantined_files) quarantined, \(s.already_settled_files) already settled, \(s.waiting.count) waiting")
+        print("records \(s.records): granted \(s.granted_records), rejected \(s.rejected_records); points \(s.points) on \(s.eligible_amount) yen eligible")
+        if !s.rejections.isEmpty {
+            print("rejections: " + s.rejections.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        for file in s.files where file.outcome == "quarantined" {
+            print("quarantined \(file.file): \(file.code ?? "") \(file.message ?? "")")
+        }
+        if !s.recovered_runs.isEmpty { print("delivered the results of earlier run(s) \(s.recovered_runs.map(String.init).joined(separator: ", "))") }
+        print(String(format: "took %.2f s", s.duration_seconds))
+    }
+}
+
+/// A progress line on a terminal, rewritten in place; nothing when standard error is not a terminal.
+final class ProgressLine: @unchecked Sendable {
+    static let shared = ProgressLine()
+    private let lock = NSLock()
+    private var last = Date.distantPast
+    private let started = Date()
+    private var shown = false
+
+    @Sendable func update(_ progress: SettlementOptions.Progress) {
+        lock.lock()
+        defer { lock.unlock() }
+        let now = Date()
+        guard now.timeIntervalSince(last) > 0.2 || progress.phase != "intake" else { return }
+        last = now
+        let elapsed = now.timeIntervalSince(started)
+        let rate = elapsed > 0 ? Double(progress.records) / elapsed : 0
+        var line = "\(progress.phase): files \(progress.filesDone)/\(progress.files), records \(progress.records)"
+        if progress.phase == "intake" && progress.filesDone > 0 {
+            let left = elapsed / Double(progress.filesDone) * Double(progress.files - progress.filesDone)
+            line += String(format: ", %.0f records/s, about %.0f s left", rate, left)
+        }
+        FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+        shown = true
+    }
+
+    func clear() {
+        lock.lock()
+        defer { lock.unlock() }
+        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        shown = false
+    }
+}

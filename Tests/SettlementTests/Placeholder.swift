@@ -1,3 +1,0 @@
-import Testing
-
-@Test func placeholderSettlementTests() { #expect(Bool(true)) }

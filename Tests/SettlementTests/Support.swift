@@ -1,0 +1,60 @@
+import Foundation
+import Ledger
+import Logging
+import Rules
+import Testing
+import TestSupport
+
+@testable import Settlement
+
+/// A database with the schema, a workspace, and a way to run settlement over them.
+final class SettlementFixture {
+    let database: TemporaryDatabase
+    let ledger: Ledger
+    let workspace: DropWorkspace
+    var campaign = Campaign.mynapoint2020
+    var workers = 2
+
+    init(registry: String? = nil) throws {
+        database = try TemporaryDatabase.create(prefix: "settle")
+        ledger = Ledger(connection: try database.connect())
+        try ledger.migrate()
+        workspace = try DropWorkspace()
+        if let registry { try importRegistry(registry) }
+    }
+
+    deinit {
+        ledger.connection.close()
+        database.drop()
+        workspace.remove()
+    }
+
+    /// The worked example's registry.
+    static var exampleRegistry: String { DropWorkspace.fixtures() + "/example/registry" }
+
+    func importRegistry(_ directory: String) throws {
+        _ = try ledger.importRegistry(try RegistryReader.read(directory: directory))
+    }
+
+    var folders: DropFolders {
+        DropFolders(inbox: workspace.inbox, outbox: workspace.outbox, archive: workspace.archive, quarantine: workspace.quarantine)
+    }
+
+    @discardableResult
+    func settle(dryRun: Bool = false) throws -> RunSummary {
+        var options = SettlementOptions(folders: folders, campaign: campaign, workers: workers)
+        options.dryRun = dryRun
+        var logger = Logger(label: "test")
+        logger.logLevel = .error
+        return try SettlementRun.run(ledger: ledger, options: options, logger: logger)
+    }
+
+    func points(_ myKey: String) throws -> Int? { try ledger.holder(myKey: MyKeyID(myKey)!)?.points }
+
+    func count(_ sql: String) throws -> Int64 { try ledger.connection.query(sql)[0, 0].int() }
+}
+
+/// A CSV drop with the header.
+func records(_ lines: String...) -> String {
+    "record_id,mykey_id,kind,amount_yen,occurred_at\n" + lines.map { $0 + "\n" }.joined()
+}
