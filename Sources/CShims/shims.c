@@ -10,3 +10,6 @@ X509_REVOKED *mynapoint_sk_X509_REVOKED_value(const STACK_OF(X509_REVOKED) *stac
 STACK_OF(X509) *mynapoint_sk_X509_new_null(void) { return sk_X509_new_null(); }
 int mynapoint_sk_X509_push(STACK_OF(X509) *stack, X509 *certificate) { return sk_X509_push(stack, certificate); }
 void mynapoint_sk_X509_free(STACK_OF(X509) *stack) { sk_X509_free(stack); }
+unsigned long mynapoint_x509_name_flags_written_order(void) {
+    return (ASN1_STRFLGS_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) | XN_FLAG_SEP_CPLUS_SPC | XN_FLAG_FN_SN;
+}

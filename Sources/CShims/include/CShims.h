@@ -22,5 +22,8 @@ STACK_OF(X509) *mynapoint_sk_X509_new_null(void);
 int mynapoint_sk_X509_push(STACK_OF(X509) *stack, X509 *certificate);
 /// Frees a stack of certificates, without freeing the certificates (`sk_X509_free` is a macro).
 void mynapoint_sk_X509_free(STACK_OF(X509) *stack);
+/// X509_NAME_print_ex flags for names in written order: RFC 2253 escaping except non-ASCII (kept as
+/// UTF-8), ", " between attributes, short attribute names (`ASN1_STRFLGS_RFC2253` is a compound macro).
+unsigned long mynapoint_x509_name_flags_written_order(void);
 
 #endif
