@@ -55,23 +55,31 @@ enum Delivery {
             case .quarantined:
                 guard let verdict = file.quarantine else { continue }
                 try FileOperations.makeDirectory(folders.quarantine)
-                // Only while the input is still in the inbox: afterwards the files in quarantine are this
-                // run's, and a later file of the same name must not be confused with them.
+                // Only what is still in the inbox moves; a quarantined file of the same name from an earlier
+                // run is kept under another name, never overwritten.
                 let source = folders.inbox + "/" + file.name
                 let sourceControl = folders.inbox + "/" + control
-                guard FileManager.default.fileExists(atPath: source) || FileManager.default.fileExists(atPath: sourceControl)
-                else { continue }
-                let destination = folders.quarantine + "/" + file.name
-                try keepEarlier(destination, run: run)
-                try keepEarlier(folders.quarantine + "/" + control, run: run)
-                try keepEarlier(folders.quarantine + "/" + stem + ".error.json", run: run)
+                let dataPending = FileManager.default.fileExists(atPath: source)
+                let controlPending = FileManager.default.fileExists(atPath: sourceControl)
+                guard dataPending || controlPending else { continue }
                 let lineJSON = verdict.line.map(String.init) ?? "null"
-                let json = "{\"code\": \(jsonString(verdict.code)), \"message\": \(jsonString(verdict.message)), \"line\": \(lineJSON)}\n"
-                try FileOperations.writeAtomically(Array(json.utf8), to: folders.quarantine + "/" + stem + ".error.json")
+                let json = Array(
+                    "{\"code\": \(jsonString(verdict.code)), \"message\": \(jsonString(verdict.message)), \"line\": \(lineJSON)}\n".utf8)
+                let reasonPath = folders.quarantine + "/" + stem + ".error.json"
+                if !FileOperations.hasContents(reasonPath, json) {
+                    try keepEarlier(reasonPath, run: run)
+                    try FileOperations.writeAtomically(json, to: reasonPath)
+                }
                 CrashPoint.reach("quarantine-reason")
-                try FileOperations.move(source, to: destination)
+                if dataPending {
+                    try keepEarlier(folders.quarantine + "/" + file.name, run: run)
+                    try FileOperations.move(source, to: folders.quarantine + "/" + file.name)
+                }
                 CrashPoint.reach("quarantine-data")
-                try FileOperations.move(sourceControl, to: folders.quarantine + "/" + control)
+                if controlPending {
+                    try keepEarlier(folders.quarantine + "/" + control, run: run)
+                    try FileOperations.move(sourceControl, to: folders.quarantine + "/" + control)
+                }
             }
         }
         CrashPoint.reach("delivered")
