@@ -1,3 +1,0 @@
-import Testing
-
-@Test func placeholderPostgresTests() { #expect(Bool(true)) }
