@@ -109,3 +109,15 @@ func readFile(
         output += chunk
     }
 }
+
+/// Expects equal byte arrays, reporting sizes and the first differing offset rather than megabytes of elements.
+func expectBytes(_ actual: [UInt8], _ expected: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) {
+    guard actual != expected else { return }
+    let firstDifference =
+        zip(actual, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        ?? min(actual.count, expected.count)
+    Issue.record(
+        "got \(actual.count) bytes, expected \(expected.count); first difference at offset \(firstDifference)",
+        sourceLocation: sourceLocation
+    )
+}
