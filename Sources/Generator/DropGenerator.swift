@@ -62,8 +62,9 @@ public enum DropGenerator {
         try writeRegistry(holders, to: registry, options: options)
 
         // Holders by provider, for picking a record's holder.
-        var byProvider = Array(repeating: [Int32](), count: options.providers)
-        for (i, h) in holders.enumerated() where h.provider >= 0 { byProvider[h.provider].append(Int32(i)) }
+        var pools = Array(repeating: [Int32](), count: options.providers)
+        for (i, h) in holders.enumerated() where h.provider >= 0 { pools[h.provider].append(Int32(i)) }
+        let byProvider = pools
 
         let fileCount = options.providers * options.filesPerProvider
         let perFile = options.records / max(1, fileCount)

@@ -1,4 +1,5 @@
 public import Rules
+import Postgres
 
 /// A holder as `holder show` prints it.
 public struct HolderView: Sendable, Codable, Equatable {

@@ -1,4 +1,5 @@
 public import Ledger
+import Foundation
 import Postgres
 
 /// The finance reconciliation report (settlement spec §10): what each provider is owed for the runs

@@ -146,6 +146,7 @@ final class Intake {
         let hasher = SHA256()
         let previousDigest = snapshot.settledFiles[file.name]
         var scan = LineState()
+        var lines = LineScanner()
         var decompressionError: ZstdError?
         var readError: (any Error)?
         do {
@@ -160,10 +161,10 @@ final class Intake {
                         compressed += chunk.count
                     }
                 ) { chunk in
-                    self.scan(chunk, state: &scan, intake: &intake)
+                    lines.feed(chunk) { line, number in self.line(line, number: number, state: &scan, intake: &intake) }
                 }
                 intake.compressedBytes = compressed
-                scan.lines.finish { line, number in self.line(line, number: number, state: &scan, intake: &intake) }
+                lines.finish { line, number in self.line(line, number: number, state: &scan, intake: &intake) }
             }
         } catch let error as ZstdError where error.code != .io {
             decompressionError = error
@@ -256,16 +257,11 @@ final class Intake {
     }
 
     struct LineState {
-        var lines = LineScanner()
         var headerSeen = false
         var badHeader = false
         var dataLines = 0
         var amountTotal = 0
         var firstBadAmountLine: Int?
-    }
-
-    private func scan(_ chunk: UnsafeRawBufferPointer, state: inout LineState, intake: inout FileIntake) {
-        state.lines.feed(chunk) { line, number in self.line(line, number: number, state: &state, intake: &intake) }
     }
 
     private func line(_ line: UnsafeRawBufferPointer, number: Int, state: inout LineState, intake: inout FileIntake) {

@@ -1,3 +1,7 @@
+import Ledger
+import Rules
+import Postgres
+import Foundation
 import Testing
 
 @testable import Settlement

@@ -1,3 +1,5 @@
+import Ledger
+import Postgres
 import Foundation
 import Rules
 import Testing
