@@ -212,7 +212,7 @@ private let holder1 = "AAAA0001"
         try fixture.workspace.copyIntoInbox(from: DropWorkspace.fixtures() + "/example/inbox")
         let before = fixture.workspace.snapshot()
         let summary = try fixture.settle(dryRun: true)
-        #expect(summary.points == 5333 + 500 + 1000 + 500)
+        #expect(summary.points == 2500 + 2500 + 833 + 500 + 500 + 1000)
         #expect(summary.run_id == nil)
         #expect(fixture.workspace.snapshot() == before)
         #expect(try fixture.count("SELECT count(*) FROM grants") == 0)
