@@ -28,7 +28,7 @@ struct DatabaseOptions: ParsableArguments {
     var databaseURL: String?
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: String = ProcessInfo.processInfo.environment["MYNAPOINT_LOG_LEVEL"] ?? "notice"
+    var logLevel: String = ProcessInfo.processInfo.environment["MYNAPOINT_LOG_LEVEL"] ?? "error"
 
     var url: String? { databaseURL ?? ProcessInfo.processInfo.environment["DATABASE_URL"] }
 
