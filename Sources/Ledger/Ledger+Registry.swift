@@ -268,7 +268,17 @@ extension Ledger {
             certificateRows.append((certificate.serial, key, certificate.validity))
         }
 
-        // Apply, set-based.
+        // Apply, set-based. A large load checks its references once, set-based, instead of row by row:
+        // the foreign keys are dropped and added back (validated over the tables) in this same transaction.
+        let bulk = newHolders.count + bind.count + newApplications.count + certificateRows.count > 50_000
+        if bulk {
+            try connection.execute(
+                """
+                ALTER TABLE mykey_ids DROP CONSTRAINT mykey_ids_holder;
+                ALTER TABLE applications DROP CONSTRAINT applications_holder, DROP CONSTRAINT applications_provider;
+                ALTER TABLE certificates DROP CONSTRAINT certificates_holder;
+                """)
+        }
         if !newHolders.isEmpty {
             _ = try connection.copyIn("COPY holders (holder_key, status) FROM STDIN (FORMAT binary)") { writer in
                 for holder in newHolders {
@@ -349,6 +359,15 @@ extension Ledger {
                     not_after_ns = EXCLUDED.not_after_ns, revoked_at_ns = EXCLUDED.revoked_at_ns
                 """)
             counts.certificates = certificateRows.count
+        }
+        if bulk {
+            try connection.execute(
+                """
+                ALTER TABLE mykey_ids ADD CONSTRAINT mykey_ids_holder FOREIGN KEY (holder_key) REFERENCES holders;
+                ALTER TABLE applications ADD CONSTRAINT applications_holder FOREIGN KEY (holder_key) REFERENCES holders,
+                    ADD CONSTRAINT applications_provider FOREIGN KEY (provider_key) REFERENCES providers;
+                ALTER TABLE certificates ADD CONSTRAINT certificates_holder FOREIGN KEY (holder_key) REFERENCES holders;
+                """)
         }
         try audit(
             action: "registry.import", subject: nil,

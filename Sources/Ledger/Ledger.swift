@@ -107,17 +107,22 @@ public final class Ledger {
             }
             return
         }
-        try connection.query(
-            """
-            INSERT INTO campaign (id, rate_percent, cap_points, window_start_ns, window_end_ns, rounding)
-            VALUES (1, $1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING
-            """,
-            [
-                .int(Int64(campaign.ratePercent)), .int(Int64(campaign.capPoints)),
-                .int(campaign.windowStart.nanosecondsSinceEpoch), .int(campaign.windowEnd.nanosecondsSinceEpoch),
-                .text(campaign.rounding.rawValue),
-            ])
-        try audit(action: "campaign.record", subject: "campaign", detail: ["parameters": Self.describe(campaign)])
+        try connection.transaction { connection in
+            try connection.query(
+                """
+                INSERT INTO campaign (id, rate_percent, cap_points, window_start_ns, window_end_ns, rounding)
+                VALUES (1, $1, $2, $3, $4, $5)
+                """,
+                [
+                    .int(Int64(campaign.ratePercent)), .int(Int64(campaign.capPoints)),
+                    .int(campaign.windowStart.nanosecondsSinceEpoch), .int(campaign.windowEnd.nanosecondsSinceEpoch),
+                    .text(campaign.rounding.rawValue),
+                ])
+            // The cap as a constant in a CHECK: costs nothing per row, and no row can ever exceed it.
+            try connection.execute(
+                "ALTER TABLE ledger ADD CONSTRAINT ledger_within_campaign_cap CHECK (points <= \(campaign.capPoints))")
+            try self.audit(action: "campaign.record", subject: "campaign", detail: ["parameters": Self.describe(campaign)])
+        }
     }
 
     /// The parameters in the form the command line takes them.

@@ -3,8 +3,9 @@ import Foundation
 
 /// The configuration file (`Config/mynapoint.json`): campaign parameters, folders, trust anchors.
 ///
-/// Looked up at `--config`, then `$MYNAPOINT_CONFIG`, then `Config/mynapoint.json` in the working folder;
-/// without one, the campaign defaults of the settlement spec §2 apply and folders must be given as options.
+/// Looked up at `--config`, then `$MYNAPOINT_CONFIG`, then `/etc/mynapoint/mynapoint.json`; without one, the
+/// campaign defaults of the settlement spec §2 apply and folders must be given as options. The repository's
+/// `Config/mynapoint.json` is the documented default to install there.
 public struct Configuration: Sendable, Codable, Equatable {
     /// Campaign parameters as written in the file.
     public struct CampaignSection: Sendable, Codable, Equatable {
@@ -29,6 +30,9 @@ public struct Configuration: Sendable, Codable, Equatable {
     public var workers: Int?
     public var trust_anchors: [String]?
 
+    /// Where an installed configuration lives.
+    public static let defaultPath = "/etc/mynapoint/mynapoint.json"
+
     /// An empty configuration (all defaults).
     public init() {}
 
@@ -39,8 +43,8 @@ public struct Configuration: Sendable, Codable, Equatable {
         let chosen: String
         if let first = candidates.first {
             chosen = first
-        } else if FileManager.default.fileExists(atPath: "Config/mynapoint.json") {
-            chosen = "Config/mynapoint.json"
+        } else if FileManager.default.fileExists(atPath: defaultPath) {
+            chosen = defaultPath
         } else {
             return nil
         }

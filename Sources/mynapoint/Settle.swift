@@ -14,7 +14,7 @@ struct Settle: ParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
-    @Option(help: "Configuration file (default: $MYNAPOINT_CONFIG, then Config/mynapoint.json).") var config: String?
+    @Option(help: "Configuration file (default: $MYNAPOINT_CONFIG, then /etc/mynapoint/mynapoint.json).") var config: String?
     @Option(help: "Folder providers drop files into.") var inbox: String?
     @Option(help: "Folder result files are written to, per provider.") var outbox: String?
     @Option(help: "Folder settled inputs are moved to, per provider.") var archive: String?
