@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(name: "SmartCardTests", dependencies: ["SmartCard", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LedgerTests",
-            dependencies: ["Ledger", "Postgres", "Rules", "TestSupport"],
+            dependencies: ["Ledger", "Postgres", "Rules", "Settlement", "Zstd", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -165,6 +165,14 @@ extension Ledger {
             guard holderOfCurrent[holder.myKey] == nil else {
                 throw RegistryImportError(file: file, line: holder.line, message: "MyKey ID \(holder.myKey) appears twice")
             }
+            // holders.csv names holders by their current ID; an ID this load changes is not current, and binding it
+            // as a holder's ID as well as a former ID of the change's target would bind it twice.
+            if let change = changeByOld[holder.myKey] {
+                throw RegistryImportError(
+                    file: file, line: holder.line,
+                    message: "\(holder.myKey) is changed to \(change.new) on mykey_changes.csv line \(change.line); "
+                        + "list the holder under its current MyKey ID")
+            }
             var key: Int64
             if let existing = bound[holder.myKey] {
                 guard existing.current else {

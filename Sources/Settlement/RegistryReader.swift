@@ -10,20 +10,19 @@ public enum RegistryReader {
     public static func read(directory: String) throws -> RegistryLoad {
         var load = RegistryLoad()
         var any = false
-        if let providers = try lines(directory, "providers", header: "provider_id,name", fields: 2) {
+        if case let (file, providers)? = try lines(directory, "providers", header: "provider_id,name", fields: 2) {
             any = true
             var seen = Set<ProviderID>()
             for (number, f) in providers {
-                guard let id = ProviderID(f[0]) else { throw bad("providers.csv", number, "provider_id \"\(f[0])\" is not 1–16 of A–Z 0–9") }
-                guard !f[1].isEmpty else { throw bad("providers.csv", number, "name is empty") }
-                guard seen.insert(id).inserted else { throw bad("providers.csv", number, "provider \(id) appears twice") }
+                guard let id = ProviderID(f[0]) else { throw bad(file, number, "provider_id \"\(f[0])\" is not 1–16 of A–Z 0–9") }
+                guard !f[1].isEmpty else { throw bad(file, number, "name is empty") }
+                guard seen.insert(id).inserted else { throw bad(file, number, "provider \(id) appears twice") }
                 load.providers.append(.init(id: id, name: f[1]))
             }
         }
-        if let holders = try lines(directory, "holders", header: "mykey_id,status,provider_id,applied_at", fields: 4) {
+        if case let (file, holders)? = try lines(directory, "holders", header: "mykey_id,status,provider_id,applied_at", fields: 4) {
             any = true
             for (number, f) in holders {
-                let file = "holders.csv"
                 guard let myKey = MyKeyID(f[0]) else { throw bad(file, number, "mykey_id is not 8 of A–Z 0–9") }
                 guard let status = HolderStatus(name: f[1]) else { throw bad(file, number, "status \"\(f[1])\" is not active, suspended or revoked") }
                 var application: (provider: ProviderID, at: Instant)?
@@ -40,10 +39,9 @@ public enum RegistryReader {
                 load.holders.append(.init(myKey: myKey, status: status, application: application, line: number))
             }
         }
-        if let certificates = try lines(directory, "certificates", header: "serial,mykey_id,not_before,not_after,revoked_at", fields: 5) {
+        if case let (file, certificates)? = try lines(directory, "certificates", header: "serial,mykey_id,not_before,not_after,revoked_at", fields: 5) {
             any = true
             for (number, f) in certificates {
-                let file = "certificates.csv"
                 let serial = f[0]
                 guard !serial.isEmpty, serial.utf8.count <= 40,
                     serial.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x46) }),
@@ -62,10 +60,9 @@ public enum RegistryReader {
                     .init(serial: serial, myKey: myKey, validity: CertificateValidity(notBefore: notBefore, notAfter: notAfter, revokedAt: revokedAt), line: number))
             }
         }
-        if let changes = try lines(directory, "mykey_changes", header: "old_mykey_id,new_mykey_id,changed_at", fields: 3) {
+        if case let (file, changes)? = try lines(directory, "mykey_changes", header: "old_mykey_id,new_mykey_id,changed_at", fields: 3) {
             any = true
             for (number, f) in changes {
-                let file = "mykey_changes.csv"
                 guard let old = MyKeyID(f[0]) else { throw bad(file, number, "old_mykey_id is not 8 of A–Z 0–9") }
                 guard let new = MyKeyID(f[1]) else { throw bad(file, number, "new_mykey_id is not 8 of A–Z 0–9") }
                 guard let at = RFC3339.parse(f[2]) else { throw bad(file, number, "changed_at is not an RFC 3339 time") }
@@ -83,8 +80,11 @@ public enum RegistryReader {
         RegistryImportError(file: file, line: line, message: message)
     }
 
-    /// The data lines of `NAME.csv` or `NAME.csv.zst` with their numbers, after checking the header; nil when absent.
-    static func lines(_ directory: String, _ name: String, header: String, fields: Int) throws -> [(Int, [String])]? {
+    /// The name of `NAME.csv` or `NAME.csv.zst`, whichever is there, and its data lines with their numbers, after
+    /// checking the header; nil when absent.
+    static func lines(
+        _ directory: String, _ name: String, header: String, fields: Int
+    ) throws -> (file: String, rows: [(Int, [String])])? {
         let plain = directory + "/" + name + ".csv"
         let compressed = plain + ".zst"
         let file: String
@@ -135,6 +135,6 @@ public enum RegistryReader {
         scanner.finish(handle)
         if let failure { throw failure }
         if scanner.lineNumber == 0 { throw RegistryImportError(file: file, line: nil, message: "the file is empty; it needs at least the header") }
-        return rows
+        return (file, rows)
     }
 }
