@@ -1,4 +1,5 @@
 import Ledger
+import Rules
 import Postgres
 import TestSupport
 import Testing
@@ -10,10 +11,12 @@ import Testing
     static func withSettledSchema(_ body: (PostgresConnection, _ holder: Int64) throws -> Void) throws {
         try withLedger { ledger, _ in
             let connection = ledger.connection
+            try ledger.recordOrCheckCampaign(
+                Campaign(
+                    ratePercent: 25, capPoints: 5000, windowStart: Instant(nanosecondsSinceEpoch: 0),
+                    windowEnd: Instant(nanosecondsSinceEpoch: 1000), rounding: .perRecord))
             try connection.execute(
                 """
-                INSERT INTO campaign (rate_percent, cap_points, window_start_ns, window_end_ns, rounding)
-                    VALUES (25, 5000, 0, 1000, 'per_record');
                 INSERT INTO providers (provider_id, name) VALUES ('P0001', 'Example Pay');
                 INSERT INTO runs (run_id, started_at, started_by, host, version, parameters, files, quarantined_files,
                     already_settled_files, records, granted_records, points)
@@ -100,12 +103,13 @@ import Testing
 
     @Test func ledgerCapMustBeTheCampaignsCap() throws {
         try Self.withSettledSchema { connection, holder in
-            // A row claiming a larger cap would let points pass the CHECK above the campaign's real cap.
-            expectViolation(sqlState: "23503", constraint: "ledger_campaign_id_cap_points_fkey") {
+            // A row claiming a larger cap must still not pass the campaign's real cap.
+            expectViolation(sqlState: "23514", constraint: "ledger_within_campaign_cap") {
                 try Self.insertLedgerRow(connection, holder: holder, cap: 6000, points: 5500)
             }
             try Self.insertLedgerRow(connection, holder: holder, cap: 5000, points: 10)
-            expectViolation(sqlState: "23503", constraint: "ledger_campaign_id_cap_points_fkey") {
+            // The campaign, and so the cap, cannot be changed once recorded.
+            expectViolation(sqlState: "23000", constraint: nil) {
                 try connection.execute("UPDATE campaign SET cap_points = 6000")
             }
         }
