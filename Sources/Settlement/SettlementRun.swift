@@ -74,6 +74,8 @@ public struct RunSummary: Sendable, Codable {
     public var eligible_amount: Int
     public var rejections: [String: Int]
     public var recovered_runs: [Int64]
+    /// Seconds spent in each phase of the run (snapshot, intake, duplicates, points, results, commit, delivery).
+    public var phase_seconds: [String: Double] = [:]
 
     /// The exit code of §9: 0 when every complete file was settled (or had been), 3 when some was quarantined.
     public var exitCode: Int32 { quarantined_files > 0 ? 3 : 0 }
@@ -123,7 +125,15 @@ public enum SettlementRun {
         }
 
         CrashPoint.reach("recovered")
+        var phases: [String: Double] = [:]
+        var phaseStart = Date()
+        func phase(_ name: String) {
+            let now = Date()
+            phases[name] = (now.timeIntervalSince(phaseStart) * 1000).rounded() / 1000
+            phaseStart = now
+        }
         let snapshot = try ledger.loadSnapshot()
+        phase("snapshot")
         logger.info("registry snapshot loaded", metadata: ["holders": "\(snapshot.holderCount)"])
         let drop = try Drop.scan(inbox: options.folders.inbox)
         for name in drop.waiting {
@@ -131,6 +141,7 @@ public enum SettlementRun {
         }
 
         var intakes = try readFiles(drop.complete, snapshot: snapshot, options: options)
+        phase("intake")
         CrashPoint.reach("intake")
 
         // Duplicates against earlier runs, in one set-based query.
@@ -147,9 +158,12 @@ public enum SettlementRun {
         }
         CrashPoint.reach("duplicates")
         Settle.markDuplicates(&intakes, earlier: earlier)
+        phase("duplicates")
         let changes = Settle.awardPoints(&intakes, snapshot: snapshot, campaign: options.campaign)
+        phase("points")
         options.progress?(.init(phase: "results", filesDone: intakes.count, files: intakes.count, records: 0))
         let results = try renderResults(intakes, workers: options.workers)
+        phase("results")
         CrashPoint.reach("results")
 
         var summary = RunSummary(
@@ -240,12 +254,15 @@ public enum SettlementRun {
                     }
                 }
             }
+            phase("commit")
             CrashPoint.reach("committed")
             summary.run_id = runID
             logger.notice("run committed", metadata: ["run_id": "\(runID)", "points": "\(summary.points)"])
             options.progress?(.init(phase: "delivery", filesDone: intakes.count, files: intakes.count, records: summary.records))
             try Delivery.deliver(run: runID, ledger: ledger, folders: options.folders)
+            phase("delivery")
         }
+        summary.phase_seconds = phases
         summary.duration_seconds = Date().timeIntervalSince(started)
         return summary
     }

@@ -101,7 +101,9 @@ struct Settle: ParsableCommand {
             print("quarantined \(file.file): \(file.code ?? "") \(file.message ?? "")")
         }
         if !s.recovered_runs.isEmpty { print("delivered the results of earlier run(s) \(s.recovered_runs.map(String.init).joined(separator: ", "))") }
-        print(String(format: "took %.2f s", s.duration_seconds))
+        let phases = ["snapshot", "intake", "duplicates", "points", "results", "commit", "delivery"]
+            .compactMap { name in s.phase_seconds[name].map { String(format: "%@ %.2f", name, $0) } }
+        print(String(format: "took %.2f s", s.duration_seconds) + (phases.isEmpty ? "" : " (" + phases.joined(separator: ", ") + ")"))
     }
 }
 
