@@ -46,7 +46,7 @@ public struct ProviderStatement: Sendable, Codable {
                    sum(f.points)
             FROM files f JOIN runs r ON r.run_id = f.run_id JOIN providers p ON p.provider_key = f.provider_key
             WHERE f.outcome = 'settled'
-            GROUP BY 1, 2, 3 ORDER BY 1, 2 COLLATE "C"
+            GROUP BY 1, 2, 3 ORDER BY month, p.provider_id COLLATE "C"
             """)
         var activity: [String: [String: Line]] = [:]
         var names: [String: String] = [:]

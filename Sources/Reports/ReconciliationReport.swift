@@ -209,7 +209,7 @@ public struct ReconciliationReport: Sendable, Codable {
                    sum(f.eligible_amount)
             FROM files f JOIN runs r ON r.run_id = f.run_id JOIN providers p ON p.provider_key = f.provider_key
             WHERE f.outcome = 'settled' AND \(period)
-            GROUP BY 1, 2 ORDER BY 1, 2 COLLATE "C"
+            GROUP BY 1, 2 ORDER BY month, p.provider_id COLLATE "C"
             """, bounds)
         return try (0..<result.rowCount).map { row in
             MonthRow(

@@ -249,12 +249,14 @@ public enum ReportHTML {
             + "width=\"\(width)\" height=\"\(height)\">\n"
     }
 
-    /// A round axis maximum at or above `value`: four steps of 1, 2 or 5 times a power of ten.
+    /// A round axis maximum at or above `value`: four steps of 1, 2, 2.5 or 5 times a power of ten.
     static func niceCeiling(_ value: Int) -> Int {
         let target = max(1, (value + 3) / 4)
         var magnitude = 1
         while magnitude * 10 <= target { magnitude *= 10 }
-        let step = [1, 2, 5, 10].map { $0 * magnitude }.first { $0 >= target } ?? target
+        var steps = [1, 2, 5, 10].map { $0 * magnitude }
+        if magnitude >= 10 { steps.insert(magnitude * 5 / 2, at: 2) }
+        let step = steps.first { $0 >= target } ?? target
         return step * 4
     }
 

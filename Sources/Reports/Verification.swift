@@ -314,8 +314,14 @@ public struct Verification: Sendable {
         defer { try? handle.close() }
         let hash = SHA256()
         while true {
-            guard let piece = try? handle.read(upToCount: 1 << 20) else { return nil }
-            if piece.isEmpty { break }
+            let piece: Data?
+            do {
+                piece = try handle.read(upToCount: 1 << 20)
+            } catch {
+                return nil
+            }
+            // End of file is nil or empty, depending on the platform.
+            guard let piece, !piece.isEmpty else { break }
             hash.update(Array(piece))
         }
         return hash.finalize()

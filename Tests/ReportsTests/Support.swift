@@ -134,9 +134,8 @@ struct OutboxCount: Equatable {
         let bytes = try Zstd.decompress(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
         var text = String(decoding: bytes, as: UTF8.self)
         if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
-        return text.split(separator: "\n", omittingEmptySubsequences: true).map {
-            String($0.hasSuffix("\r") ? $0.dropLast() : $0)
-        }.filter { !$0.isEmpty }
+        // "\r\n" is one Character in Swift: split on any line end.
+        return text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty }
     }
 }
 
