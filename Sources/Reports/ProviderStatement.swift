@@ -1,5 +1,5 @@
-public import Ledger
 import Foundation
+public import Ledger
 import Postgres
 
 /// The monthly provider statement for finance: per provider and month, the points granted by the runs

@@ -1,5 +1,5 @@
-public import Ledger
 import Foundation
+public import Ledger
 import Postgres
 import Rules
 
@@ -240,7 +240,8 @@ public struct ReconciliationReport: Sendable, Codable {
                 name: "conservation", ok: badFiles == 0,
                 detail: badFiles == 0
                     ? "all \(settledFiles) settled files (\(lines) lines): lines = granted + rejected, one outcome per line"
-                    : "\(badFiles) of \(settledFiles) settled files where lines ≠ granted + rejected or ≠ their outcomes"))
+                    : "\(badFiles) of \(settledFiles) settled files where lines ≠ granted + rejected or ≠ their outcomes"
+            ))
         let sums = try c.query(
             """
             SELECT (SELECT coalesce(sum(points), 0) FROM grants),
@@ -259,7 +260,8 @@ public struct ReconciliationReport: Sendable, Codable {
                 name: "points", ok: same,
                 detail: "grants \(grants), holder ledger \(ledger), result control totals \(results), files \(files)"))
         let above = try c.query(
-            "SELECT count(*), (SELECT cap_points FROM campaign WHERE id = 1) FROM ledger WHERE points > cap_points OR points < 0")
+            "SELECT count(*), (SELECT cap_points FROM campaign WHERE id = 1) FROM ledger WHERE points > cap_points OR points < 0"
+        )
         let aboveCap = try above[0, 0].int()
         let cap = try above[0, 1].optionalInt().map { " of \($0) points" } ?? ""
         checks.append(
@@ -279,26 +281,35 @@ public struct ReconciliationReport: Sendable, Codable {
                 + reasons.map { .text("rejected_\($0)") })
         for p in providers {
             table.row(
-                [.text(p.provider_id), .number(p.files), .number(p.records), .number(p.granted_records), .number(p.points),
-                 .number(p.eligible_amount)] + reasons.map { .number(p.rejections[$0] ?? 0) })
+                [
+                    .text(p.provider_id), .number(p.files), .number(p.records), .number(p.granted_records),
+                    .number(p.points),
+                    .number(p.eligible_amount),
+                ] + reasons.map { .number(p.rejections[$0] ?? 0) })
         }
         let rejected = rejectionTotals
         table.row(
-            [.text("TOTAL"), .number(totals.files), .number(totals.records), .number(totals.granted_records),
-             .number(totals.points), .number(eligibleAmountTotal)] + reasons.map { .number(rejected[$0] ?? 0) })
+            [
+                .text("TOTAL"), .number(totals.files), .number(totals.records), .number(totals.granted_records),
+                .number(totals.points), .number(eligibleAmountTotal),
+            ] + reasons.map { .number(rejected[$0] ?? 0) })
         table.blank()
         table.row(["from", "to", "quarantined_files", "holders_at_cap", "generated_at"].map(CSVTable.Cell.text))
         table.row(
-            [.text(from ?? ""), .text(to ?? ""), .number(totals.quarantined_files), .number(holders_at_cap),
-             .text(generated_at)])
+            [
+                .text(from ?? ""), .text(to ?? ""), .number(totals.quarantined_files), .number(holders_at_cap),
+                .text(generated_at),
+            ])
         table.blank()
         table.row(
             ["month", "provider_id", "runs", "files", "records", "granted_records", "points", "eligible_amount"].map(
                 CSVTable.Cell.text))
         for m in months {
             table.row(
-                [.text(m.month), .text(m.provider_id), .number(m.runs), .number(m.files), .number(m.records),
-                 .number(m.granted_records), .number(m.points), .number(m.eligible_amount)])
+                [
+                    .text(m.month), .text(m.provider_id), .number(m.runs), .number(m.files), .number(m.records),
+                    .number(m.granted_records), .number(m.points), .number(m.eligible_amount),
+                ])
         }
         table.blank()
         table.row(["check", "ok", "detail"].map(CSVTable.Cell.text))

@@ -35,7 +35,8 @@ public enum ReportHTML {
             failing.isEmpty
                 ? "<p class=\"verdict ok\">✔ All \(report.checks.count) reconciliation checks pass.</p>\n"
                 : "<p class=\"verdict fail\">✘ \(failing.count) of \(report.checks.count) reconciliation checks fail: "
-                    + escape(failing.map(\.name).joined(separator: ", ")) + ". Do not pay out before they are resolved.</p>\n")
+                    + escape(failing.map(\.name).joined(separator: ", "))
+                    + ". Do not pay out before they are resolved.</p>\n")
 
         page.raw("<section class=\"cards\">\n")
         for (label, value) in [
@@ -72,7 +73,8 @@ public enum ReportHTML {
         page.raw("<thead><tr><th>Check</th><th>Verdict</th><th>Detail</th></tr></thead>\n<tbody>\n")
         for check in report.checks {
             let verdict = check.ok ? "<td class=\"pass\">✔ pass</td>" : "<td class=\"failed\">✘ FAIL</td>"
-            page.raw("<tr><td>\(escape(check.name))</td>\(verdict)<td class=\"text\">\(escape(check.detail))</td></tr>\n")
+            page.raw(
+                "<tr><td>\(escape(check.name))</td>\(verdict)<td class=\"text\">\(escape(check.detail))</td></tr>\n")
         }
         page.raw("</tbody>\n</table>\n</section>\n")
     }
@@ -115,16 +117,17 @@ public enum ReportHTML {
             let rows = report.months.filter { $0.month == month }
             for m in rows {
                 page.raw(
-                    "<tr><td>\(escape(m.month))</td><td>\(escape(m.provider_id))</td>"
+                    "<tr><td>\(escape(m.month))</td><td class=\"text\">\(escape(m.provider_id))</td>"
                         + numbers(m.runs, m.files, m.records) + numbers(m.granted_records, m.points, m.eligible_amount)
                         + "</tr>\n")
             }
             page.raw(
-                "<tr class=\"subtotal\"><td>\(escape(month))</td><td>all</td><td></td>"
+                "<tr class=\"subtotal\"><td>\(escape(month))</td><td class=\"text\">all</td><td></td>"
                     + numbers(
                         rows.reduce(0) { $0 + $1.files }, rows.reduce(0) { $0 + $1.records },
                         rows.reduce(0) { $0 + $1.granted_records })
-                    + numbers(rows.reduce(0) { $0 + $1.points }, rows.reduce(0) { $0 + $1.eligible_amount }) + "</tr>\n")
+                    + numbers(rows.reduce(0) { $0 + $1.points }, rows.reduce(0) { $0 + $1.eligible_amount }) + "</tr>\n"
+            )
         }
         page.raw("</tbody>\n</table>\n</section>\n")
     }
@@ -161,7 +164,7 @@ public enum ReportHTML {
         page.raw("<table>\n<thead><tr><th>Run</th><th>File</th><th>Code</th><th>Reason</th></tr></thead>\n<tbody>\n")
         for q in report.quarantines {
             page.raw(
-                "<tr>\(numbers(Int(q.run_id)))<td>\(escape(q.file))</td><td>\(escape(q.code))</td>"
+                "<tr>\(numbers(Int(q.run_id)))<td class=\"text\">\(escape(q.file))</td><td class=\"text\">\(escape(q.code))</td>"
                     + "<td class=\"text\">\(escape(q.message))</td></tr>\n")
         }
         page.raw("</tbody>\n</table>\n</section>\n")
@@ -187,7 +190,8 @@ public enum ReportHTML {
             let y = top + i * row
             let length = max(item.value > 0 ? 1 : 0, Int((Double(item.value) / Double(maximum) * span).rounded()))
             svg += "<text x=\"\(labelWidth - 8)\" y=\"\(y + 18)\" text-anchor=\"end\">\(escape(item.label))</text>"
-            svg += "<rect x=\"\(labelWidth)\" y=\"\(y + 4)\" width=\"\(length)\" height=\"\(row - 8)\" fill=\"\(item.color)\">"
+            svg +=
+                "<rect x=\"\(labelWidth)\" y=\"\(y + 4)\" width=\"\(length)\" height=\"\(row - 8)\" fill=\"\(item.color)\">"
             svg += "<title>\(escape(item.label)): \(grouped(item.value))</title></rect>"
             svg += "<text x=\"\(labelWidth + length + 6)\" y=\"\(y + 18)\">\(grouped(item.value))</text>\n"
         }
@@ -315,7 +319,7 @@ public enum ReportHTML {
         font-weight:600;font-variant-numeric:tabular-nums}
         table{border-collapse:collapse;margin:8px 0 16px;font-size:.9rem}th,td{border:1px solid #d9e2ec;
         padding:4px 10px}th{background:#f0f4f8;text-align:left}td{text-align:right;font-variant-numeric:tabular-nums}
-        td:first-child,td.text{text-align:left}tfoot th,tr.subtotal td{background:#f5f7fa;font-weight:600}
+        td:first-child,td.text{text-align:left}td.text{overflow-wrap:anywhere}tfoot th,tr.subtotal td{background:#f5f7fa;font-weight:600}
         td.pass{color:#05400a;text-align:left}td.failed{color:#a61b1b;font-weight:700;text-align:left}
         svg.chart{display:block;max-width:100%;height:auto;margin:8px 0;font-size:12px}svg.chart text{fill:#1f2933}
         svg.chart text.title{font-weight:600;font-size:13px}svg.chart line.grid{stroke:#d9e2ec;stroke-width:1}

@@ -1,5 +1,5 @@
-public import Ledger
 import Foundation
+public import Ledger
 import Postgres
 
 /// The committed runs, as `runs list` and `runs show` print them.
@@ -117,7 +117,8 @@ public enum RunHistory {
                 quarantine_code: rows[row, 8].optionalString(), quarantine_message: rows[row, 9].optionalString(),
                 quarantine_line: try rows[row, 10].optionalInt().map { Int($0) })
         }
-        return Detail(run: header, parameters: parameters, files: files, outcomes: try outcomes(ledger: ledger, run: id))
+        return Detail(
+            run: header, parameters: parameters, files: files, outcomes: try outcomes(ledger: ledger, run: id))
     }
 
     /// Rows of a run's settled files by result reason (`GRANTED` for an unqualified grant).
@@ -140,7 +141,8 @@ public enum RunHistory {
             run_id: try result[row, 0].int(), started_at: try result[row, 1].string(),
             committed_at: try result[row, 2].string(), delivered_at: result[row, 3].optionalString(),
             duration_ms: try result[row, 4].optionalInt().map { Int($0) }, started_by: try result[row, 5].string(),
-            host: try result[row, 6].string(), version: try result[row, 7].string(), files: Int(try result[row, 8].int()),
+            host: try result[row, 6].string(), version: try result[row, 7].string(),
+            files: Int(try result[row, 8].int()),
             quarantined_files: Int(try result[row, 9].int()), already_settled_files: Int(try result[row, 10].int()),
             records: Int(try result[row, 11].int()), granted_records: Int(try result[row, 12].int()),
             points: Int(try result[row, 13].int()))
@@ -152,14 +154,18 @@ public enum RunHistory {
     public static func listText(_ runs: [Run]) -> String {
         guard !runs.isEmpty else { return "no committed runs\n" }
         var table: [[String]] = [
-            ["RUN", "COMMITTED (JST)", "FILES", "QUAR", "SKIP", "RECORDS", "GRANTED", "POINTS", "DURATION", "DELIVERED",
-             "STARTED BY"]
+            [
+                "RUN", "COMMITTED (JST)", "FILES", "QUAR", "SKIP", "RECORDS", "GRANTED", "POINTS", "DURATION",
+                "DELIVERED",
+                "STARTED BY",
+            ]
         ]
         for run in runs {
             table.append([
                 String(run.run_id), String(run.committed_at.prefix(19)).replacingOccurrences(of: "T", with: " "),
                 String(run.files), String(run.quarantined_files), String(run.already_settled_files),
-                ReportHTML.grouped(run.records), ReportHTML.grouped(run.granted_records), ReportHTML.grouped(run.points),
+                ReportHTML.grouped(run.records), ReportHTML.grouped(run.granted_records),
+                ReportHTML.grouped(run.points),
                 duration(run.duration_ms), run.delivered_at == nil ? "NO" : "yes", run.started_by,
             ])
         }
@@ -175,21 +181,29 @@ public enum RunHistory {
             ("delivered", run.delivered_at ?? "not yet — the next settle delivers its result files"),
             ("duration", duration(run.duration_ms)), ("started by", run.started_by), ("host", run.host),
             ("version", run.version), ("parameters", detail.parameters.compactText),
-            ("files", "\(run.files) settled, \(run.quarantined_files) quarantined, \(run.already_settled_files) already settled"),
+            (
+                "files",
+                "\(run.files) settled, \(run.quarantined_files) quarantined, \(run.already_settled_files) already settled"
+            ),
             ("records", "\(ReportHTML.grouped(run.records)) (granted \(ReportHTML.grouped(run.granted_records)))"),
             ("points", ReportHTML.grouped(run.points)),
         ]
-        for (label, value) in fields { out += "  " + (label + ":").padding(toLength: 12, withPad: " ", startingAt: 0) + value + "\n" }
+        for (label, value) in fields {
+            out += "  " + (label + ":").padding(toLength: 12, withPad: " ", startingAt: 0) + value + "\n"
+        }
         if !detail.outcomes.isEmpty {
             out += "  outcomes:   "
-            out += detail.outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n"
+            out +=
+                detail.outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                + "\n"
         }
         out += "\n"
         var table: [[String]] = [["FILE", "PROVIDER", "OUTCOME", "RECORDS", "GRANTED", "POINTS", "NOTE"]]
         for file in detail.files {
             var note = file.result_name ?? ""
             if let code = file.quarantine_code {
-                note = code + (file.quarantine_line.map { " line \($0)" } ?? "") + ": " + (file.quarantine_message ?? "")
+                note =
+                    code + (file.quarantine_line.map { " line \($0)" } ?? "") + ": " + (file.quarantine_message ?? "")
             }
             table.append([
                 file.name, file.provider_id ?? "-", file.outcome, ReportHTML.grouped(file.records),
@@ -290,7 +304,8 @@ public enum JSONValue: Sendable, Codable, Equatable {
         case .double(let value): String(value)
         case .string(let value): value
         case .array(let values): values.map(\.compactText).joined(separator: ", ")
-        case .object(let values): values.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.compactText)" }.joined(separator: ", ")
+        case .object(let values):
+            values.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.compactText)" }.joined(separator: ", ")
         }
     }
 }

@@ -38,7 +38,9 @@ public struct SettleMetrics: Sendable {
     /// The exposition text.
     public var text: String {
         var out = ""
-        func metric(_ name: String, _ help: String, _ samples: [(labels: String, value: String)], type: String = "gauge") {
+        func metric(
+            _ name: String, _ help: String, _ samples: [(labels: String, value: String)], type: String = "gauge"
+        ) {
             out += "# HELP mynapoint_settle_\(name) \(help)\n# TYPE mynapoint_settle_\(name) \(type)\n"
             for sample in samples {
                 out += "mynapoint_settle_\(name)\(sample.labels.isEmpty ? "" : "{\(sample.labels)}") \(sample.value)\n"
@@ -46,7 +48,8 @@ public struct SettleMetrics: Sendable {
         }
         let reasons = Reason.allCases.map { reason in
             (
-                labels: "outcome=\"\(reason.isRejection ? "rejected" : "granted")\",reason=\"\(reason == .none ? "none" : reason.code)\"",
+                labels:
+                    "outcome=\"\(reason.isRejection ? "rejected" : "granted")\",reason=\"\(reason == .none ? "none" : reason.code)\"",
                 value: String(records[reason.code] ?? 0)
             )
         }
@@ -57,8 +60,12 @@ public struct SettleMetrics: Sendable {
                 (labels: "outcome=\"\($0)\"", value: String(files[$0] ?? 0))
             })
         metric("points", "Points granted by the last settle invocation.", [("", String(points))])
-        metric("eligible_amount_yen", "Eligible amount of the last settle invocation, yen.", [("", String(eligibleAmount))])
-        metric("duration_seconds", "Duration of the last settle invocation.", [("", String(format: "%.3f", durationSeconds))])
+        metric(
+            "eligible_amount_yen", "Eligible amount of the last settle invocation, yen.", [("", String(eligibleAmount))]
+        )
+        metric(
+            "duration_seconds", "Duration of the last settle invocation.",
+            [("", String(format: "%.3f", durationSeconds))])
         metric(
             "exit_code", "Exit code of the last settle invocation (0 ok, 3 quarantine, 75 locked, 1 failure).",
             [("", String(exitCode))])
@@ -68,14 +75,16 @@ public struct SettleMetrics: Sendable {
             [("", String(format: "%.3f", finishedAt.timeIntervalSince1970))])
         let success = succeeded ? finishedAt : lastSuccess
         metric(
-            "last_success_timestamp_seconds", "Unix time the last settle invocation that completed (exit 0 or 3) ended.",
+            "last_success_timestamp_seconds",
+            "Unix time the last settle invocation that completed (exit 0 or 3) ended.",
             [("", success.map { String(format: "%.3f", $0.timeIntervalSince1970) } ?? "0")])
         return out
     }
 
     /// The last-success time recorded in an earlier metrics file's text, if any.
     public static func lastSuccess(inPrevious text: String) -> Date? {
-        for line in text.split(separator: "\n") where line.hasPrefix("mynapoint_settle_last_success_timestamp_seconds ") {
+        for line in text.split(separator: "\n") where line.hasPrefix("mynapoint_settle_last_success_timestamp_seconds ")
+        {
             if let value = Double(line.split(separator: " ").last ?? ""), value > 0 {
                 return Date(timeIntervalSince1970: value)
             }
@@ -103,7 +112,8 @@ public struct SettleMetrics: Sendable {
         guard rename(temporary, path) == 0 else {
             let reason = String(cString: strerror(errno))
             try? FileManager.default.removeItem(atPath: temporary)
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: reason])
+            throw CocoaError(
+                .fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: reason])
         }
     }
 }

@@ -1,6 +1,6 @@
-public import Ledger
 import Crypto
 import Foundation
+public import Ledger
 import Postgres
 import Rules
 import Zstd
@@ -50,7 +50,8 @@ public struct Verification: Sendable {
         var text =
             "verified \(holders) holders, \(files) settled files (\(lines) lines, \(grants) grant rows)"
         if resultFilesOnDisk > 0 { text += ", \(resultFilesOnDisk) result files in the outbox" }
-        text += ok ? ": no differences" : differences.count == 1 ? ": 1 difference" : ": \(differences.count) differences"
+        text +=
+            ok ? ": no differences" : differences.count == 1 ? ": 1 difference" : ": \(differences.count) differences"
         if !undeliveredRuns.isEmpty {
             text += " (run \(undeliveredRuns.map(String.init).joined(separator: ", ")) not delivered yet: run settle)"
         }
@@ -112,14 +113,19 @@ public struct Verification: Sendable {
                 differences.append(
                     Difference(
                         subject: subject, field: "ledger row",
-                        expected: "points \(expected.points), eligible_amount \(expected.amount), records \(expected.records)",
+                        expected:
+                            "points \(expected.points), eligible_amount \(expected.amount), records \(expected.records)",
                         found: "none"))
                 continue
             }
-            let found = (points: try result[row, 6].int(), amount: try result[row, 7].int(), records: try result[row, 8].int())
+            let found = (
+                points: try result[row, 6].int(), amount: try result[row, 7].int(), records: try result[row, 8].int()
+            )
             if expected.points != found.points {
                 differences.append(
-                    Difference(subject: subject, field: "ledger.points", expected: "\(expected.points)", found: "\(found.points)"))
+                    Difference(
+                        subject: subject, field: "ledger.points", expected: "\(expected.points)",
+                        found: "\(found.points)"))
             }
             if expected.amount != found.amount {
                 differences.append(
@@ -130,7 +136,8 @@ public struct Verification: Sendable {
             if expected.records != found.records {
                 differences.append(
                     Difference(
-                        subject: subject, field: "ledger.records", expected: "\(expected.records)", found: "\(found.records)"))
+                        subject: subject, field: "ledger.records", expected: "\(expected.records)",
+                        found: "\(found.records)"))
             }
             let cap = try result[row, 10].optionalInt() ?? (try result[row, 9].int())
             if max(expected.points, found.points) > cap {
@@ -182,7 +189,8 @@ public struct Verification: Sendable {
             let subject = "file \(name)"
             func differ(_ field: String, _ expected: Int, _ found: Int) {
                 if expected != found {
-                    differences.append(Difference(subject: subject, field: field, expected: "\(expected)", found: "\(found)"))
+                    differences.append(
+                        Difference(subject: subject, field: field, expected: "\(expected)", found: "\(found)"))
                 }
             }
             // Conservation: every line has exactly one outcome.
@@ -192,7 +200,9 @@ public struct Verification: Sendable {
             differ("file_outcomes granted records", file.granted, Int(try result[row, 12].int()))
             // Grants: one row per settled line, i.e. every line but MALFORMED and DUPLICATE.
             let unsettled = Int(try result[row, 13].int())
-            differ("grants.rows (records − MALFORMED − DUPLICATE)", file.records - unsettled, Int(try result[row, 14].int()))
+            differ(
+                "grants.rows (records − MALFORMED − DUPLICATE)", file.records - unsettled,
+                Int(try result[row, 14].int()))
             differ("grants.points", file.points, Int(try result[row, 15].int()))
             differ("grants granted rows", file.granted, Int(try result[row, 16].int()))
             differ("grants eligible amount", file.eligibleAmount, Int(try result[row, 17].int()))
@@ -201,10 +211,13 @@ public struct Verification: Sendable {
             guard let resultName = result[row, 18].optionalString(), let control = result[row, 19].optionalString(),
                 let digest = try result[row, 20].optionalBytes()
             else {
-                differences.append(Difference(subject: subject, field: "result file in the database", expected: "present", found: "none"))
+                differences.append(
+                    Difference(
+                        subject: subject, field: "result file in the database", expected: "present", found: "none"))
                 continue
             }
-            compareControl(control, source: "stored control", subject: subject, name: resultName, digest: digest, file: file)
+            compareControl(
+                control, source: "stored control", subject: subject, name: resultName, digest: digest, file: file)
             let bytes = try c.query("SELECT result_csv_zst FROM files WHERE file_id = $1", [.int(fileID)])
             if let stored = try bytes[0, 0].optionalBytes() {
                 let storedDigest = SHA256.hash(stored)
@@ -221,10 +234,13 @@ public struct Verification: Sendable {
                     differ("stored result points", file.points, tally.points)
                 } catch {
                     differences.append(
-                        Difference(subject: subject, field: "stored result file", expected: "a valid zstd CSV", found: "\(error)"))
+                        Difference(
+                            subject: subject, field: "stored result file", expected: "a valid zstd CSV",
+                            found: "\(error)"))
                 }
             } else {
-                differences.append(Difference(subject: subject, field: "stored result bytes", expected: "present", found: "none"))
+                differences.append(
+                    Difference(subject: subject, field: "stored result bytes", expected: "present", found: "none"))
             }
 
             // The files delivered to the provider.
@@ -234,9 +250,12 @@ public struct Verification: Sendable {
             let dataPath = folder + resultName
             let controlPath = folder + String(resultName.dropLast(".csv.zst".count)) + ".ctl"
             guard let diskControl = FileManager.default.contents(atPath: controlPath) else {
-                differences.append(Difference(subject: subject, field: "outbox \(controlPath)", expected: "present", found: "missing"))
+                differences.append(
+                    Difference(subject: subject, field: "outbox \(controlPath)", expected: "present", found: "missing"))
                 if !FileManager.default.fileExists(atPath: dataPath) {
-                    differences.append(Difference(subject: subject, field: "outbox \(dataPath)", expected: "present", found: "missing"))
+                    differences.append(
+                        Difference(subject: subject, field: "outbox \(dataPath)", expected: "present", found: "missing")
+                    )
                 }
                 continue
             }
@@ -244,19 +263,22 @@ public struct Verification: Sendable {
             let claimed = compareControl(
                 controlText, source: "outbox control", subject: subject, name: resultName, digest: digest, file: file)
             guard let diskDigest = Self.sha256(ofFileAt: dataPath) else {
-                differences.append(Difference(subject: subject, field: "outbox \(dataPath)", expected: "present", found: "missing"))
+                differences.append(
+                    Difference(subject: subject, field: "outbox \(dataPath)", expected: "present", found: "missing"))
                 continue
             }
             if let claimed, diskDigest.hexString != claimed {
                 differences.append(
                     Difference(
-                        subject: subject, field: "outbox \(resultName) SHA-256 (vs its control file)", expected: claimed,
+                        subject: subject, field: "outbox \(resultName) SHA-256 (vs its control file)",
+                        expected: claimed,
                         found: diskDigest.hexString))
             }
             if diskDigest != digest {
                 differences.append(
                     Difference(
-                        subject: subject, field: "outbox \(resultName) SHA-256 (vs the database)", expected: digest.hexString,
+                        subject: subject, field: "outbox \(resultName) SHA-256 (vs the database)",
+                        expected: digest.hexString,
                         found: diskDigest.hexString))
             }
         }
@@ -280,7 +302,8 @@ public struct Verification: Sendable {
         guard let data = text.data(using: .utf8),
             let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
         else {
-            differences.append(Difference(subject: subject, field: source, expected: "a JSON object", found: "unreadable"))
+            differences.append(
+                Difference(subject: subject, field: source, expected: "a JSON object", found: "unreadable"))
             return nil
         }
         func number(_ key: String, _ expected: Int) {

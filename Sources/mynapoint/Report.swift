@@ -10,7 +10,8 @@ struct Report: ParsableCommand {
 
     /// Validates a JST date option.
     static func checkDate(_ date: String) throws {
-        guard date.range(of: #"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"#, options: .regularExpression) != nil else {
+        guard date.range(of: #"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"#, options: .regularExpression) != nil
+        else {
             throw ValidationError("dates are YYYY-MM-DD (JST): \(date)")
         }
     }
@@ -60,7 +61,8 @@ struct Report: ParsableCommand {
 
     struct Statement: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Monthly provider statement: points granted by the runs committed each month, and running totals.",
+            abstract:
+                "Monthly provider statement: points granted by the runs committed each month, and running totals.",
             discussion: """
                 One line per provider and month (JST month of the run's commit) with the points granted that month —
                 the provisional subsidy claim — and the provider's running total since the first run; each month ends

@@ -118,7 +118,8 @@ struct Settle: ParsableCommand {
     private func recordMetrics(started: Date, exitCode: Int32, summary: RunSummary?, ledger: Ledger?) {
         guard let metricsFile else { return }
         let now = Date()
-        var metrics = SettleMetrics(exitCode: exitCode, durationSeconds: now.timeIntervalSince(started), finishedAt: now)
+        var metrics = SettleMetrics(
+            exitCode: exitCode, durationSeconds: now.timeIntervalSince(started), finishedAt: now)
         if let s = summary {
             metrics.runID = s.run_id
             metrics.files = [
@@ -139,7 +140,9 @@ struct Settle: ParsableCommand {
             try metrics.write(to: metricsFile)
         } catch {
             FileHandle.standardError.write(
-                Data("mynapoint: warning: cannot write the metrics file \(metricsFile): \(error); check the folder and its permissions\n".utf8))
+                Data(
+                    ("mynapoint: warning: cannot write the metrics file \(metricsFile): \(error); "
+                        + "check the folder and its permissions\n").utf8))
         }
     }
 
@@ -184,7 +187,8 @@ final class ProgressLine: @unchecked Sendable {  // every field is guarded by `l
         last = now
         let elapsed = now.timeIntervalSince(started ?? now)
         let done = progress.phase == "intake" ? min(filesRead, progress.files) : progress.filesDone
-        var line = "\(progress.phase): files \(done)/\(progress.files), records \(ReportHTML.grouped(max(records, progress.records)))"
+        let total = ReportHTML.grouped(max(records, progress.records))
+        var line = "\(progress.phase): files \(done)/\(progress.files), records \(total)"
         if progress.phase == "intake" && done > 0 && elapsed > 0.5 {
             let rate = Double(records) / elapsed
             let left = elapsed / Double(done) * Double(progress.files - done)

@@ -28,7 +28,8 @@ struct Verify: ParsableCommand {
             try ledger.requireCurrentSchema()
             if let outbox {
                 var isDirectory: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: outbox, isDirectory: &isDirectory), isDirectory.boolValue else {
+                guard FileManager.default.fileExists(atPath: outbox, isDirectory: &isDirectory), isDirectory.boolValue
+                else {
                     throw Output.fail("the outbox \(outbox) is not a folder; give the folder settle writes results to")
                 }
             }

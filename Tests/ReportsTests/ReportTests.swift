@@ -1,11 +1,12 @@
 import Foundation
 import Ledger
 import Postgres
-@testable import Reports
 import Rules
 import Settlement
 import TestSupport
 import Testing
+
+@testable import Reports
 
 @Suite struct ReconciliationReportTests {
     /// The report's figures, per provider and in total, equal a recount of the result files on disk.
@@ -51,7 +52,10 @@ import Testing
         let blocks = csvBlocks(report.csv)
         #expect(blocks.count == 4)
         let header = blocks[0][0]
-        #expect(Array(header.prefix(6)) == ["provider_id", "files", "records", "granted_records", "points", "eligible_amount"])
+        #expect(
+            Array(header.prefix(6)) == [
+                "provider_id", "files", "records", "granted_records", "points", "eligible_amount",
+            ])
         for row in blocks[0].dropFirst() {
             #expect(row.count == header.count)
             var column: [String: String] = [:]
@@ -74,7 +78,10 @@ import Testing
         #expect(blocks[0].last?.first == "TOTAL")
         // The month block: two months, summing to the totals.
         let months = blocks[2]
-        #expect(months[0] == ["month", "provider_id", "runs", "files", "records", "granted_records", "points", "eligible_amount"])
+        #expect(
+            months[0] == [
+                "month", "provider_id", "runs", "files", "records", "granted_records", "points", "eligible_amount",
+            ])
         #expect(Set(months.dropFirst().map { $0[0] }).count == 2)
         #expect(months.dropFirst().reduce(0) { $0 + Int($1[6])! } == all.reduce(0) { $0 + $1.points })
         #expect(blocks[3].dropFirst().map { $0[0] } == ["conservation", "points", "cap"])
@@ -86,9 +93,11 @@ import Testing
         let fixture = try OperationsFixture(records: 1200, faults: false)
         let (first, second) = try fixture.twoMonths()
         let firstDay = try fixture.text(
-            "SELECT (committed_at AT TIME ZONE 'Asia/Tokyo')::date::text FROM runs WHERE run_id = $1", [.int(first.run_id!)])
+            "SELECT (committed_at AT TIME ZONE 'Asia/Tokyo')::date::text FROM runs WHERE run_id = $1",
+            [.int(first.run_id!)])
         let secondDay = try fixture.text(
-            "SELECT (committed_at AT TIME ZONE 'Asia/Tokyo')::date::text FROM runs WHERE run_id = $1", [.int(second.run_id!)])
+            "SELECT (committed_at AT TIME ZONE 'Asia/Tokyo')::date::text FROM runs WHERE run_id = $1",
+            [.int(second.run_id!)])
         let onlyFirst = try ReconciliationReport.compute(ledger: fixture.ledger, from: firstDay, to: firstDay)
         #expect(onlyFirst.totals.points == first.points)
         #expect(onlyFirst.totals.records == first.records)
@@ -106,7 +115,8 @@ import Testing
         let fixture = try OperationsFixture(records: 1200, faults: false)
         try fixture.settle()
         try fixture.ledger.connection.execute(
-            "UPDATE ledger SET points = points - 1 WHERE holder_key = (SELECT min(holder_key) FROM ledger WHERE points > 0)")
+            "UPDATE ledger SET points = points - 1 WHERE holder_key = (SELECT min(holder_key) FROM ledger WHERE points > 0)"
+        )
         let report = try ReconciliationReport.compute(ledger: fixture.ledger, from: nil, to: nil)
         #expect(!report.allChecksPass)
         #expect(report.checks.first { $0.name == "points" }?.ok == false)
@@ -154,7 +164,9 @@ import Testing
         #expect(html.contains("a &amp; b &quot;quoted&quot;"))
         // Three charts, the sections, every provider and month, every check with its verdict.
         #expect(html.components(separatedBy: "<svg").count - 1 == 3)
-        for id in ["checks", "providers", "months", "rejections", "quarantine"] { #expect(html.contains("id=\"\(id)\"")) }
+        for id in ["checks", "providers", "months", "rejections", "quarantine"] {
+            #expect(html.contains("id=\"\(id)\""))
+        }
         for provider in report.providers { #expect(html.contains(">\(provider.provider_id)<")) }
         #expect(report.monthList.count == 2)
         for month in report.monthList { #expect(html.contains(">\(month)<")) }
@@ -241,10 +253,11 @@ import Testing
         #expect(Set(one.lines.map(\.month)) == [lastMonth])
         #expect(one.lines.last?.cumulative_points == first.points + second.points)
         let rows = parseCSV(one.csv)
-        #expect(rows[0] == [
-            "month", "provider_id", "provider_name", "runs", "files", "records", "granted_records",
-            "eligible_amount_yen", "points_claimed", "cumulative_points",
-        ])
+        #expect(
+            rows[0] == [
+                "month", "provider_id", "provider_name", "runs", "files", "records", "granted_records",
+                "eligible_amount_yen", "points_claimed", "cumulative_points",
+            ])
         #expect(rows.count == 5)
         #expect(rows.dropFirst().allSatisfy { $0.count == 10 })
         // A later month without runs still shows the running totals.

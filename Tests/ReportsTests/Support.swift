@@ -22,7 +22,8 @@ final class OperationsFixture {
         ledger = Ledger(connection: try database.connect())
         try ledger.migrate()
         workspace = try DropWorkspace(prefix: "reports")
-        _ = try DropGenerator.generate(registry: workspace.registry, inbox: workspace.inbox, options: options(records, faults))
+        _ = try DropGenerator.generate(
+            registry: workspace.registry, inbox: workspace.inbox, options: options(records, faults))
         _ = try ledger.importRegistry(try RegistryReader.read(directory: workspace.registry))
     }
 
@@ -56,7 +57,8 @@ final class OperationsFixture {
     @discardableResult
     func settle() throws -> RunSummary {
         let folders = DropFolders(
-            inbox: workspace.inbox, outbox: workspace.outbox, archive: workspace.archive, quarantine: workspace.quarantine)
+            inbox: workspace.inbox, outbox: workspace.outbox, archive: workspace.archive,
+            quarantine: workspace.quarantine)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         return try SettlementRun.run(

@@ -31,7 +31,8 @@ import Testing
         let c = fixture.ledger.connection
         let before = try Verification.run(ledger: fixture.ledger, outbox: fixture.workspace.outbox)
         #expect(before.ok, "\(before.differences)")
-        let file = try fixture.text("SELECT name FROM files WHERE outcome = 'settled' ORDER BY name COLLATE \"C\" OFFSET 2 LIMIT 1")
+        let file = try fixture.text(
+            "SELECT name FROM files WHERE outcome = 'settled' ORDER BY name COLLATE \"C\" OFFSET 2 LIMIT 1")
         let stem = String(file.dropLast(".csv.zst".count))
         let provider = String(file.prefix(5))
         let filePoints = try fixture.int("SELECT points FROM files WHERE name = $1", [.text(file)])
@@ -101,7 +102,8 @@ import Testing
 
 @Suite struct MetricsTests {
     @Test func theTextParsesAsPrometheusAndCarriesEveryFigure() throws {
-        var metrics = SettleMetrics(exitCode: 3, durationSeconds: 12.5, finishedAt: Date(timeIntervalSince1970: 1_612_000_000))
+        var metrics = SettleMetrics(
+            exitCode: 3, durationSeconds: 12.5, finishedAt: Date(timeIntervalSince1970: 1_612_000_000))
         metrics.runID = 7
         metrics.files = ["settled": 6, "quarantined": 2, "already_settled": 1, "waiting": 3]
         metrics.records = ["": 900, "CAP_PARTIAL": 4, "CAP_REACHED": 6, "DUPLICATE": 50, "MALFORMED": 40]
@@ -130,16 +132,20 @@ import Testing
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let path = folder + "/mynapoint.prom"
-        try SettleMetrics(exitCode: 0, durationSeconds: 1, finishedAt: Date(timeIntervalSince1970: 1_000)).write(to: path)
-        try SettleMetrics(exitCode: 75, durationSeconds: 0.1, finishedAt: Date(timeIntervalSince1970: 2_000)).write(to: path)
+        try SettleMetrics(exitCode: 0, durationSeconds: 1, finishedAt: Date(timeIntervalSince1970: 1_000)).write(
+            to: path)
+        try SettleMetrics(exitCode: 75, durationSeconds: 0.1, finishedAt: Date(timeIntervalSince1970: 2_000)).write(
+            to: path)
         var parsed = try PrometheusText.parse(try String(contentsOfFile: path, encoding: .utf8))
         #expect(parsed.value("mynapoint_settle_exit_code") == 75)
         #expect(parsed.value("mynapoint_settle_last_run_timestamp_seconds") == 2_000)
         #expect(parsed.value("mynapoint_settle_last_success_timestamp_seconds") == 1_000)
-        try SettleMetrics(exitCode: 1, durationSeconds: 0.1, finishedAt: Date(timeIntervalSince1970: 3_000)).write(to: path)
+        try SettleMetrics(exitCode: 1, durationSeconds: 0.1, finishedAt: Date(timeIntervalSince1970: 3_000)).write(
+            to: path)
         parsed = try PrometheusText.parse(try String(contentsOfFile: path, encoding: .utf8))
         #expect(parsed.value("mynapoint_settle_last_success_timestamp_seconds") == 1_000)
-        try SettleMetrics(exitCode: 3, durationSeconds: 0.1, finishedAt: Date(timeIntervalSince1970: 4_000)).write(to: path)
+        try SettleMetrics(exitCode: 3, durationSeconds: 0.1, finishedAt: Date(timeIntervalSince1970: 4_000)).write(
+            to: path)
         parsed = try PrometheusText.parse(try String(contentsOfFile: path, encoding: .utf8))
         #expect(parsed.value("mynapoint_settle_last_success_timestamp_seconds") == 4_000)
         // Only the metrics file is left: the temporary file was renamed over it.
