@@ -58,7 +58,7 @@ let package = Package(
             dependencies: ["Ledger", "Rules", "SmartCard", "Crypto", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
-        .target(name: "Reports", dependencies: ["Ledger", "Rules", "Postgres"], swiftSettings: swiftSettings),
+        .target(name: "Reports", dependencies: ["Ledger", "Rules", "Postgres", "Crypto", "Zstd"], swiftSettings: swiftSettings),
         .target(name: "Generator", dependencies: ["Rules", "Zstd", "Crypto"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "mynapoint",
@@ -93,6 +93,11 @@ let package = Package(
         .testTarget(
             name: "SettlementTests",
             dependencies: ["Settlement", "Ledger", "Rules", "Zstd", "Generator", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ReportsTests",
+            dependencies: ["Reports", "Ledger", "Settlement", "Generator", "Rules", "Postgres", "TestSupport", "Zstd"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

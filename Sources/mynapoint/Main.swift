@@ -17,7 +17,8 @@ struct Mynapoint: ParsableCommand {
             """,
         version: version,
         subcommands: [
-            Migrate.self, RegistryCommand.self, Settle.self, HolderCommand.self, Report.self, Generate.self,
+            Migrate.self, RegistryCommand.self, Settle.self, HolderCommand.self, Report.self, Verify.self, Runs.self,
+            Generate.self,
         ]
     )
 }
@@ -30,10 +31,22 @@ struct DatabaseOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = ProcessInfo.processInfo.environment["MYNAPOINT_LOG_LEVEL"] ?? "error"
 
+    @Option(
+        name: .customLong("log-format"),
+        help: "text, or json: one JSON object per line on standard error (default: $MYNAPOINT_LOG_FORMAT, then text).")
+    var logFormat: String = ProcessInfo.processInfo.environment["MYNAPOINT_LOG_FORMAT"] ?? "text"
+
+    func validate() throws {
+        guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format must be text or json") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be trace, debug, info, notice, warning, error or critical")
+        }
+    }
+
     var url: String? { databaseURL ?? ProcessInfo.processInfo.environment["DATABASE_URL"] }
 
     func logger(_ label: String) -> Logger {
-        Output.bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .notice)
+        Output.bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .notice, json: logFormat == "json")
         return Logger(label: label)
     }
 }
@@ -42,10 +55,15 @@ struct DatabaseOptions: ParsableArguments {
 enum Output {
     nonisolated(unsafe) private static var bootstrapped = false
 
-    static func bootstrapLogging(level: Logger.Level) {
+    static func bootstrapLogging(level: Logger.Level, json: Bool = false) {
         guard !bootstrapped else { return }
         bootstrapped = true
         LoggingSystem.bootstrap { label in
+            if json {
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
@@ -61,6 +79,26 @@ enum Output {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
+    }
+
+    /// Pretty, key-sorted JSON text with a final newline.
+    static func json<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
+    }
+
+    /// Writes text to standard output, or atomically to a file.
+    static func write(_ text: String, to path: String?) throws {
+        guard let path else {
+            FileHandle.standardOutput.write(Data(text.utf8))
+            return
+        }
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw fail("cannot write \(path): \(error.localizedDescription); check the folder exists and is writable")
+        }
     }
 
     static var standardErrorIsTerminal: Bool { isatty(2) == 1 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Ledger
+import Reports
 import Rules
 import Settlement
 
@@ -10,6 +11,8 @@ struct Settle: ParsableCommand {
         discussion: """
             Exit codes: 0 every complete file settled (or settled before); 3 some file quarantined; 75 another run
             holds the lock (nothing changed); 1 failure (nothing committed; rerun after fixing the cause).
+            With --metrics-file, every invocation (also a failed or skipped one) replaces that file atomically with
+            its metrics in Prometheus text format, for node_exporter's textfile collector.
             """)
 
     @OptionGroup var database: DatabaseOptions
@@ -23,6 +26,10 @@ struct Settle: ParsableCommand {
     @Option(name: .customLong("summary-json"), help: "Write the run's summary as JSON to this file.") var summaryJSON: String?
     @Flag(name: .customLong("dry-run"), help: "Do everything but write: print what would be granted.") var dryRun = false
     @Flag(help: "Wait for another run to finish instead of exiting with 75.") var wait = false
+    @Option(
+        name: .customLong("metrics-file"),
+        help: "Write this invocation's metrics here in Prometheus text format (e.g. …/textfile_collector/mynapoint.prom).")
+    var metricsFile: String?
 
     @Option(name: .customLong("rate-percent"), help: "Premium rate (default 25).") var ratePercent: Int?
     @Option(name: .customLong("cap-points"), help: "Points cap per holder (default 5000).") var capPoints: Int?
@@ -38,6 +45,32 @@ struct Settle: ParsableCommand {
     }
 
     func run() throws {
+        let started = Date()
+        var ledger: Ledger?
+        let summary: RunSummary
+        do {
+            summary = try settle(&ledger)
+        } catch let exit as ExitCode {
+            recordMetrics(started: started, exitCode: exit.rawValue, summary: nil, ledger: nil)
+            throw exit
+        }
+        if let summaryJSON {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            do {
+                try (encoder.encode(summary) + Data("\n".utf8)).write(to: URL(fileURLWithPath: summaryJSON), options: .atomic)
+            } catch {
+                recordMetrics(started: started, exitCode: 1, summary: summary, ledger: ledger)
+                throw Output.fail("the run \(summary.run_id.map(String.init) ?? "") completed but the summary could not be written to \(summaryJSON): \(error)")
+            }
+        }
+        printSummary(summary)
+        recordMetrics(started: started, exitCode: summary.exitCode, summary: summary, ledger: ledger)
+        if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
+    }
+
+    /// One run; every failure leaves as an `ExitCode` after its one line on standard error.
+    private func settle(_ opened: inout Ledger?) throws -> RunSummary {
         let logger = database.logger("mynapoint.settle")
         let summary: RunSummary
         do {
@@ -67,6 +100,7 @@ struct Settle: ParsableCommand {
             options.version = Mynapoint.version
             if Output.standardErrorIsTerminal { options.progress = ProgressLine.shared.update }
             let ledger = try Ledger(url: database.url ?? file.database_url)
+            opened = ledger
             summary = try SettlementRun.run(ledger: ledger, options: options, logger: logger)
             ProgressLine.shared.clear()
         } catch let error as SettlementError where error.code == .locked {
@@ -77,17 +111,39 @@ struct Settle: ParsableCommand {
             ProgressLine.shared.clear()
             throw Output.fail("settlement failed, nothing was committed: \(error)")
         }
-        if let summaryJSON {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            do {
-                try (encoder.encode(summary) + Data("\n".utf8)).write(to: URL(fileURLWithPath: summaryJSON), options: .atomic)
-            } catch {
-                throw Output.fail("the run \(summary.run_id.map(String.init) ?? "") completed but the summary could not be written to \(summaryJSON): \(error)")
+        return summary
+    }
+
+    /// Writes the metrics file, when asked; a failure to write it is reported but does not change the exit code.
+    private func recordMetrics(started: Date, exitCode: Int32, summary: RunSummary?, ledger: Ledger?) {
+        guard let metricsFile else { return }
+        let now = Date()
+        var metrics = SettleMetrics(
+            exitCode: exitCode, durationSeconds: now.timeIntervalSince(started), finishedAt: now)
+        if let s = summary {
+            metrics.runID = s.run_id
+            metrics.files = [
+                "settled": s.settled_files, "quarantined": s.quarantined_files,
+                "already_settled": s.already_settled_files, "waiting": s.waiting.count,
+            ]
+            metrics.points = s.points
+            metrics.eligibleAmount = s.eligible_amount
+            if let run = s.run_id, let ledger, let outcomes = try? RunHistory.outcomes(ledger: ledger, run: run) {
+                for (reason, count) in outcomes { metrics.records[reason == "GRANTED" ? "" : reason] = count }
+            } else {
+                // A dry run has no outcomes in the database; cap reasons are then counted as plain grants.
+                metrics.records = s.rejections
+                metrics.records[""] = s.granted_records
             }
         }
-        printSummary(summary)
-        if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
+        do {
+            try metrics.write(to: metricsFile)
+        } catch {
+            FileHandle.standardError.write(
+                Data(
+                    ("mynapoint: warning: cannot write the metrics file \(metricsFile): \(error); "
+                        + "check the folder and its permissions\n").utf8))
+        }
     }
 
     private func printSummary(_ s: RunSummary) {
@@ -107,29 +163,47 @@ struct Settle: ParsableCommand {
     }
 }
 
-/// A progress line on a terminal, rewritten in place; nothing when standard error is not a terminal.
-final class ProgressLine: @unchecked Sendable {
+/// A progress line on a terminal, rewritten in place at most five times a second: phase, files read, records,
+/// rate and an estimate of the time left. Nothing when standard error is not a terminal (the caller installs it
+/// only then), so logs and cron mails stay clean.
+final class ProgressLine: @unchecked Sendable {  // every field is guarded by `lock`
     static let shared = ProgressLine()
     private let lock = NSLock()
     private var last = Date.distantPast
-    private let started = Date()
+    private var started: Date?
     private var shown = false
+    private var filesRead = 0
+    private var records = 0
 
     @Sendable func update(_ progress: SettlementOptions.Progress) {
         lock.lock()
         defer { lock.unlock() }
         let now = Date()
+        if started == nil { started = now }
+        // Workers finish files out of order: count reports rather than trusting the index, keep the largest total.
+        if progress.phase == "intake" {
+            filesRead += 1
+            records = max(records, progress.records)
+        }
         guard now.timeIntervalSince(last) > 0.2 || progress.phase != "intake" else { return }
         last = now
-        let elapsed = now.timeIntervalSince(started)
-        let rate = elapsed > 0 ? Double(progress.records) / elapsed : 0
-        var line = "\(progress.phase): files \(progress.filesDone)/\(progress.files), records \(progress.records)"
-        if progress.phase == "intake" && progress.filesDone > 0 {
-            let left = elapsed / Double(progress.filesDone) * Double(progress.files - progress.filesDone)
-            line += String(format: ", %.0f records/s, about %.0f s left", rate, left)
+        let elapsed = now.timeIntervalSince(started ?? now)
+        let done = progress.phase == "intake" ? min(filesRead, progress.files) : progress.filesDone
+        let total = ReportHTML.grouped(max(records, progress.records))
+        var line = "\(progress.phase): files \(done)/\(progress.files), records \(total)"
+        if progress.phase == "intake" && done > 0 && elapsed > 0.5 {
+            let rate = Double(records) / elapsed
+            let left = elapsed / Double(done) * Double(progress.files - done)
+            line += ", \(ReportHTML.grouped(Int(rate))) records/s, about \(Self.clock(left)) left"
         }
         FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
         shown = true
+    }
+
+    /// Seconds as `42 s` or `3 min 05 s`.
+    static func clock(_ seconds: Double) -> String {
+        let whole = Int(seconds.rounded())
+        return whole < 60 ? "\(whole) s" : String(format: "%d min %02d s", whole / 60, whole % 60)
     }
 
     func clear() {
