@@ -17,7 +17,7 @@ struct Mynapoint: ParsableCommand {
             """,
         version: version,
         subcommands: [
-            Migrate.self, RegistryCommand.self, Settle.self, HolderCommand.self, Report.self, Generate.self,
+            Migrate.self, RegistryCommand.self, Settle.self, HolderCommand.self, Report.self, Generate.self, Register.self, MyKeyCommand.self, ApplyCommand.self, CertificateCommand.self, CRLCommand.self,
         ]
     )
 }
