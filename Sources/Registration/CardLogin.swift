@@ -81,23 +81,20 @@ public enum CardLogin {
         }
         let card = JPKICard(channel: connection)
         defer { card.disconnect() }
-        let certificate = try authenticate(
-            card: card, options: options, interaction: interaction,
-            revocation: { certificate throws(RegistrationError) in
-                do {
-                    return try ledger.revocationTime(serial: certificate.serialHex, issuer: certificate.issuer)
-                } catch {
-                    throw RegistrationError(.database, "checking revocation failed: \(error)")
-                }
-            })
-        return VerifiedCard(certificate: certificate, reader: reader)
+        return try authenticate(card: card, reader: reader, options: options, ledger: ledger, interaction: interaction)
     }
 
     /// Steps 2–6 on a connected card: the part that needs no pcscd, so tests can drive it through any channel.
     public static func authenticate(
-        card: JPKICard, options: CardLoginOptions, interaction: some CardInteraction,
-        revocation: (Certificate) throws(RegistrationError) -> Instant?
-    ) throws(RegistrationError) -> Certificate {
+        card: JPKICard, reader: String, options: CardLoginOptions, ledger: Ledger, interaction: some CardInteraction
+    ) throws(RegistrationError) -> VerifiedCard {
+        let revocation = { (certificate: Certificate) throws(RegistrationError) -> Instant? in
+            do {
+                return try ledger.revocationTime(serial: certificate.serialHex, issuer: certificate.issuer)
+            } catch {
+                throw RegistrationError(.database, "checking revocation failed: \(error)")
+            }
+        }
         try card.selectApplication()
         try card.readTokenInfo()
         let der = try card.readCertificateDER()
@@ -138,7 +135,7 @@ public enum CardLogin {
             throw RegistrationError(
                 .signatureInvalid, "the card's signature does not match its certificate: the card is not genuine")
         }
-        return certificate
+        return VerifiedCard(certificate: certificate, reader: reader)
     }
 
     /// Chain to a trust anchor and validity at `time`.

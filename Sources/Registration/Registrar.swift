@@ -19,6 +19,13 @@ public struct RegistrationOutcome: Sendable, Equatable, Codable {
     public var certificate_serial: String
     /// created or existing.
     public var status: Status
+
+    /// Creates an outcome.
+    public init(mykey_id: String, certificate_serial: String, status: Status) {
+        self.mykey_id = mykey_id
+        self.certificate_serial = certificate_serial
+        self.status = status
+    }
 }
 
 /// A holder who logged in, with the card (PIN) or with MyKey ID and password; only `Registrar` makes one.

@@ -1,6 +1,6 @@
 public import Crypto
 import Foundation
-public import SmartCard
+import SmartCard
 
 /// The JPKI user-authentication application of a My Number card, for `VirtualCard` (registration spec §1): token
 /// information, the certificate and CA certificate, a 4-digit PIN with a real retry counter, and RSA signing of a
