@@ -1,5 +1,5 @@
-public import Rules
 import Postgres
+public import Rules
 
 /// A holder as registration and MyKey management see it.
 public struct HolderAccount: Sendable, Equatable {
@@ -50,7 +50,9 @@ public struct CertificateLink: Sendable, Equatable {
     public var line: Int
 
     /// Creates a link.
-    public init(oldSerial: String, newSerial: String, validity: (notBefore: Instant, notAfter: Instant)? = nil, line: Int = 0) {
+    public init(
+        oldSerial: String, newSerial: String, validity: (notBefore: Instant, notAfter: Instant)? = nil, line: Int = 0
+    ) {
         self.oldSerial = oldSerial
         self.newSerial = newSerial
         self.validity = validity
@@ -124,7 +126,9 @@ extension Ledger {
         LEFT JOIN providers p ON p.provider_key = a.provider_key
         """
 
-    private func account(where condition: String, _ parameters: [PostgresBind], lock: Bool = false) throws -> HolderAccount? {
+    private func account(
+        where condition: String, _ parameters: [PostgresBind], lock: Bool = false
+    ) throws -> HolderAccount? {
         let result = try connection.query(
             Self.accountColumns + " WHERE " + condition + (lock ? " FOR UPDATE OF h" : ""), parameters)
         guard result.rowCount == 1 else { return nil }
@@ -132,7 +136,8 @@ extension Ledger {
         else { throw LedgerError("a holder row has a malformed MyKey ID or status") }
         return HolderAccount(
             holderKey: try result[0, 0].int(), myKey: myKey, status: status,
-            passwordHash: result[0, 3].optionalString(), provider: result[0, 4].optionalString().flatMap(ProviderID.init))
+            passwordHash: result[0, 3].optionalString(),
+            provider: result[0, 4].optionalString().flatMap(ProviderID.init))
     }
 
     /// The holder with `holderKey`.
@@ -270,7 +275,9 @@ extension Ledger {
 
     /// Binds a certificate the reissue feed linked to `holderKey`, now that the card presented it (its real
     /// validity, issuer and key replace whatever the feed said).
-    public func bindLinkedCertificate(_ certificate: CertificateBinding, holderKey: Int64, actor: String = Ledger.actor)
+    public func bindLinkedCertificate(
+        _ certificate: CertificateBinding, holderKey: Int64, actor: String = Ledger.actor
+    )
         throws
     {
         try connection.transaction { connection in
@@ -285,7 +292,8 @@ extension Ledger {
                 RETURNING serial
                 """, Self.certificateParameters(certificate, holderKey: holderKey))
             guard written.rowCount == 1 else {
-                throw RegistryChangeError(.certificateBound, "certificate \(certificate.serial) is bound to another holder")
+                throw RegistryChangeError(
+                    .certificateBound, "certificate \(certificate.serial) is bound to another holder")
             }
             let myKey = try account(holderKey: holderKey)?.myKey.description
             try audit(
@@ -318,7 +326,9 @@ extension Ledger {
     }
 
     /// Changes the holder's MyKey ID; the old one stays bound to the holder (retired now) and is never reused.
-    public func changeMyKey(holderKey: Int64, to newID: MyKeyID, at: Instant, via: String, actor: String = Ledger.actor)
+    public func changeMyKey(
+        holderKey: Int64, to newID: MyKeyID, at: Instant, via: String, actor: String = Ledger.actor
+    )
         throws -> HolderAccount
     {
         try connection.transaction { connection in
@@ -332,9 +342,11 @@ extension Ledger {
                 [.int(holderKey), .int(at.nanosecondsSinceEpoch)])
             // A concurrent change taking the same ID fails here on the primary key, rolling everything back.
             try connection.query(
-                "INSERT INTO mykey_ids (mykey_id, holder_key) VALUES ($1, $2)", [.text(newID.description), .int(holderKey)])
+                "INSERT INTO mykey_ids (mykey_id, holder_key) VALUES ($1, $2)",
+                [.text(newID.description), .int(holderKey)])
             try audit(
-                action: "mykey.change", subject: newID.description, detail: ["old_mykey_id": account.myKey.description, "via": via],
+                action: "mykey.change", subject: newID.description,
+                detail: ["old_mykey_id": account.myKey.description, "via": via],
                 actor: actor)
             var changed = account
             changed.myKey = newID
@@ -347,7 +359,8 @@ extension Ledger {
         try connection.transaction { connection in
             var account = try lockActive(holderKey)
             try connection.query(
-                "UPDATE holders SET status = 'revoked', status_changed_at = now() WHERE holder_key = $1", [.int(holderKey)])
+                "UPDATE holders SET status = 'revoked', status_changed_at = now() WHERE holder_key = $1",
+                [.int(holderKey)])
             try audit(action: "mykey.revoke", subject: account.myKey.description, detail: ["via": via], actor: actor)
             account.status = .revoked
             return account
@@ -355,23 +368,29 @@ extension Ledger {
     }
 
     /// Sets the holder's password hash; `action` says which audit entry (`password.change`, `password.reset`).
-    public func setPasswordHash(holderKey: Int64, hash: String, action: String, via: String, actor: String = Ledger.actor)
+    public func setPasswordHash(
+        holderKey: Int64, hash: String, action: String, via: String, actor: String = Ledger.actor
+    )
         throws
     {
         try connection.transaction { connection in
             let account = try lockActive(holderKey)
-            try connection.query("UPDATE holders SET password_hash = $2 WHERE holder_key = $1", [.int(holderKey), .text(hash)])
+            try connection.query(
+                "UPDATE holders SET password_hash = $2 WHERE holder_key = $1", [.int(holderKey), .text(hash)])
             try audit(action: action, subject: account.myKey.description, detail: ["via": via], actor: actor)
         }
     }
 
     /// Records the holder's one application, with `provider`, at `at`; an existing application is never changed.
-    public func apply(holderKey: Int64, provider: ProviderID, at: Instant, via: String, actor: String = Ledger.actor) throws {
+    public func apply(
+        holderKey: Int64, provider: ProviderID, at: Instant, via: String, actor: String = Ledger.actor
+    ) throws {
         try connection.transaction { connection in
             let account = try lockActive(holderKey)
             if let existing = account.provider {
                 throw RegistryChangeError(
-                    .alreadyApplied, "MyKey ID \(account.myKey) already applied with \(existing); an application cannot be changed")
+                    .alreadyApplied,
+                    "MyKey ID \(account.myKey) already applied with \(existing); an application cannot be changed")
             }
             let inserted = try connection.query(
                 """
@@ -391,7 +410,9 @@ extension Ledger {
     // MARK: Operator actions
 
     /// Suspends (or, with `suspend` false, reinstates) the holder that has or had `myKey`; audited with `reason`.
-    public func setSuspended(_ suspend: Bool, myKey: MyKeyID, reason: String, actor: String = Ledger.actor) throws
+    public func setSuspended(
+        _ suspend: Bool, myKey: MyKeyID, reason: String, actor: String = Ledger.actor
+    ) throws
         -> HolderAccount
     {
         try connection.transaction { connection in
@@ -461,8 +482,10 @@ extension Ledger {
                 LEFT JOIN certificate_links l ON l.new_serial = f.old_serial
                 """)
             let problems: [(String, String)] = [
-                ("SELECT line, old_serial FROM link_resolved WHERE holder_key IS NULL ORDER BY line LIMIT 1",
-                    "no holder has certificate"),
+                (
+                    "SELECT line, old_serial FROM link_resolved WHERE holder_key IS NULL ORDER BY line LIMIT 1",
+                    "no holder has certificate"
+                ),
                 (
                     """
                     SELECT r.line, r.new_serial FROM link_resolved r

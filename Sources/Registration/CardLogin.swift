@@ -31,7 +31,8 @@ public struct VerifiedCard: Sendable {
     /// The certificate as the ledger binds it.
     public var binding: CertificateBinding {
         CertificateBinding(
-            serial: certificate.serialHex, notBefore: Instant(certificate.notBefore), notAfter: Instant(certificate.notAfter),
+            serial: certificate.serialHex, notBefore: Instant(certificate.notBefore),
+            notAfter: Instant(certificate.notAfter),
             issuer: certificate.issuer, publicKeySHA256: certificate.publicKeySHA256)
     }
 }
@@ -109,7 +110,8 @@ public enum CardLogin {
         if let revokedAt = try revocation(certificate), revokedAt <= Instant(now) {
             throw RegistrationError(
                 .certificateRevoked,
-                "the card's certificate \(certificate.serialHex) was revoked on \(revokedAt); renew it at the municipal office")
+                "the card's certificate \(certificate.serialHex) was revoked on \(revokedAt); renew it at the municipal office"
+            )
         }
 
         switch try card.pinStatus() {
@@ -147,10 +149,12 @@ public enum CardLogin {
             case .expired:
                 throw RegistrationError(
                     .certificateExpired,
-                    "the card's certificate expired on \(Instant(certificate.notAfter)); renew it at the municipal office")
+                    "the card's certificate expired on \(Instant(certificate.notAfter)); renew it at the municipal office"
+                )
             case .notYetValid:
                 throw RegistrationError(
-                    .certificateNotYetValid, "the card's certificate is valid only from \(Instant(certificate.notBefore))")
+                    .certificateNotYetValid,
+                    "the card's certificate is valid only from \(Instant(certificate.notBefore))")
             default:
                 throw RegistrationError(
                     .untrustedCertificate,
@@ -171,9 +175,9 @@ public enum CardLogin {
             interaction.waitingForCard(reader: options.reader, remaining: max(remaining, .zero))
             do {
                 return try context.waitForCard(readers: wanted, timeout: min(max(remaining, .zero), .seconds(1)))
-            } catch where error.code == .timeout && clock.now < deadline {
+            } catch  where error.code == .timeout && clock.now < deadline {
                 continue
-            } catch where error.code == .timeout {
+            } catch  where error.code == .timeout {
                 let readers = (try? context.readers()) ?? []
                 if let reader = options.reader, !readers.contains(reader) {
                     throw RegistrationError(

@@ -99,7 +99,8 @@ public final class JPKICard {
         try select(file)
         let header = try readBinary(offset: 0, length: 4, allowShort: false)
         guard let total = Self.derLength(header), total <= Self.maximumOffset + 1 else {
-            throw RegistrationError(.malformedCardData, "EF \(hex(file.rawValue)) does not start with a DER certificate")
+            throw RegistrationError(
+                .malformedCardData, "EF \(hex(file.rawValue)) does not start with a DER certificate")
         }
         var der = header
         der.reserveCapacity(total)
@@ -135,7 +136,8 @@ public final class JPKICard {
         case 0x63C1...0x63CF:
             let left = Int(response.sw2 & 0x0F)
             throw RegistrationError(
-                .wrongPIN(triesLeft: left), "wrong PIN: \(left) \(left == 1 ? "try" : "tries") left before the card blocks")
+                .wrongPIN(triesLeft: left),
+                "wrong PIN: \(left) \(left == 1 ? "try" : "tries") left before the card blocks")
         case 0x6984, 0x6983:
             throw RegistrationError(.pinBlocked, "the PIN is blocked; the municipal office can reset it")
         default:
@@ -231,7 +233,8 @@ public final class JPKICard {
             if response.sw1 == 0x6C, let _ = command.le {
                 let le = response.sw2 == 0 ? 256 : Int(response.sw2)
                 response = try channel.transmit(
-                    CommandAPDU(cla: command.cla, ins: command.ins, p1: command.p1, p2: command.p2, data: command.data, le: le))
+                    CommandAPDU(
+                        cla: command.cla, ins: command.ins, p1: command.p1, p2: command.p2, data: command.data, le: le))
             }
             var data: [UInt8] = []
             var rounds = 0

@@ -102,14 +102,19 @@ public struct Registrar {
             account.status != .revoked
         {
             if linkedOnly {
-                try database { try ledger.bindLinkedCertificate(card.binding, holderKey: account.holderKey, actor: actor) }
+                try database {
+                    try ledger.bindLinkedCertificate(card.binding, holderKey: account.holderKey, actor: actor)
+                }
             }
             try database {
                 try ledger.audit(
                     action: "register.existing", subject: account.myKey.description,
                     detail: ["certificate_serial": serial, "via": "card"], actor: actor)
             }
-            return (RegistrationOutcome(mykey_id: account.myKey.description, certificate_serial: serial, status: .existing), account)
+            return (
+                RegistrationOutcome(mykey_id: account.myKey.description, certificate_serial: serial, status: .existing),
+                account
+            )
         }
         let hash = try password.map { password throws(RegistrationError) in try self.hash(password) }
         let account = try database {
@@ -117,7 +122,10 @@ public struct Registrar {
                 certificate: card.binding, passwordHash: hash, provider: provider, at: Instant(date), actor: actor,
                 newMyKey: { try Self.randomMyKeyID() })
         }
-        return (RegistrationOutcome(mykey_id: account.myKey.description, certificate_serial: serial, status: .created), account)
+        return (
+            RegistrationOutcome(mykey_id: account.myKey.description, certificate_serial: serial, status: .created),
+            account
+        )
     }
 
     /// A MyKey ID of 8 characters `A–Z 0–9` from the cryptographic random generator, each equally likely.
@@ -191,7 +199,9 @@ public struct Registrar {
     // MARK: Holder actions
 
     /// Changes the MyKey ID; the old one stays bound to the holder and is never given to anyone else.
-    public func changeMyKey(_ holder: AuthenticatedHolder, to newID: MyKeyID, at date: Date = Date())
+    public func changeMyKey(
+        _ holder: AuthenticatedHolder, to newID: MyKeyID, at date: Date = Date()
+    )
         throws(RegistrationError) -> HolderAccount
     {
         try database {
@@ -206,7 +216,9 @@ public struct Registrar {
             throw RegistrationError(
                 .invalidInput, "the confirmation does not match MyKey ID \(holder.account.myKey); nothing was revoked")
         }
-        return try database { try ledger.revokeHolder(holderKey: holder.account.holderKey, via: holder.via, actor: actor) }
+        return try database {
+            try ledger.revokeHolder(holderKey: holder.account.holderKey, via: holder.via, actor: actor)
+        }
     }
 
     /// Sets a new password: a change after password login, a reset after card login.
@@ -220,12 +232,15 @@ public struct Registrar {
     }
 
     /// Applies for Mynapoint with `provider`, once; an application cannot be changed.
-    public func apply(_ holder: AuthenticatedHolder, provider: ProviderID, at date: Date = Date())
+    public func apply(
+        _ holder: AuthenticatedHolder, provider: ProviderID, at date: Date = Date()
+    )
         throws(RegistrationError)
     {
         try database {
             try ledger.apply(
-                holderKey: holder.account.holderKey, provider: provider, at: Instant(date), via: holder.via, actor: actor)
+                holderKey: holder.account.holderKey, provider: provider, at: Instant(date), via: holder.via,
+                actor: actor)
         }
     }
 
@@ -249,7 +264,9 @@ public struct Registrar {
 
     /// Imports a CRL (DER or PEM) signed by one of the trust anchors; marks the serials it lists revoked at
     /// their listed times.
-    public func importCRL(_ bytes: [UInt8], source: String, trustStore: TrustStore) throws(RegistrationError)
+    public func importCRL(
+        _ bytes: [UInt8], source: String, trustStore: TrustStore
+    ) throws(RegistrationError)
         -> CRLImportSummary
     {
         let crl: CertificateRevocationList
@@ -262,7 +279,8 @@ public struct Registrar {
             try trustStore.verify(crl)
         } catch {
             throw RegistrationError(
-                .untrustedCRL, "\(source) is not signed by a configured trust anchor (issuer \(crl.issuer)); nothing was imported")
+                .untrustedCRL,
+                "\(source) is not signed by a configured trust anchor (issuer \(crl.issuer)); nothing was imported")
         }
         let entries = crl.entries.map { (serial: $0.serialHex, revokedAt: Instant($0.revokedAt)) }
         let counts = try database {

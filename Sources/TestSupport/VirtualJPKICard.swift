@@ -122,7 +122,9 @@ public final class VirtualJPKIApplet: VirtualCardApplet, @unchecked Sendable {
             // Selecting anything but the key EF ends the right to sign, as on the card.
             return (response, false)
         case (0x00, 0xB0):
-            if fileSystem.selectedFile == 0x000A && removeAtSwitch == .readCertificate { return (.init(statusWord: 0x6F00), true) }
+            if fileSystem.selectedFile == 0x000A && removeAtSwitch == .readCertificate {
+                return (.init(statusWord: 0x6F00), true)
+            }
             if fileSystem.selectedFile == 0x0017 || fileSystem.selectedFile == 0x0018 {
                 return (ResponseAPDU(statusWord: 0x6982), false)
             }
@@ -244,7 +246,8 @@ public enum VirtualReaders {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         while try context.cardPresent(in: reader) != present {
             guard ContinuousClock.now < deadline else {
-                throw SmartCardError(.other, "pcscd still reports the reader \(present ? "empty" : "full")", reader: reader)
+                throw SmartCardError(
+                    .other, "pcscd still reports the reader \(present ? "empty" : "full")", reader: reader)
             }
             Thread.sleep(forTimeInterval: 0.05)
         }

@@ -32,7 +32,8 @@ public struct VirtualReaderLock: SuiteTrait, TestScoping {
                 let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
                 guard descriptor >= 0 else {
                     let reason = String(cString: strerror(errno))
-                    continuation.resume(returning: .failure(VirtualCardError(message: "cannot open \(path): \(reason)")))
+                    continuation.resume(
+                        returning: .failure(VirtualCardError(message: "cannot open \(path): \(reason)")))
                     return
                 }
                 while flock(descriptor, LOCK_EX) != 0 {

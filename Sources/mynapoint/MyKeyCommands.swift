@@ -7,7 +7,8 @@ import Settlement
 
 struct MyKeyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "mykey", abstract: "Manages a MyKey ID: change, revoke, password; suspend and unsuspend (operator).",
+        commandName: "mykey",
+        abstract: "Manages a MyKey ID: change, revoke, password; suspend and unsuspend (operator).",
         subcommands: [Change.self, Revoke.self, Suspend.self, Unsuspend.self, PasswordCommand.self])
 
     struct Change: ParsableCommand {
@@ -50,7 +51,8 @@ struct MyKeyCommand: ParsableCommand {
                 if let confirm {
                     typed = confirm
                 } else {
-                    Terminal.say("Revoking MyKey ID \(holder.account.myKey) cannot be undone; its points become unusable.")
+                    Terminal.say(
+                        "Revoking MyKey ID \(holder.account.myKey) cannot be undone; its points become unusable.")
                     typed = try Secrets.readVisible(prompt: "Type the MyKey ID to revoke it: ")
                 }
                 let revoked = try registrar.revoke(holder, confirmation: typed)
@@ -99,11 +101,13 @@ struct MyKeyCommand: ParsableCommand {
     struct PasswordCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "password",
-            abstract: "Changes the MyKey ID password (--mykey and the current password), or resets it after card login.")
+            abstract: "Changes the MyKey ID password (--mykey and the current password), or resets it after card login."
+        )
 
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var login: HolderLoginOptions
-        @Option(name: .customLong("new-password-fd"), help: "Read the new password from this file descriptor (one line).")
+        @Option(
+            name: .customLong("new-password-fd"), help: "Read the new password from this file descriptor (one line).")
         var newPasswordFD: Int32?
 
         func run() throws {
@@ -176,7 +180,9 @@ struct CertificateCommand: ParsableCommand {
             case (.some, .some, nil), (nil, nil, .some): break
             default: throw ValidationError("give --old and --new, or --csv FILE")
             }
-            if (notBefore == nil) != (notAfter == nil) { throw ValidationError("give both --not-before and --not-after") }
+            if (notBefore == nil) != (notAfter == nil) {
+                throw ValidationError("give both --not-before and --not-after")
+            }
         }
 
         func run() throws {
@@ -204,7 +210,8 @@ enum LinkFeed {
         var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
         while lines.last?.isEmpty == true { lines.removeLast() }
         guard let header = lines.first, header.split(separator: ",").first == "old_serial" else {
-            throw RegistrationError(.invalidLink, "\(file): the first line must be old_serial,new_serial,not_before,not_after")
+            throw RegistrationError(
+                .invalidLink, "\(file): the first line must be old_serial,new_serial,not_before,not_after")
         }
         var links: [CertificateLink] = []
         for (index, line) in lines.enumerated().dropFirst() {
@@ -227,11 +234,15 @@ enum LinkFeed {
         return links
     }
 
-    static func link(old: String, new: String, notBefore: String?, notAfter: String?, line: Int) throws -> CertificateLink {
+    static func link(
+        old: String, new: String, notBefore: String?, notAfter: String?, line: Int
+    ) throws -> CertificateLink {
         guard let oldSerial = RegistrationSupport.serial(old), let newSerial = RegistrationSupport.serial(new) else {
             throw RegistrationError(.invalidLink, "a serial is 1–40 hexadecimal digits")
         }
-        guard oldSerial != newSerial else { throw RegistrationError(.invalidLink, "the old and new serials are the same") }
+        guard oldSerial != newSerial else {
+            throw RegistrationError(.invalidLink, "the old and new serials are the same")
+        }
         var validity: (notBefore: Instant, notAfter: Instant)?
         if notBefore != nil || notAfter != nil {
             guard let from = notBefore.flatMap(RFC3339.parse), let until = notAfter.flatMap(RFC3339.parse), from < until
@@ -256,7 +267,8 @@ struct CRLCommand: ParsableCommand {
             name: .customLong("trust-anchor"),
             help: "A PEM file of trusted CA certificates (repeatable; default: trust_anchors of the configuration).")
         var trustAnchors: [String] = []
-        @Option(help: "Configuration file (default: $MYNAPOINT_CONFIG, then Config/mynapoint.json).") var config: String?
+        @Option(help: "Configuration file (default: $MYNAPOINT_CONFIG, then Config/mynapoint.json).") var config:
+            String?
 
         func run() throws {
             try RegistrationSupport.run("crl import") {
@@ -265,7 +277,8 @@ struct CRLCommand: ParsableCommand {
                 guard let data = FileManager.default.contents(atPath: file) else {
                     throw RegistrationError(.invalidInput, "cannot read \(file)")
                 }
-                let registrar = Registrar(ledger: try RegistrationSupport.ledger(database, configuration: configuration))
+                let registrar = Registrar(
+                    ledger: try RegistrationSupport.ledger(database, configuration: configuration))
                 let summary = try registrar.importCRL(Array(data), source: file, trustStore: trust)
                 print(
                     "CRL of \(summary.issuer): \(summary.counts.listed) serials listed, "

@@ -19,7 +19,8 @@ struct CardOptions: ParsableArguments {
         help: "A PEM file of trusted JPKI CA certificates (repeatable; default: trust_anchors of the configuration).")
     var trustAnchors: [String] = []
     @Option(help: "Configuration file (default: $MYNAPOINT_CONFIG, then Config/mynapoint.json).") var config: String?
-    @Option(name: .customLong("pin-fd"), help: "Read the PIN from this file descriptor (one line) instead of the terminal.")
+    @Option(
+        name: .customLong("pin-fd"), help: "Read the PIN from this file descriptor (one line) instead of the terminal.")
     var pinFD: Int32?
     @Flag(name: .customLong("confirm-last-try"), help: "Go on without asking when the card has one PIN try left.")
     var confirmLastTry = false
@@ -52,7 +53,8 @@ struct CardOptions: ParsableArguments {
 /// How a holder action authenticates: the card (default) or `--mykey` with a password.
 struct HolderLoginOptions: ParsableArguments {
     @Option(help: "Log in with this MyKey ID and its password instead of the card.") var mykey: String?
-    @Option(name: .customLong("password-fd"), help: "With --mykey: read the password from this file descriptor (one line).")
+    @Option(
+        name: .customLong("password-fd"), help: "With --mykey: read the password from this file descriptor (one line).")
     var passwordFD: Int32?
     @OptionGroup var card: CardOptions
 
@@ -120,7 +122,8 @@ enum RegistrationSupport {
     static func newPassword(fd: Int32?) throws -> Password {
         if let fd { return try Password(try Secrets.read(prompt: "", fd: fd)) }
         let first = try Password(
-            try Secrets.read(prompt: "New password for MyKey ID login (\(Password.minimumLength)+ characters): ", fd: nil))
+            try Secrets.read(
+                prompt: "New password for MyKey ID login (\(Password.minimumLength)+ characters): ", fd: nil))
         let second = try Password(try Secrets.read(prompt: "Type the password again: ", fd: nil))
         guard first.matches(second) else {
             throw RegistrationError(.invalidPassword, "the two passwords differ; nothing was changed")
@@ -179,9 +182,12 @@ final class TerminalInteraction: CardInteraction {
     }
 
     func confirmLastTry() -> Bool {
-        Terminal.say("Warning: only 1 PIN try is left. A wrong PIN now blocks the card until the municipal office resets it.")
+        Terminal.say(
+            "Warning: only 1 PIN try is left. A wrong PIN now blocks the card until the municipal office resets it.")
         if confirmLastTryFlag { return true }
-        guard let answer = try? Secrets.readVisible(prompt: "Use the last try? Type yes to go on: ") else { return false }
+        guard let answer = try? Secrets.readVisible(prompt: "Use the last try? Type yes to go on: ") else {
+            return false
+        }
         return answer.lowercased() == "yes"
     }
 

@@ -17,7 +17,8 @@ struct RegisterEndToEndTests {
     }
 
     /// Runs `mynapoint arguments` on a pseudo-terminal through Tests/Fixtures/pty-session.py, answering `script`.
-    func onTerminal(_ arguments: [String], answering script: [[String]], database: TemporaryDatabase) throws -> Session {
+    func onTerminal(_ arguments: [String], answering script: [[String]], database: TemporaryDatabase) throws -> Session
+    {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", DropWorkspace.fixtures() + "/pty-session.py", "60", Binary.path] + arguments

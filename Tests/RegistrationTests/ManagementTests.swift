@@ -24,7 +24,8 @@ import Testing
         let fixture = try await Fixture()
         let (card, account) = try await registered(fixture, serial: "A10001")
         let row = try fixture.ledger.connection.query(
-            "SELECT holder_key, not_before_ns, not_after_ns, issuer, public_key_sha256, revoked_at_ns FROM certificates")
+            "SELECT holder_key, not_before_ns, not_after_ns, issuer, public_key_sha256, revoked_at_ns FROM certificates"
+        )
         #expect(row.rowCount == 1)
         #expect(try row[0, 0].int() == account.holderKey)
         #expect(try row[0, 1].int() == Instant(card.certificate.notBefore).nanosecondsSinceEpoch)
@@ -40,9 +41,13 @@ import Testing
 
         // The same card again: existing, nothing new.
         let again = try fixture.registrar.register(card, password: nil, apply: nil)
-        #expect(again.outcome == RegistrationOutcome(mykey_id: account.myKey.description, certificate_serial: "A10001", status: .existing))
+        #expect(
+            again.outcome
+                == RegistrationOutcome(
+                    mykey_id: account.myKey.description, certificate_serial: "A10001", status: .existing))
         #expect(try fixture.ledger.connection.query("SELECT count(*) FROM holders")[0, 0].int() == 1)
-        #expect(try fixture.auditActions() == ["holder.create", "password.set", "application.create", "register.existing"])
+        #expect(
+            try fixture.auditActions() == ["holder.create", "password.set", "application.create", "register.existing"])
 
         // One application per holder, never changed.
         let holder = try fixture.registrar.login(card)
@@ -220,7 +225,11 @@ import Testing
             thisUpdate: Date().addingTimeInterval(-3600), nextUpdate: Date().addingTimeInterval(86_400))
         let bytes = format == "der" ? crl.der : Array(crl.pem.utf8)
         let summary = try fixture.registrar.importCRL(bytes, source: "test.crl", trustStore: fixture.trust)
-        #expect(summary.counts == { var c = RevocationCounts(); c.listed = 2; c.marked = 1; return c }())
+        #expect(
+            summary.counts
+                == {
+                    var c = RevocationCounts(); c.listed = 2; c.marked = 1; return c
+                }())
 
         let snapshot = try fixture.ledger.loadSnapshot()
         let index = try #require(snapshot.holder(myKey: account.myKey))
@@ -230,7 +239,9 @@ import Testing
 
         // A listed serial not yet registered cannot register later.
         let unregistered = try await fixture.leaf(serial: "B1FFFF")
-        expectFailure(.certificateRevoked) { try loginInProcess(applet(unregistered, pki: fixture.pki), fixture: fixture) }
+        expectFailure(.certificateRevoked) {
+            try loginInProcess(applet(unregistered, pki: fixture.pki), fixture: fixture)
+        }
         // Importing again changes nothing.
         let replay = try fixture.registrar.importCRL(bytes, source: "test.crl", trustStore: fixture.trust)
         #expect(replay.counts.marked == 0)

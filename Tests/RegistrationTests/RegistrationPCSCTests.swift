@@ -36,7 +36,8 @@ struct RegistrationPCSCTests {
         }
     }
 
-    func card(_ fixture: Fixture, serial: String, triesLeft: Int = 3, by ca: TestCA? = nil,
+    func card(
+        _ fixture: Fixture, serial: String, triesLeft: Int = 3, by ca: TestCA? = nil,
         notBefore: Date? = nil, notAfter: Date? = nil
     ) async throws -> VirtualJPKICard {
         let leaf = try await fixture.leaf(serial: serial, by: ca, notBefore: notBefore, notAfter: notAfter)

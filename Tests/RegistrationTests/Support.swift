@@ -41,7 +41,9 @@ final class Fixture: @unchecked Sendable {
     var registrar: Registrar { Registrar(ledger: ledger, passwordCost: .test, actor: "tester@test") }
 
     /// A leaf of the current CA generation, valid from a year ago for four years, with the shared key.
-    func leaf(serial: String, by ca: TestCA? = nil, notBefore: Date? = nil, notAfter: Date? = nil) async throws -> TestLeaf {
+    func leaf(
+        serial: String, by ca: TestCA? = nil, notBefore: Date? = nil, notAfter: Date? = nil
+    ) async throws -> TestLeaf {
         try await pki.issueLeaf(
             by: ca ?? pki.ca, serialHex: serial, notBefore: notBefore ?? Date().addingTimeInterval(-365 * 86_400),
             notAfter: notAfter ?? Date().addingTimeInterval(3 * 365 * 86_400), key: pki.sharedLeafKey)
