@@ -101,6 +101,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "RegistrationTests",
+            dependencies: ["Registration", "Ledger", "SmartCard", "Crypto", "Rules", "Postgres", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "EndToEndTests",
             dependencies: ["TestSupport", "Zstd", "Postgres"],
             swiftSettings: swiftSettings

@@ -16,7 +16,8 @@ public enum Migrations {
 
     /// Every migration, oldest first.
     public static let all: [Migration] = [
-        Migration(version: 1, name: "settlement schema", sql: v1)
+        Migration(version: 1, name: "settlement schema", sql: v1),
+        Migration(version: 2, name: "registration: CRL entries and certificate links", sql: v2),
     ]
 
     /// The newest schema version.
@@ -185,5 +186,30 @@ public enum Migrations {
             subject text,
             detail jsonb NOT NULL DEFAULT '{}'
         );
+        """
+
+    /// Registration (registration spec §3): every serial a verified CRL lists, bound to a holder or not yet, so a
+    /// revoked card cannot register later; and the reissue/renewal feed, binding a new certificate serial to the
+    /// holder of an old one before the new card is first presented.
+    static let v2 = """
+        CREATE TABLE certificate_revocations (
+            serial text NOT NULL CHECK (serial ~ '^[0-9A-F]{1,40}$' AND (serial = '0' OR serial !~ '^0')),
+            issuer text NOT NULL,
+            revoked_at_ns bigint NOT NULL,
+            imported_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (serial, issuer)
+        );
+        COMMENT ON TABLE certificate_revocations IS 'Every serial listed by an imported, verified CRL, with its revocation time.';
+
+        CREATE TABLE certificate_links (
+            new_serial text PRIMARY KEY CHECK (new_serial ~ '^[0-9A-F]{1,40}$' AND (new_serial = '0' OR new_serial !~ '^0')),
+            old_serial text NOT NULL,
+            holder_key bigint NOT NULL REFERENCES holders,
+            linked_at timestamptz NOT NULL DEFAULT now(),
+            linked_by text NOT NULL,
+            CHECK (new_serial <> old_serial)
+        );
+        CREATE INDEX certificate_links_holder ON certificate_links (holder_key);
+        COMMENT ON TABLE certificate_links IS 'Reissue/renewal feed: a new certificate serial bound to the holder of an old one.';
         """
 }

@@ -9,7 +9,7 @@ import Testing
 ///
 /// They share the two virtual readers, so they run one at a time; each leaves its reader empty. Every blocking
 /// PC/SC call runs on a dedicated thread (`blocking`), and assertions run back in the test task.
-@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["MYNAPOINT_SKIP_PCSC"] != "1"))
+@Suite(.serialized, .virtualReaders, .enabled(if: ProcessInfo.processInfo.environment["MYNAPOINT_SKIP_PCSC"] != "1"))
 struct PCSCTests {
     /// The reader the virtual card goes into (vpcd port 35963).
     static let reader = "Virtual PCD 00 00"

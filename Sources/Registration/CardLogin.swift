@@ -1,0 +1,207 @@
+public import Crypto
+public import Foundation
+public import Ledger
+public import Rules
+import SmartCard
+
+/// The person at the terminal, as the card flow needs them: told what happens, asked for the PIN.
+///
+/// Called on the thread running `CardLogin.run`, in flow order.
+public protocol CardInteraction: AnyObject {
+    /// No card yet: waiting, with about `remaining` left; called when the wait starts and about every second.
+    func waitingForCard(reader: String?, remaining: Duration)
+    /// A card is in `reader`; reading it.
+    func cardFound(reader: String)
+    /// The PIN's tries left, shown before the PIN is asked.
+    func showTriesLeft(_ tries: Int)
+    /// At one try left: whether to go on (a wrong PIN now blocks the card).
+    func confirmLastTry() -> Bool
+    /// The PIN, asked once; never retried automatically.
+    func readPIN() throws(RegistrationError) -> PIN
+}
+
+/// A card whose certificate chains to a trust anchor, is valid and not revoked, and whose holder proved
+/// possession of the key with the PIN.
+public struct VerifiedCard: Sendable {
+    /// The user-authentication certificate.
+    public let certificate: Certificate
+    /// The reader it was in.
+    public let reader: String
+
+    /// The certificate as the ledger binds it.
+    public var binding: CertificateBinding {
+        CertificateBinding(
+            serial: certificate.serialHex, notBefore: Instant(certificate.notBefore),
+            notAfter: Instant(certificate.notAfter),
+            issuer: certificate.issuer, publicKeySHA256: certificate.publicKeySHA256)
+    }
+}
+
+/// What `CardLogin.run` needs besides the person.
+public struct CardLoginOptions: Sendable {
+    /// The reader to use; any reader with a card when nil.
+    public var reader: String?
+    /// How long to wait for a card.
+    public var timeout: Duration
+    /// The configured trust anchors.
+    public var trustStore: TrustStore
+    /// The time certificates must be valid at (now, except in tests).
+    public var now: @Sendable () -> Date
+
+    /// Options with the clock set to now.
+    public init(reader: String? = nil, timeout: Duration = .seconds(60), trustStore: TrustStore) {
+        self.reader = reader
+        self.timeout = timeout
+        self.trustStore = trustStore
+        self.now = { Date() }
+    }
+}
+
+/// Registration spec §2 steps 1–6: find the card, read and check its certificate, show the tries left, take the
+/// PIN once, and have the card sign a fresh challenge.
+public enum CardLogin {
+    /// Runs the card steps against pcscd; blocking (use a dedicated thread).
+    ///
+    /// Revocation comes from the ledger (certificates marked by CRL import, and every CRL entry imported).
+    public static func run(
+        options: CardLoginOptions, ledger: Ledger, interaction: some CardInteraction
+    ) throws(RegistrationError) -> VerifiedCard {
+        let context: SmartCardContext
+        do {
+            context = try SmartCardContext()
+        } catch {
+            throw JPKICard.map(error)
+        }
+        let reader = try waitForCard(context: context, options: options, interaction: interaction)
+        interaction.cardFound(reader: reader)
+        let connection: SmartCardConnection
+        do {
+            connection = try context.connect(reader: reader)
+        } catch {
+            throw JPKICard.map(error)
+        }
+        let card = JPKICard(channel: connection)
+        defer { card.disconnect() }
+        return try authenticate(card: card, reader: reader, options: options, ledger: ledger, interaction: interaction)
+    }
+
+    /// Steps 2–6 on a connected card: the part that needs no pcscd, so tests can drive it through any channel.
+    public static func authenticate(
+        card: JPKICard, reader: String, options: CardLoginOptions, ledger: Ledger, interaction: some CardInteraction
+    ) throws(RegistrationError) -> VerifiedCard {
+        let revocation = { (certificate: Certificate) throws(RegistrationError) -> Instant? in
+            do {
+                return try ledger.revocationTime(serial: certificate.serialHex, issuer: certificate.issuer)
+            } catch {
+                throw RegistrationError(.database, "checking revocation failed: \(error)")
+            }
+        }
+        try card.selectApplication()
+        try card.readTokenInfo()
+        let der = try card.readCertificateDER()
+        let certificate: Certificate
+        do {
+            certificate = try Certificate(der: der)
+        } catch {
+            throw RegistrationError(.malformedCardData, "the card's certificate does not parse: \(error)")
+        }
+        let now = options.now()
+        try check(certificate, trustStore: options.trustStore, at: now)
+        if let revokedAt = try revocation(certificate), revokedAt <= Instant(now) {
+            throw RegistrationError(
+                .certificateRevoked,
+                "the card's certificate \(certificate.serialHex) was revoked on \(revokedAt); renew it at the municipal office"
+            )
+        }
+
+        switch try card.pinStatus() {
+        case .blocked:
+            throw RegistrationError(
+                .pinBlocked, "the card's PIN is blocked; it can be reset only at your municipal office")
+        case .triesLeft(let tries):
+            interaction.showTriesLeft(tries)
+            if tries == 1 && !interaction.confirmLastTry() {
+                throw RegistrationError(.declined, "stopped before the last PIN try; nothing was sent to the card")
+            }
+        }
+        let pin = try interaction.readPIN()
+
+        let challenge: [UInt8]
+        do {
+            challenge = try SecureRandom.bytes(32)
+        } catch {
+            throw RegistrationError(.cardCommunication, "no random challenge: \(error)")
+        }
+        let signature = try card.verifyAndSign(pin: pin, digestInfo: DigestInfo.sha256(challenge))
+        guard certificate.publicKey.verifyRSASHA256(signature: signature, message: challenge) else {
+            throw RegistrationError(
+                .signatureInvalid, "the card's signature does not match its certificate: the card is not genuine")
+        }
+        return VerifiedCard(certificate: certificate, reader: reader)
+    }
+
+    /// Chain to a trust anchor and validity at `time`.
+    static func check(_ certificate: Certificate, trustStore: TrustStore, at time: Date) throws(RegistrationError) {
+        do {
+            try trustStore.verify(certificate, at: time)
+        } catch {
+            switch error.code {
+            case .expired:
+                throw RegistrationError(
+                    .certificateExpired,
+                    "the card's certificate expired on \(Instant(certificate.notAfter)); renew it at the municipal office"
+                )
+            case .notYetValid:
+                throw RegistrationError(
+                    .certificateNotYetValid,
+                    "the card's certificate is valid only from \(Instant(certificate.notBefore))")
+            default:
+                throw RegistrationError(
+                    .untrustedCertificate,
+                    "the card's certificate (issuer \(certificate.issuer)) does not chain to a configured trust anchor")
+            }
+        }
+    }
+
+    /// Waits in steps of about a second, so the person sees the time left; tells no reader from no card.
+    static func waitForCard(
+        context: SmartCardContext, options: CardLoginOptions, interaction: some CardInteraction
+    ) throws(RegistrationError) -> String {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: options.timeout)
+        let wanted = options.reader.map { [$0] }
+        while true {
+            let remaining = clock.now.duration(to: deadline)
+            interaction.waitingForCard(reader: options.reader, remaining: max(remaining, .zero))
+            do {
+                return try context.waitForCard(readers: wanted, timeout: min(max(remaining, .zero), .seconds(1)))
+            } catch  where error.code == .timeout && clock.now < deadline {
+                continue
+            } catch  where error.code == .timeout {
+                let readers = (try? context.readers()) ?? []
+                if let reader = options.reader, !readers.contains(reader) {
+                    throw RegistrationError(
+                        .noReader,
+                        "no reader named \"\(reader)\" is attached"
+                            + (readers.isEmpty ? "" : " (attached: \(readers.joined(separator: ", ")))"))
+                }
+                if readers.isEmpty {
+                    throw RegistrationError(.noReader, "no card reader is attached; connect one and try again")
+                }
+                throw RegistrationError(
+                    .noCard, "no card was presented within \(Int(options.timeout.components.seconds)) s")
+            } catch {
+                throw JPKICard.map(error)
+            }
+        }
+    }
+}
+
+extension Instant {
+    /// The instant of a `Date`, to the nanosecond as far as a `Date` holds it.
+    public init(_ date: Date) {
+        let seconds = date.timeIntervalSince1970.rounded(.down)
+        let nanoseconds = ((date.timeIntervalSince1970 - seconds) * 1e9).rounded()
+        self.init(nanosecondsSinceEpoch: Int64(seconds) * 1_000_000_000 + Int64(nanoseconds))
+    }
+}

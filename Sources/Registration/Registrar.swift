@@ -1,0 +1,325 @@
+public import Crypto
+public import Foundation
+public import Ledger
+public import Rules
+
+/// What `register` did: created a holder, or found the one the certificate is bound to.
+public struct RegistrationOutcome: Sendable, Equatable, Codable {
+    /// `created` or `existing`.
+    public enum Status: String, Sendable, Codable {
+        /// A new holder with a new MyKey ID.
+        case created
+        /// The certificate was already bound: the holder's MyKey ID.
+        case existing
+    }
+
+    /// The holder's current MyKey ID.
+    public var mykey_id: String
+    /// The certificate's serial.
+    public var certificate_serial: String
+    /// created or existing.
+    public var status: Status
+
+    /// Creates an outcome.
+    public init(mykey_id: String, certificate_serial: String, status: Status) {
+        self.mykey_id = mykey_id
+        self.certificate_serial = certificate_serial
+        self.status = status
+    }
+}
+
+/// A holder who logged in, with the card (PIN) or with MyKey ID and password; only `Registrar` makes one.
+public struct AuthenticatedHolder: Sendable {
+    /// How the holder proved who they are.
+    public enum Method: Sendable, Equatable {
+        /// The card, with its PIN; the certificate serial.
+        case card(serial: String)
+        /// MyKey ID and password.
+        case password
+    }
+
+    /// The holder as the ledger saw them at login.
+    public let account: HolderAccount
+    /// How they logged in.
+    public let method: Method
+
+    /// The audit log's word for the method.
+    var via: String {
+        switch method {
+        case .card(let serial): "card \(serial)"
+        case .password: "password"
+        }
+    }
+}
+
+/// What a CRL import did.
+public struct CRLImportSummary: Sendable, Equatable {
+    /// The CRL's issuer.
+    public var issuer: String
+    /// When the CRL was issued.
+    public var thisUpdate: Date
+    /// Serials listed, and bound certificates newly marked revoked.
+    public var counts: RevocationCounts
+}
+
+/// Registration and MyKey management (registration spec §2 steps 7–10 and §3) over the ledger; every change is
+/// audited and takes effect at once (settlement reads the tables at the start of each run).
+///
+/// Blocking: every call waits on PostgreSQL; use it from a dedicated thread.
+public struct Registrar {
+    /// The database.
+    public let ledger: Ledger
+    /// The scrypt cost of new password hashes.
+    public var passwordCost: PasswordHash.ScryptCost
+    /// Who acts, for the audit log (the operating-system user at the terminal).
+    public var actor: String
+
+    /// A registrar over `ledger`.
+    public init(ledger: Ledger, passwordCost: PasswordHash.ScryptCost = .interactive, actor: String = Ledger.actor) {
+        self.ledger = ledger
+        self.passwordCost = passwordCost
+        self.actor = actor
+    }
+
+    // MARK: Registration
+
+    /// The holder the card's certificate is bound to (or linked to by the reissue feed), if any.
+    public func existingHolder(for card: VerifiedCard) throws(RegistrationError) -> HolderAccount? {
+        try database { try ledger.account(certificateSerial: card.certificate.serialHex)?.account }
+    }
+
+    /// Step 7–10: the holder the certificate is bound to (`existing`, binding a certificate the reissue feed
+    /// linked), or a new holder with a new random MyKey ID, the certificate, the password hash and the
+    /// application, in one transaction (`created`).
+    ///
+    /// A certificate bound to a revoked holder gets a new holder: revocation is final, and the person needs a new
+    /// MyKey ID.
+    public func register(
+        _ card: VerifiedCard, password: Password?, apply provider: ProviderID?, at date: Date = Date()
+    ) throws(RegistrationError) -> (outcome: RegistrationOutcome, account: HolderAccount) {
+        let serial = card.certificate.serialHex
+        if let (account, linkedOnly) = try database({ try ledger.account(certificateSerial: serial) }),
+            account.status != .revoked
+        {
+            if linkedOnly {
+                try database {
+                    try ledger.bindLinkedCertificate(card.binding, holderKey: account.holderKey, actor: actor)
+                }
+            }
+            try database {
+                try ledger.audit(
+                    action: "register.existing", subject: account.myKey.description,
+                    detail: ["certificate_serial": serial, "via": "card"], actor: actor)
+            }
+            return (
+                RegistrationOutcome(mykey_id: account.myKey.description, certificate_serial: serial, status: .existing),
+                account
+            )
+        }
+        let hash = try password.map { password throws(RegistrationError) in try self.hash(password) }
+        let account = try database {
+            try ledger.createHolder(
+                certificate: card.binding, passwordHash: hash, provider: provider, at: Instant(date), actor: actor,
+                newMyKey: { try Self.randomMyKeyID() })
+        }
+        return (
+            RegistrationOutcome(mykey_id: account.myKey.description, certificate_serial: serial, status: .created),
+            account
+        )
+    }
+
+    /// A MyKey ID of 8 characters `A–Z 0–9` from the cryptographic random generator, each equally likely.
+    public static func randomMyKeyID() throws(RegistrationError) -> MyKeyID {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".utf8)
+        var id: [UInt8] = []
+        while id.count < 8 {
+            let bytes: [UInt8]
+            do {
+                bytes = try SecureRandom.bytes(16)
+            } catch {
+                throw RegistrationError(.other, "no random bytes for a MyKey ID: \(error)")
+            }
+            // 252 = 7 × 36: bytes above it would make the first characters likelier.
+            for byte in bytes where byte < 252 && id.count < 8 {
+                id.append(alphabet[Int(byte) % 36])
+            }
+        }
+        return MyKeyID(String(decoding: id, as: UTF8.self))!
+    }
+
+    // MARK: Login
+
+    /// Card login: the holder the verified card's certificate is bound to; active holders only.
+    public func login(_ card: VerifiedCard) throws(RegistrationError) -> AuthenticatedHolder {
+        let serial = card.certificate.serialHex
+        guard let (account, linkedOnly) = try database({ try ledger.account(certificateSerial: serial) }) else {
+            throw RegistrationError(.holderNotFound, "this card is not registered; run `mynapoint register` first")
+        }
+        try requireActive(account)
+        if linkedOnly {
+            try database { try ledger.bindLinkedCertificate(card.binding, holderKey: account.holderKey, actor: actor) }
+        }
+        return AuthenticatedHolder(account: account, method: .card(serial: serial))
+    }
+
+    /// MyKey ID + password login: the current MyKey ID, a set password that matches, an active holder.
+    ///
+    /// Every failure reads the same, so the answer does not tell whether the ID exists.
+    public func login(myKey: MyKeyID, password: Password) throws(RegistrationError) -> AuthenticatedHolder {
+        let failure = RegistrationError(
+            .authenticationFailed, "MyKey ID or password is wrong (or no password is set: log in with the card)")
+        guard let account = try database({ try ledger.account(currentMyKey: myKey) }),
+            let hash = account.passwordHash
+        else {
+            // Spend the same effort as a real check, so timing does not reveal unknown IDs either.
+            _ = PasswordHash.verify(password: password.text, encoded: Self.decoyHash)
+            throw failure
+        }
+        guard PasswordHash.verify(password: password.text, encoded: hash) else { throw failure }
+        try requireActive(account)
+        return AuthenticatedHolder(account: account, method: .password)
+    }
+
+    /// A valid hash of a random password, for the unknown-ID path.
+    private static let decoyHash: String =
+        (try? PasswordHash.hash(password: UUID().uuidString, cost: .interactive)) ?? ""
+
+    private func requireActive(_ account: HolderAccount) throws(RegistrationError) {
+        switch account.status {
+        case .active: return
+        case .suspended:
+            throw RegistrationError(
+                .holderSuspended, "MyKey ID \(account.myKey) is suspended by the operator; contact the help desk")
+        case .revoked:
+            throw RegistrationError(
+                .holderRevoked, "MyKey ID \(account.myKey) was revoked; register again to get a new MyKey ID")
+        }
+    }
+
+    // MARK: Holder actions
+
+    /// Changes the MyKey ID; the old one stays bound to the holder and is never given to anyone else.
+    public func changeMyKey(
+        _ holder: AuthenticatedHolder, to newID: MyKeyID, at date: Date = Date()
+    )
+        throws(RegistrationError) -> HolderAccount
+    {
+        try database {
+            try ledger.changeMyKey(
+                holderKey: holder.account.holderKey, to: newID, at: Instant(date), via: holder.via, actor: actor)
+        }
+    }
+
+    /// Revokes the MyKey ID, irreversibly; `confirmation` must be the current MyKey ID, typed by the person.
+    public func revoke(_ holder: AuthenticatedHolder, confirmation: String) throws(RegistrationError) -> HolderAccount {
+        guard confirmation.trimmingWhitespace() == holder.account.myKey.description else {
+            throw RegistrationError(
+                .invalidInput, "the confirmation does not match MyKey ID \(holder.account.myKey); nothing was revoked")
+        }
+        return try database {
+            try ledger.revokeHolder(holderKey: holder.account.holderKey, via: holder.via, actor: actor)
+        }
+    }
+
+    /// Sets a new password: a change after password login, a reset after card login.
+    public func setPassword(_ holder: AuthenticatedHolder, to password: Password) throws(RegistrationError) {
+        let hash = try hash(password)
+        let action = holder.method == .password ? "password.change" : "password.reset"
+        try database {
+            try ledger.setPasswordHash(
+                holderKey: holder.account.holderKey, hash: hash, action: action, via: holder.via, actor: actor)
+        }
+    }
+
+    /// Applies for Mynapoint with `provider`, once; an application cannot be changed.
+    public func apply(
+        _ holder: AuthenticatedHolder, provider: ProviderID, at date: Date = Date()
+    )
+        throws(RegistrationError)
+    {
+        try database {
+            try ledger.apply(
+                holderKey: holder.account.holderKey, provider: provider, at: Instant(date), via: holder.via,
+                actor: actor)
+        }
+    }
+
+    // MARK: Operator actions
+
+    /// Suspends the holder that has or had `myKey` (after a leak or fraud report).
+    public func suspend(myKey: MyKeyID, reason: String) throws(RegistrationError) -> HolderAccount {
+        try database { try ledger.setSuspended(true, myKey: myKey, reason: reason, actor: actor) }
+    }
+
+    /// Lifts a suspension.
+    public func unsuspend(myKey: MyKeyID, reason: String) throws(RegistrationError) -> HolderAccount {
+        try database { try ledger.setSuspended(false, myKey: myKey, reason: reason, actor: actor) }
+    }
+
+    /// Applies the reissue/renewal feed, all or nothing.
+    @discardableResult
+    public func link(_ links: [CertificateLink]) throws(RegistrationError) -> Int {
+        try database { try ledger.linkCertificates(links, actor: actor) }
+    }
+
+    /// Imports a CRL (DER or PEM) signed by one of the trust anchors; marks the serials it lists revoked at
+    /// their listed times.
+    public func importCRL(
+        _ bytes: [UInt8], source: String, trustStore: TrustStore
+    ) throws(RegistrationError)
+        -> CRLImportSummary
+    {
+        let crl: CertificateRevocationList
+        do {
+            crl = try CertificateRevocationList(bytes: bytes)
+        } catch {
+            throw RegistrationError(.untrustedCRL, "\(source) is not a DER or PEM X.509 CRL")
+        }
+        do {
+            try trustStore.verify(crl)
+        } catch {
+            throw RegistrationError(
+                .untrustedCRL,
+                "\(source) is not signed by a configured trust anchor (issuer \(crl.issuer)); nothing was imported")
+        }
+        let entries = crl.entries.map { (serial: $0.serialHex, revokedAt: Instant($0.revokedAt)) }
+        let counts = try database {
+            try ledger.recordRevocations(entries, issuer: crl.issuer, source: source, actor: actor)
+        }
+        return CRLImportSummary(issuer: crl.issuer, thisUpdate: crl.thisUpdate, counts: counts)
+    }
+
+    // MARK: Support
+
+    private func hash(_ password: Password) throws(RegistrationError) -> String {
+        do {
+            return try PasswordHash.hash(password: password.text, cost: passwordCost)
+        } catch {
+            throw RegistrationError(.other, "hashing the password failed: \(error.code)")
+        }
+    }
+
+    /// Runs a ledger call, turning its failures into registration outcomes.
+    private func database<T>(_ body: () throws -> T) throws(RegistrationError) -> T {
+        do {
+            return try body()
+        } catch let error as RegistryChangeError {
+            let code: RegistrationError.Code =
+                switch error.code {
+                case .holderNotFound: .holderNotFound
+                case .holderRevoked: .holderRevoked
+                case .holderSuspended: .holderSuspended
+                case .holderNotSuspended: .holderNotSuspended
+                case .myKeyTaken: .myKeyTaken
+                case .alreadyApplied: .alreadyApplied
+                case .unknownProvider: .unknownProvider
+                case .certificateBound, .invalidLink: .invalidLink
+                }
+            throw RegistrationError(code, error.message)
+        } catch let error as RegistrationError {
+            throw error
+        } catch {
+            throw RegistrationError(.database, "the database failed: \(error)")
+        }
+    }
+}

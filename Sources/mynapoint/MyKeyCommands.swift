@@ -1,0 +1,289 @@
+import ArgumentParser
+import Foundation
+import Ledger
+import Registration
+import Rules
+import Settlement
+
+struct MyKeyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mykey",
+        abstract: "Manages a MyKey ID: change, revoke, password; suspend and unsuspend (operator).",
+        subcommands: [Change.self, Revoke.self, Suspend.self, Unsuspend.self, PasswordCommand.self])
+
+    struct Change: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Changes your MyKey ID; the old one keeps resolving to you and is never given to anyone else.")
+
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var login: HolderLoginOptions
+        @Argument(help: "The new MyKey ID (8 of A–Z 0–9).") var newID: String
+
+        func validate() throws {
+            guard MyKeyID(newID) != nil else { throw ValidationError("a MyKey ID is 8 characters of A–Z 0–9") }
+        }
+
+        func run() throws {
+            try RegistrationSupport.run("mykey change") {
+                let registrar = Registrar(
+                    ledger: try RegistrationSupport.ledger(database, configuration: try login.card.configuration()))
+                let holder = try login.login(registrar)
+                let changed = try registrar.changeMyKey(holder, to: MyKeyID(newID)!)
+                print("MyKey ID changed from \(holder.account.myKey) to \(changed.myKey)")
+            }
+        }
+    }
+
+    struct Revoke: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revokes your MyKey ID for good: its points become unusable; asks you to type the ID.")
+
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var login: HolderLoginOptions
+        @Option(help: "The MyKey ID being revoked, as confirmation (for unattended use).") var confirm: String?
+
+        func run() throws {
+            try RegistrationSupport.run("mykey revoke") {
+                let registrar = Registrar(
+                    ledger: try RegistrationSupport.ledger(database, configuration: try login.card.configuration()))
+                let holder = try login.login(registrar)
+                let typed: String
+                if let confirm {
+                    typed = confirm
+                } else {
+                    Terminal.say(
+                        "Revoking MyKey ID \(holder.account.myKey) cannot be undone; its points become unusable.")
+                    typed = try Secrets.readVisible(prompt: "Type the MyKey ID to revoke it: ")
+                }
+                let revoked = try registrar.revoke(holder, confirmation: typed)
+                print("MyKey ID \(revoked.myKey) is revoked")
+            }
+        }
+    }
+
+    struct Suspend: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Operator: suspends a MyKey ID (no login, no points) after a leak or fraud report.")
+
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "A current or former MyKey ID of the holder.") var mykey: String
+        @Option(help: "Why (kept in the audit log).") var reason: String
+
+        func validate() throws { try validateOperator(mykey, reason) }
+
+        func run() throws {
+            try RegistrationSupport.run("mykey suspend") {
+                let registrar = Registrar(ledger: try RegistrationSupport.ledger(database, configuration: nil))
+                let account = try registrar.suspend(myKey: MyKeyID(mykey)!, reason: reason)
+                print("MyKey ID \(account.myKey) is suspended")
+            }
+        }
+    }
+
+    struct Unsuspend: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Operator: lifts a suspension.")
+
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "A current or former MyKey ID of the holder.") var mykey: String
+        @Option(help: "Why (kept in the audit log).") var reason: String
+
+        func validate() throws { try validateOperator(mykey, reason) }
+
+        func run() throws {
+            try RegistrationSupport.run("mykey unsuspend") {
+                let registrar = Registrar(ledger: try RegistrationSupport.ledger(database, configuration: nil))
+                let account = try registrar.unsuspend(myKey: MyKeyID(mykey)!, reason: reason)
+                print("MyKey ID \(account.myKey) is active again")
+            }
+        }
+    }
+
+    struct PasswordCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "password",
+            abstract: "Changes the MyKey ID password (--mykey and the current password), or resets it after card login."
+        )
+
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var login: HolderLoginOptions
+        @Option(
+            name: .customLong("new-password-fd"), help: "Read the new password from this file descriptor (one line).")
+        var newPasswordFD: Int32?
+
+        func run() throws {
+            try RegistrationSupport.run("mykey password") {
+                let registrar = Registrar(
+                    ledger: try RegistrationSupport.ledger(database, configuration: try login.card.configuration()))
+                let holder = try login.login(registrar)
+                let password = try RegistrationSupport.newPassword(fd: newPasswordFD)
+                try registrar.setPassword(holder, to: password)
+                print("The password of MyKey ID \(holder.account.myKey) is \(login.mykey == nil ? "reset" : "changed")")
+            }
+        }
+    }
+}
+
+private func validateOperator(_ mykey: String, _ reason: String) throws {
+    guard MyKeyID(mykey) != nil else { throw ValidationError("a MyKey ID is 8 characters of A–Z 0–9") }
+    guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+        throw ValidationError("--reason must say why")
+    }
+}
+
+struct ApplyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply", abstract: "Applies for Mynapoint with one payment provider; it cannot be changed later.")
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var login: HolderLoginOptions
+    @Argument(help: "The provider ID (1–16 of A–Z 0–9).") var provider: String
+
+    func validate() throws {
+        guard ProviderID(provider) != nil else { throw ValidationError("a provider ID is 1–16 characters of A–Z 0–9") }
+    }
+
+    func run() throws {
+        try RegistrationSupport.run("apply") {
+            let registrar = Registrar(
+                ledger: try RegistrationSupport.ledger(database, configuration: try login.card.configuration()))
+            let holder = try login.login(registrar)
+            try registrar.apply(holder, provider: ProviderID(provider)!)
+            print("MyKey ID \(holder.account.myKey) applied with \(provider)")
+        }
+    }
+}
+
+struct CertificateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "certificate", abstract: "Operator: the reissue/renewal feed.", subcommands: [Link.self])
+
+    struct Link: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Binds a new card's certificate to the holder of an old one (one link, or a CSV feed).",
+            discussion: """
+                CSV: a header line `old_serial,new_serial,not_before,not_after`, then one link per line; the times
+                (RFC 3339) are optional. With them the new certificate counts for settlement at once; without, it
+                is bound with its real validity when the new card is first presented.
+                """)
+
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "The serial already bound (hexadecimal).") var old: String?
+        @Option(help: "The new certificate's serial (hexadecimal).") var new: String?
+        @Option(name: .customLong("not-before"), help: "The new certificate's start of validity (RFC 3339).")
+        var notBefore: String?
+        @Option(name: .customLong("not-after"), help: "The new certificate's end of validity (RFC 3339).")
+        var notAfter: String?
+        @Option(help: "A CSV feed of links.") var csv: String?
+
+        func validate() throws {
+            switch (old, new, csv) {
+            case (.some, .some, nil), (nil, nil, .some): break
+            default: throw ValidationError("give --old and --new, or --csv FILE")
+            }
+            if (notBefore == nil) != (notAfter == nil) {
+                throw ValidationError("give both --not-before and --not-after")
+            }
+        }
+
+        func run() throws {
+            try RegistrationSupport.run("certificate link") {
+                let links: [CertificateLink]
+                if let csv {
+                    guard let data = FileManager.default.contents(atPath: csv) else {
+                        throw RegistrationError(.invalidInput, "cannot read \(csv)")
+                    }
+                    links = try LinkFeed.parse(String(decoding: data, as: UTF8.self), file: csv)
+                } else {
+                    links = [try LinkFeed.link(old: old!, new: new!, notBefore: notBefore, notAfter: notAfter, line: 0)]
+                }
+                let registrar = Registrar(ledger: try RegistrationSupport.ledger(database, configuration: nil))
+                let count = try registrar.link(links)
+                print("linked \(count) certificate\(count == 1 ? "" : "s")")
+            }
+        }
+    }
+}
+
+/// The reissue/renewal feed's CSV form.
+enum LinkFeed {
+    static func parse(_ text: String, file: String) throws -> [CertificateLink] {
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+        while lines.last?.isEmpty == true { lines.removeLast() }
+        guard let header = lines.first, header.split(separator: ",").first == "old_serial" else {
+            throw RegistrationError(
+                .invalidLink, "\(file): the first line must be old_serial,new_serial,not_before,not_after")
+        }
+        var links: [CertificateLink] = []
+        for (index, line) in lines.enumerated().dropFirst() {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map {
+                String($0).trimmingCharacters(in: .whitespaces)
+            }
+            guard fields.count == 2 || fields.count == 4 else {
+                throw RegistrationError(.invalidLink, "\(file):\(index + 1): expected 2 or 4 fields")
+            }
+            let notBefore = fields.count == 4 && !fields[2].isEmpty ? fields[2] : nil
+            let notAfter = fields.count == 4 && !fields[3].isEmpty ? fields[3] : nil
+            do {
+                links.append(
+                    try link(old: fields[0], new: fields[1], notBefore: notBefore, notAfter: notAfter, line: index + 1))
+            } catch let error as RegistrationError {
+                throw RegistrationError(error.code, "\(file):\(index + 1): \(error.message)")
+            }
+        }
+        guard !links.isEmpty else { throw RegistrationError(.invalidLink, "\(file) holds no links") }
+        return links
+    }
+
+    static func link(
+        old: String, new: String, notBefore: String?, notAfter: String?, line: Int
+    ) throws -> CertificateLink {
+        guard let oldSerial = RegistrationSupport.serial(old), let newSerial = RegistrationSupport.serial(new) else {
+            throw RegistrationError(.invalidLink, "a serial is 1–40 hexadecimal digits")
+        }
+        guard oldSerial != newSerial else {
+            throw RegistrationError(.invalidLink, "the old and new serials are the same")
+        }
+        var validity: (notBefore: Instant, notAfter: Instant)?
+        if notBefore != nil || notAfter != nil {
+            guard let from = notBefore.flatMap(RFC3339.parse), let until = notAfter.flatMap(RFC3339.parse), from < until
+            else { throw RegistrationError(.invalidLink, "the validity must be two RFC 3339 times, the first earlier") }
+            validity = (from, until)
+        }
+        return CertificateLink(oldSerial: oldSerial, newSerial: newSerial, validity: validity, line: line)
+    }
+}
+
+struct CRLCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crl", abstract: "Operator: certificate revocation lists.", subcommands: [Import.self])
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Imports a DER or PEM CRL signed by a trust anchor; marks the serials it lists revoked.")
+
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "The CRL file.") var file: String
+        @Option(
+            name: .customLong("trust-anchor"),
+            help: "A PEM file of trusted CA certificates (repeatable; default: trust_anchors of the configuration).")
+        var trustAnchors: [String] = []
+        @Option(help: "Configuration file (default: $MYNAPOINT_CONFIG, then Config/mynapoint.json).") var config:
+            String?
+
+        func run() throws {
+            try RegistrationSupport.run("crl import") {
+                let configuration = try Configuration.load(path: config)?.0
+                let trust = try RegistrationSupport.trustStore(files: trustAnchors, configuration: configuration)
+                guard let data = FileManager.default.contents(atPath: file) else {
+                    throw RegistrationError(.invalidInput, "cannot read \(file)")
+                }
+                let registrar = Registrar(
+                    ledger: try RegistrationSupport.ledger(database, configuration: configuration))
+                let summary = try registrar.importCRL(Array(data), source: file, trustStore: trust)
+                print(
+                    "CRL of \(summary.issuer): \(summary.counts.listed) serials listed, "
+                        + "\(summary.counts.marked) registered certificates newly marked revoked")
+            }
+        }
+    }
+}
