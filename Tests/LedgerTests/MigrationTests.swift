@@ -7,12 +7,13 @@ import TestSupport
 import Testing
 
 @Suite struct MigrationTests {
-    @Test func migrateAppliesVersionOneOnceThenNothing() throws {
+    @Test func migrateAppliesEveryVersionOnceThenNothing() throws {
         try withLedger(migrated: false) { ledger, _ in
             #expect(try ledger.schemaVersion() == 0)
-            #expect(try ledger.migrate() == [1])
-            #expect(try ledger.schemaVersion() == 1)
-            #expect(Migrations.latest == 1)
+            let versions = Migrations.all.map(\.version)
+            #expect(versions == Array(1...versions.count))
+            #expect(try ledger.migrate() == versions)
+            #expect(try ledger.schemaVersion() == Migrations.latest)
             let tables = try ledger.connection.query(
                 "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")[0, 0].int()
             let after = try fingerprint(ledger)
@@ -20,11 +21,11 @@ import Testing
             let migrationAudits = try rowCount(ledger, "audit_log", where: "action = 'migrate'")
 
             #expect(try ledger.migrate() == [])
-            #expect(try ledger.schemaVersion() == 1)
+            #expect(try ledger.schemaVersion() == Migrations.latest)
             #expect(try fingerprint(ledger) == after)
-            #expect(try rowCount(ledger, "schema_migrations") == 1)
+            #expect(try rowCount(ledger, "schema_migrations") == Int64(versions.count))
             #expect(try rowCount(ledger, "audit_log", where: "action = 'migrate'") == migrationAudits)
-            #expect(migrationAudits == 1)
+            #expect(migrationAudits == Int64(versions.count))
             #expect(try migrations[0, 0].int() == 1)
             #expect(try migrations[0, 1].string() == "settlement schema")
             let tablesAgain = try ledger.connection.query(
@@ -82,10 +83,11 @@ import Testing
 
         let applied = try results.withLock { all in try all.values.map { try $0.get() } }
         #expect(applied.count == 2)
-        #expect(applied.sorted { $0.count < $1.count } == [[], [1]])
+        let versions = Migrations.all.map(\.version)
+        #expect(applied.sorted { $0.count < $1.count } == [[], versions])
         let ledger = Ledger(connection: connections[0])
-        #expect(try ledger.schemaVersion() == 1)
-        #expect(try rowCount(ledger, "schema_migrations") == 1)
-        #expect(try rowCount(ledger, "audit_log", where: "action = 'migrate'") == 1)
+        #expect(try ledger.schemaVersion() == Migrations.latest)
+        #expect(try rowCount(ledger, "schema_migrations") == Int64(versions.count))
+        #expect(try rowCount(ledger, "audit_log", where: "action = 'migrate'") == Int64(versions.count))
     }
 }
