@@ -58,7 +58,9 @@ let package = Package(
             dependencies: ["Ledger", "Rules", "SmartCard", "Crypto", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
-        .target(name: "Reports", dependencies: ["Ledger", "Rules", "Postgres", "Crypto", "Zstd"], swiftSettings: swiftSettings),
+        .target(
+            name: "Reports", dependencies: ["Ledger", "Rules", "Postgres", "Crypto", "Zstd"],
+            swiftSettings: swiftSettings),
         .target(name: "Generator", dependencies: ["Rules", "Zstd", "Crypto"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "mynapoint",

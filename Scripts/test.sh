@@ -12,6 +12,8 @@ work=$(pwd)/.build/services
 start_postgres "$work/postgres"
 start_pcscd "$work/pcscd"
 
+echo "== swift format lint"
+swift format lint --strict -r Sources Tests Package.swift
 swift build --build-tests
 swift test --skip-build --parallel "$@" 2>&1 | tee .build/test-output.txt
 status=${PIPESTATUS[0]}

@@ -1,5 +1,5 @@
-public import Foundation
 import Crypto
+public import Foundation
 import Rules
 import Zstd
 
@@ -164,7 +164,8 @@ public enum DropGenerator {
             if renewed {
                 serial += 1
                 let gap = Int64(random.below(30)) * 86_400 + Int64(random.below(86_400))
-                appendCertificate(serial, h.myKey, notAfter + gap, notAfter + gap + 5 * 365 * 86_400, nil, to: &certificates)
+                appendCertificate(
+                    serial, h.myKey, notAfter + gap, notAfter + gap + 5 * 365 * 86_400, nil, to: &certificates)
             }
             if h.oldMyKey != 0 {
                 appendKey(h.oldMyKey, to: &changes)
@@ -178,7 +179,9 @@ public enum DropGenerator {
         try Data(changes).write(to: URL(fileURLWithPath: registry + "/mykey_changes.csv"))
     }
 
-    static func appendCertificate(_ serial: UInt64, _ key: UInt64, _ from: Int64, _ to: Int64, _ revoked: Int64?, to out: inout [UInt8]) {
+    static func appendCertificate(
+        _ serial: UInt64, _ key: UInt64, _ from: Int64, _ to: Int64, _ revoked: Int64?, to out: inout [UInt8]
+    ) {
         out.append(contentsOf: String(serial, radix: 16, uppercase: true).utf8)
         out.append(UInt8(ascii: ","))
         appendKey(key, to: &out)
@@ -227,7 +230,8 @@ public enum DropGenerator {
             let h = holders[holder]
             var key = h.myKey
             if h.oldMyKey != 0 && random.chance(30) { key = h.oldMyKey }
-            if random.chance(0.5) { key = myKey(UInt64(holders.count) * 2 + UInt64(random.below(1_000_000))) }  // unknown
+            // unknown
+            if random.chance(0.5) { key = myKey(UInt64(holders.count) * 2 + UInt64(random.below(1_000_000))) }
             let charge = random.chance(60)
             // Charges in round thousands, purchases in yen; a few heavy spenders reach the cap.
             var amount = charge ? (1 + random.below(20)) * 1000 : 100 + random.below(15_000)
@@ -245,7 +249,8 @@ public enum DropGenerator {
             var fieldsBroken = false
             if options.faults && random.chance(0.3) {
                 switch random.below(5) {
-                case 0: keyField = String(100_000_000_000 + random.below(899_999_999_999))  // a misplaced individual number
+                // a misplaced individual number
+                case 0: keyField = String(100_000_000_000 + random.below(899_999_999_999))
                 case 1: kind = "refund"
                 case 2: timeField = "2020-13-01T00:00:00+09:00"
                 case 3: keyField = keyField.lowercased()
@@ -257,13 +262,15 @@ public enum DropGenerator {
             } else {
                 amountTotal += amount
                 if options.faults && random.chance(0.5) {
-                    buffer.append(contentsOf: "\"\(recordField)\",\"\(keyField)\",\(kind),\"\(amount)\",\(timeField)".utf8)
+                    buffer.append(
+                        contentsOf: "\"\(recordField)\",\"\(keyField)\",\(kind),\"\(amount)\",\(timeField)".utf8)
                 } else {
                     buffer.append(contentsOf: "\(recordField),\(keyField),\(kind),\(amount),\(timeField)".utf8)
                 }
             }
             buffer.append(contentsOf: crlf ? [0x0D, 0x0A] : [0x0A])
-            if options.faults && random.chance(0.1) { buffer.append(contentsOf: crlf ? [0x0D, 0x0A] : [0x0A]) }  // empty line
+            // empty line
+            if options.faults && random.chance(0.1) { buffer.append(contentsOf: crlf ? [0x0D, 0x0A] : [0x0A]) }
             if buffer.count > (1 << 20) - 256 { try flush() }
         }
         try flush()
@@ -281,22 +288,36 @@ public enum DropGenerator {
 
     /// A few files that must be quarantined, one per check that a provider can fail.
     static func writeFaultyFiles(inbox: String, options: GeneratorOptions) throws -> [String] {
-        let good = "record_id,mykey_id,kind,amount_yen,occurred_at\nX1,\(keyText(myKey(0))),charge,1000,2020-10-01T10:00:00+09:00\n"
+        let good =
+            "record_id,mykey_id,kind,amount_yen,occurred_at\nX1,\(keyText(myKey(0))),charge,1000,2020-10-01T10:00:00+09:00\n"
         let provider = providerID(0)
         var names: [String] = []
         func write(_ stem: String, data: [UInt8], control: String?) throws {
             try Data(data).write(to: URL(fileURLWithPath: inbox + "/" + stem + ".csv.zst"))
-            let text = control ?? ControlJSON.render(file: stem + ".csv.zst", sha256: hex(SHA256.hash(data)), records: 1, amountTotal: 1000)
+            let text =
+                control
+                ?? ControlJSON.render(
+                    file: stem + ".csv.zst", sha256: hex(SHA256.hash(data)), records: 1, amountTotal: 1000)
             try Data(text.utf8).write(to: URL(fileURLWithPath: inbox + "/" + stem + ".ctl"))
             names.append(stem + ".csv.zst")
         }
         let compressed = try Zstd.compress(Array(good.utf8))
-        try write("\(provider)_\(options.fileDate)_9001", data: compressed, control: ControlJSON.render(file: "\(provider)_\(options.fileDate)_9001.csv.zst", sha256: String(repeating: "0", count: 64), records: 1, amountTotal: 1000))
+        try write(
+            "\(provider)_\(options.fileDate)_9001", data: compressed,
+            control: ControlJSON.render(
+                file: "\(provider)_\(options.fileDate)_9001.csv.zst", sha256: String(repeating: "0", count: 64),
+                records: 1, amountTotal: 1000))
         try write("\(provider)_\(options.fileDate)_9002", data: Array(compressed.dropLast(5)), control: nil)
-        try write("\(provider)_\(options.fileDate)_9003", data: try Zstd.compress(Array("id,key\nX1,A\n".utf8)), control: nil)
-        try write("\(provider)_\(options.fileDate)_9004", data: compressed, control: "{\"format\": \"mynapoint-records/1\"")
+        try write(
+            "\(provider)_\(options.fileDate)_9003", data: try Zstd.compress(Array("id,key\nX1,A\n".utf8)), control: nil)
+        try write(
+            "\(provider)_\(options.fileDate)_9004", data: compressed, control: "{\"format\": \"mynapoint-records/1\"")
         try write("ZZUNKNOWN_\(options.fileDate)_0001", data: compressed, control: nil)
-        try write("\(provider)_\(options.fileDate)_9005", data: compressed, control: ControlJSON.render(file: "\(provider)_\(options.fileDate)_9005.csv.zst", sha256: hex(SHA256.hash(compressed)), records: 2, amountTotal: 1000))
+        try write(
+            "\(provider)_\(options.fileDate)_9005", data: compressed,
+            control: ControlJSON.render(
+                file: "\(provider)_\(options.fileDate)_9005.csv.zst", sha256: hex(SHA256.hash(compressed)), records: 2,
+                amountTotal: 1000))
         try write("\(provider.lowercased())_\(options.fileDate)_0001", data: compressed, control: nil)
         return names
     }
@@ -382,7 +403,9 @@ final class FileOutput {
     }
 
     func close() throws {
-        guard Foundation.close(fd) == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
+        guard Foundation.close(fd) == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
     }
 }
 

@@ -1,5 +1,5 @@
-public import Rules
 import Postgres
+public import Rules
 
 /// A holder as `holder show` prints it.
 public struct HolderView: Sendable, Codable, Equatable {

@@ -1,5 +1,5 @@
-public import Rules
 import Postgres
+public import Rules
 
 /// A registry load (settlement spec §8), validated line by line before anything is written.
 public struct RegistryLoad: Sendable {
@@ -19,7 +19,8 @@ public struct RegistryLoad: Sendable {
         public var status: HolderStatus
         public var application: (provider: ProviderID, at: Instant)?
         public var line: Int
-        public init(myKey: MyKeyID, status: HolderStatus, application: (provider: ProviderID, at: Instant)?, line: Int) {
+        public init(myKey: MyKeyID, status: HolderStatus, application: (provider: ProviderID, at: Instant)?, line: Int)
+        {
             self.myKey = myKey
             self.status = status
             self.application = application
@@ -119,15 +120,19 @@ extension Ledger {
 
         // What is bound today.
         var bound: [MyKeyID: Bound] = [:]
-        try connection.copyOut("COPY (SELECT mykey_id, holder_key, retired_at_ns IS NULL FROM mykey_ids) TO STDOUT") { raw in
+        try connection.copyOut("COPY (SELECT mykey_id, holder_key, retired_at_ns IS NULL FROM mykey_ids) TO STDOUT") {
+            raw in
             let row = TextCopyRow(raw)
             guard let id = MyKeyID(bytes: row.bytes(0)), let holder = row.int(1) else { return }
             bound[id] = Bound(holder: holder, current: row.bytes(2).first == UInt8(ascii: "t"))
         }
         var applications: [Int64: (provider: Int64, at: Int64)] = [:]
-        try connection.copyOut("COPY (SELECT holder_key, provider_key, applied_at_ns FROM applications) TO STDOUT") { raw in
+        try connection.copyOut("COPY (SELECT holder_key, provider_key, applied_at_ns FROM applications) TO STDOUT") {
+            raw in
             let row = TextCopyRow(raw)
-            if let holder = row.int(0), let provider = row.int(1), let at = row.int(2) { applications[holder] = (provider, at) }
+            if let holder = row.int(0), let provider = row.int(1), let at = row.int(2) {
+                applications[holder] = (provider, at)
+            }
         }
         var statuses: [Int64: String] = [:]
         try connection.copyOut("COPY (SELECT holder_key, status FROM holders) TO STDOUT") { raw in
@@ -140,10 +145,13 @@ extension Ledger {
         var oldByNew: [MyKeyID: MyKeyID] = [:]
         for change in load.changes {
             guard change.old != change.new else {
-                throw RegistryImportError(file: "mykey_changes.csv", line: change.line, message: "old_mykey_id and new_mykey_id are the same")
+                throw RegistryImportError(
+                    file: "mykey_changes.csv", line: change.line, message: "old_mykey_id and new_mykey_id are the same")
             }
             guard changeByOld[change.old] == nil else {
-                throw RegistryImportError(file: "mykey_changes.csv", line: change.line, message: "\(change.old) was already changed on an earlier line")
+                throw RegistryImportError(
+                    file: "mykey_changes.csv", line: change.line,
+                    message: "\(change.old) was already changed on an earlier line")
             }
             changeByOld[change.old] = change
             oldByNew[change.new] = change.old
@@ -163,7 +171,8 @@ extension Ledger {
         for holder in load.holders {
             let file = "holders.csv"
             guard holderOfCurrent[holder.myKey] == nil else {
-                throw RegistryImportError(file: file, line: holder.line, message: "MyKey ID \(holder.myKey) appears twice")
+                throw RegistryImportError(
+                    file: file, line: holder.line, message: "MyKey ID \(holder.myKey) appears twice")
             }
             // holders.csv names holders by their current ID; an ID this load changes is not current, and binding it
             // as a holder's ID as well as a former ID of the change's target would bind it twice.
@@ -178,7 +187,8 @@ extension Ledger {
                 guard existing.current else {
                     throw RegistryImportError(
                         file: file, line: holder.line,
-                        message: "\(holder.myKey) is a former MyKey ID (IDs are never reused); use the holder's current ID")
+                        message:
+                            "\(holder.myKey) is a former MyKey ID (IDs are never reused); use the holder's current ID")
                 }
                 key = existing.holder
             } else {
@@ -209,14 +219,18 @@ extension Ledger {
             }
             if let application = holder.application {
                 guard let providerKey = providerKeys[application.provider] else {
-                    throw RegistryImportError(file: file, line: holder.line, message: "provider \(application.provider) is not registered (add it to providers.csv)")
+                    throw RegistryImportError(
+                        file: file, line: holder.line,
+                        message: "provider \(application.provider) is not registered (add it to providers.csv)")
                 }
                 let at = application.at.nanosecondsSinceEpoch
                 if let existing = applications[key] {
                     guard existing.provider == providerKey, existing.at == at else {
                         throw RegistryImportError(
                             file: file, line: holder.line,
-                            message: "\(holder.myKey) already applied with another provider or at another time; an application cannot be changed")
+                            message:
+                                "\(holder.myKey) already applied with another provider or at another time; an application cannot be changed"
+                        )
                     }
                 } else {
                     newApplications.append((key, providerKey, at))
@@ -242,12 +256,14 @@ extension Ledger {
                 final = next.new
                 steps += 1
                 guard steps <= load.changes.count else {
-                    throw RegistryImportError(file: file, line: change.line, message: "the changes from \(change.old) form a cycle")
+                    throw RegistryImportError(
+                        file: file, line: change.line, message: "the changes from \(change.old) form a cycle")
                 }
             }
             guard let key = holderKey(of: final) else {
                 throw RegistryImportError(
-                    file: file, line: change.line, message: "\(change.new) leads to \(final), which is no holder's current MyKey ID")
+                    file: file, line: change.line,
+                    message: "\(change.new) leads to \(final), which is no holder's current MyKey ID")
             }
             if let existing = bound[change.old] {
                 guard existing.holder == key else {
@@ -267,11 +283,13 @@ extension Ledger {
         for certificate in load.certificates {
             let file = "certificates.csv"
             guard seenSerials.insert(certificate.serial).inserted else {
-                throw RegistryImportError(file: file, line: certificate.line, message: "serial \(certificate.serial) appears twice")
+                throw RegistryImportError(
+                    file: file, line: certificate.line, message: "serial \(certificate.serial) appears twice")
             }
             guard let key = holderKey(of: certificate.myKey) else {
                 throw RegistryImportError(
-                    file: file, line: certificate.line, message: "no holder has MyKey ID \(certificate.myKey) (add the holder to holders.csv)")
+                    file: file, line: certificate.line,
+                    message: "no holder has MyKey ID \(certificate.myKey) (add the holder to holders.csv)")
             }
             certificateRows.append((certificate.serial, key, certificate.validity))
         }
@@ -307,7 +325,8 @@ extension Ledger {
                 "UPDATE mykey_ids SET retired_at_ns = $2 WHERE mykey_id = $1", [.text(myKey.description), .int(at)])
         }
         if !newHolders.isEmpty || !bind.isEmpty {
-            _ = try connection.copyIn("COPY mykey_ids (mykey_id, holder_key, retired_at_ns) FROM STDIN (FORMAT binary)") { writer in
+            _ = try connection.copyIn("COPY mykey_ids (mykey_id, holder_key, retired_at_ns) FROM STDIN (FORMAT binary)")
+            { writer in
                 for holder in newHolders {
                     writer.beginRow(fieldCount: 3)
                     writer.writeText(holder.myKey.description)
@@ -323,7 +342,9 @@ extension Ledger {
             }
         }
         if !newApplications.isEmpty {
-            _ = try connection.copyIn("COPY applications (holder_key, provider_key, applied_at_ns) FROM STDIN (FORMAT binary)") {
+            _ = try connection.copyIn(
+                "COPY applications (holder_key, provider_key, applied_at_ns) FROM STDIN (FORMAT binary)"
+            ) {
                 writer in
                 for application in newApplications {
                     writer.beginRow(fieldCount: 3)
@@ -346,7 +367,11 @@ extension Ledger {
                     writer.writeInt64(row.holder)
                     writer.writeInt64(row.validity.notBefore.nanosecondsSinceEpoch)
                     writer.writeInt64(row.validity.notAfter.nanosecondsSinceEpoch)
-                    if let revoked = row.validity.revokedAt { writer.writeInt64(revoked.nanosecondsSinceEpoch) } else { writer.writeNull() }
+                    if let revoked = row.validity.revokedAt {
+                        writer.writeInt64(revoked.nanosecondsSinceEpoch)
+                    } else {
+                        writer.writeNull()
+                    }
                 }
             }
             let moved = try connection.query(
@@ -357,7 +382,9 @@ extension Ledger {
             if moved.rowCount > 0 {
                 throw RegistryImportError(
                     file: "certificates.csv", line: nil,
-                    message: "certificate \(try moved[0, 0].string()) is bound to another holder; a certificate belongs to one holder")
+                    message:
+                        "certificate \(try moved[0, 0].string()) is bound to another holder; a certificate belongs to one holder"
+                )
             }
             try connection.execute(
                 """

@@ -61,7 +61,8 @@ public struct RunHeader: Sendable {
     public var parametersJSON: String
 
     /// A run header.
-    public init(runID: Int64, startedAt: Date, startedBy: String, host: String, version: String, parametersJSON: String) {
+    public init(runID: Int64, startedAt: Date, startedBy: String, host: String, version: String, parametersJSON: String)
+    {
         self.runID = runID
         self.startedAt = startedAt
         self.startedBy = startedBy
@@ -105,8 +106,10 @@ extension Ledger {
         guard try any[0, 0].bool() else { return [] }
         return try connection.transaction { connection in
             try connection.execute(
-                "CREATE TEMPORARY TABLE run_keys (position bigint, provider_key integer, record_id text) ON COMMIT DROP")
-            _ = try connection.copyIn("COPY run_keys (position, provider_key, record_id) FROM STDIN (FORMAT binary)", write)
+                "CREATE TEMPORARY TABLE run_keys (position bigint, provider_key integer, record_id text) ON COMMIT DROP"
+            )
+            _ = try connection.copyIn(
+                "COPY run_keys (position, provider_key, record_id) FROM STDIN (FORMAT binary)", write)
             var positions: [UInt64] = []
             try connection.copyOut(
                 """
@@ -161,7 +164,8 @@ extension Ledger {
                     [
                         .int(header.runID), .text(file.name), file.providerKey.map { .int(Int64($0)) } ?? .null,
                         .bytes(file.sha256), .text(file.outcome.rawValue),
-                        file.quarantine.map { .text($0.code) } ?? .null, file.quarantine.map { .text($0.message) } ?? .null,
+                        file.quarantine.map { .text($0.code) } ?? .null,
+                        file.quarantine.map { .text($0.message) } ?? .null,
                         file.quarantine?.line.map { .int(Int64($0)) } ?? .null,
                         .int(Int64(file.records)), .int(Int64(file.grantedRecords)),
                         .int(Int64(file.records - file.grantedRecords)), .int(Int64(file.points)),
@@ -174,7 +178,10 @@ extension Ledger {
                 for outcome in file.outcomes where outcome.records > 0 {
                     try connection.query(
                         "INSERT INTO file_outcomes (file_id, reason, records, points) VALUES ($1, $2, $3, $4)",
-                        [.int(fileID), .text(outcome.reason), .int(Int64(outcome.records)), .int(Int64(outcome.points))])
+                        [
+                            .int(fileID), .text(outcome.reason), .int(Int64(outcome.records)),
+                            .int(Int64(outcome.points)),
+                        ])
                 }
             }
 
@@ -214,7 +221,8 @@ extension Ledger {
                     """)
                 guard try stale[0, 0].int() == 0 else {
                     throw LedgerError(
-                        "holder balances changed in the database while the run was settling; nothing was committed — run settle again")
+                        "holder balances changed in the database while the run was settling; nothing was committed — run settle again"
+                    )
                 }
                 try connection.query(
                     """

@@ -29,7 +29,8 @@ extension Ledger {
             certificateHolders.append(holder)
             certificates.append(
                 CertificateValidity(
-                    notBefore: Instant(nanosecondsSinceEpoch: notBefore), notAfter: Instant(nanosecondsSinceEpoch: notAfter),
+                    notBefore: Instant(nanosecondsSinceEpoch: notBefore),
+                    notAfter: Instant(nanosecondsSinceEpoch: notAfter),
                     revokedAt: row.int(3).map { Instant(nanosecondsSinceEpoch: $0) }))
         }
 
@@ -72,7 +73,9 @@ extension Ledger {
         }
         if let failure { throw failure }
 
-        try connection.copyOut("COPY (SELECT mykey_id, holder_key FROM mykey_ids WHERE retired_at_ns IS NOT NULL) TO STDOUT") {
+        try connection.copyOut(
+            "COPY (SELECT mykey_id, holder_key FROM mykey_ids WHERE retired_at_ns IS NOT NULL) TO STDOUT"
+        ) {
             raw in
             let row = TextCopyRow(raw)
             guard let myKey = MyKeyID(bytes: row.bytes(0)), let key = row.int(1), let holder = snapshot.holder(key: key)

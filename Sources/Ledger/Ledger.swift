@@ -1,6 +1,6 @@
+import Foundation
 public import Postgres
 public import Rules
-import Foundation
 
 /// The settlement database: schema, registry snapshot, campaign parameters, and a run's commit.
 ///
@@ -71,13 +71,16 @@ public final class Ledger {
         let version = try schemaVersion()
         guard version >= Migrations.latest else {
             throw LedgerError(
-                "the database schema is at version \(version), this build needs \(Migrations.latest); run `mynapoint migrate` first")
+                "the database schema is at version \(version), this build needs \(Migrations.latest); run `mynapoint migrate` first"
+            )
         }
     }
 
     /// Who is acting, for the audit log: the operating-system user and host.
     public static var actor: String {
-        let user = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "uid-\(getuid())"
+        let user =
+            ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"]
+            ?? "uid-\(getuid())"
         return "\(user)@\(ProcessInfo.processInfo.hostName)"
     }
 
@@ -103,7 +106,8 @@ public final class Ledger {
             guard recorded == campaign else {
                 throw LedgerError(
                     "the campaign parameters differ from those recorded by the first run (\(Self.describe(recorded))); "
-                        + "changing the rules mid-campaign would make earlier grants inconsistent — run with the recorded parameters")
+                        + "changing the rules mid-campaign would make earlier grants inconsistent — run with the recorded parameters"
+                )
             }
             return
         }
@@ -121,7 +125,8 @@ public final class Ledger {
             // The cap as a constant in a CHECK: costs nothing per row, and no row can ever exceed it.
             try connection.execute(
                 "ALTER TABLE ledger ADD CONSTRAINT ledger_within_campaign_cap CHECK (points <= \(campaign.capPoints))")
-            try self.audit(action: "campaign.record", subject: "campaign", detail: ["parameters": Self.describe(campaign)])
+            try self.audit(
+                action: "campaign.record", subject: "campaign", detail: ["parameters": Self.describe(campaign)])
         }
     }
 
@@ -134,11 +139,16 @@ public final class Ledger {
     // MARK: Audit
 
     /// Appends an audit entry.
-    public func audit(action: String, subject: String?, detail: [String: String] = [:], actor: String = Ledger.actor) throws {
+    public func audit(
+        action: String, subject: String?, detail: [String: String] = [:], actor: String = Ledger.actor
+    ) throws {
         let json = try JSONSerialization.data(withJSONObject: detail, options: [.sortedKeys])
         try connection.query(
             "INSERT INTO audit_log (actor, action, subject, detail) VALUES ($1, $2, $3, $4::jsonb)",
-            [.text(actor), .text(action), subject.map { .text($0) } ?? .null, .text(String(decoding: json, as: UTF8.self))])
+            [
+                .text(actor), .text(action), subject.map { .text($0) } ?? .null,
+                .text(String(decoding: json, as: UTF8.self)),
+            ])
     }
 }
 

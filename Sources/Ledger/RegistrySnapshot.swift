@@ -58,7 +58,8 @@ public struct RegistrySnapshot: Sendable {
     @discardableResult
     public mutating func addHolder(
         key: Int64, currentMyKey: MyKeyID?, status: HolderStatus, application: (provider: Int32, at: Instant)?,
-        certificates holderCertificates: [CertificateValidity], balance: Balance = Balance(), eligibleRecords records: Int = 0
+        certificates holderCertificates: [CertificateValidity], balance: Balance = Balance(),
+        eligibleRecords records: Int = 0
     ) -> HolderIndex {
         let index = HolderIndex(holderKeys.count)
         holderKeys.append(key)
@@ -91,7 +92,9 @@ public struct RegistrySnapshot: Sendable {
     func lookup(_ myKey: MyKeyID) -> HolderIndex? { holderIndexByMyKey[myKey] }
 
     /// The eligibility reason (§4 checks 3–10) of a record of `provider` at `occurredAt` under `myKey`.
-    public func eligibility(myKey: MyKeyID, provider: Int32, occurredAt: Instant, campaign: Campaign) -> (
+    public func eligibility(
+        myKey: MyKeyID, provider: Int32, occurredAt: Instant, campaign: Campaign
+    ) -> (
         holder: HolderIndex?, reason: Reason
     ) {
         guard let holder = lookup(myKey) else {

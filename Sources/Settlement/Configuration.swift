@@ -1,5 +1,5 @@
-public import Rules
 import Foundation
+public import Rules
 
 /// The configuration file (`Config/mynapoint.json`): campaign parameters, folders, trust anchors.
 ///
@@ -54,7 +54,8 @@ public struct Configuration: Sendable, Codable, Equatable {
         do {
             return (try JSONDecoder().decode(Configuration.self, from: data), chosen)
         } catch {
-            throw SettlementError(code: .configuration, message: "the configuration file \(chosen) is not valid: \(error)")
+            throw SettlementError(
+                code: .configuration, message: "the configuration file \(chosen) is not valid: \(error)")
         }
     }
 
@@ -66,19 +67,22 @@ public struct Configuration: Sendable, Codable, Equatable {
         if let cap = c.cap_points { result.capPoints = cap }
         if let text = c.window_start {
             guard let instant = RFC3339.parse(text) else {
-                throw SettlementError(code: .configuration, message: "campaign.window_start \"\(text)\" is not an RFC 3339 time")
+                throw SettlementError(
+                    code: .configuration, message: "campaign.window_start \"\(text)\" is not an RFC 3339 time")
             }
             result.windowStart = instant
         }
         if let text = c.window_end {
             guard let instant = RFC3339.parse(text) else {
-                throw SettlementError(code: .configuration, message: "campaign.window_end \"\(text)\" is not an RFC 3339 time")
+                throw SettlementError(
+                    code: .configuration, message: "campaign.window_end \"\(text)\" is not an RFC 3339 time")
             }
             result.windowEnd = instant
         }
         if let text = c.rounding {
             guard let rounding = Rounding(rawValue: text) else {
-                throw SettlementError(code: .configuration, message: "campaign.rounding must be per_record or cumulative")
+                throw SettlementError(
+                    code: .configuration, message: "campaign.rounding must be per_record or cumulative")
             }
             result.rounding = rounding
         }

@@ -46,14 +46,16 @@ public struct ControlFile: Sendable, Equatable {
             return .failure(.init(message: "the control file's format is not \"\(format)\""))
         }
         let hex = wire.sha256.utf8
-        guard hex.count == 64, hex.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x66) })
+        guard hex.count == 64,
+            hex.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x66) })
         else {
             return .failure(.init(message: "the control file's sha256 is not 64 hex digits"))
         }
         guard wire.records >= 0, wire.amount_total >= 0 else {
             return .failure(.init(message: "the control file's records and amount_total must not be negative"))
         }
-        return .success(ControlFile(file: wire.file, sha256: wire.sha256, records: wire.records, amountTotal: wire.amount_total))
+        return .success(
+            ControlFile(file: wire.file, sha256: wire.sha256, records: wire.records, amountTotal: wire.amount_total))
     }
 
     /// The control file's JSON, as providers (and the generator) write it.

@@ -64,7 +64,8 @@ enum Delivery {
                 guard dataPending || controlPending else { continue }
                 let lineJSON = verdict.line.map(String.init) ?? "null"
                 let json = Array(
-                    "{\"code\": \(jsonString(verdict.code)), \"message\": \(jsonString(verdict.message)), \"line\": \(lineJSON)}\n".utf8)
+                    "{\"code\": \(jsonString(verdict.code)), \"message\": \(jsonString(verdict.message)), \"line\": \(lineJSON)}\n"
+                        .utf8)
                 let reasonPath = folders.quarantine + "/" + stem + ".error.json"
                 if !FileOperations.hasContents(reasonPath, json) {
                     try keepEarlier(reasonPath, run: run)

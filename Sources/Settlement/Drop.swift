@@ -14,13 +14,17 @@ struct Drop {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: inbox)
         } catch {
-            throw SettlementError(code: .io, message: "cannot read the inbox \(inbox): \(error.localizedDescription); check the path and its permissions")
+            throw SettlementError(
+                code: .io,
+                message:
+                    "cannot read the inbox \(inbox): \(error.localizedDescription); check the path and its permissions")
         }
         var data = Set<String>()
         var control = Set<String>()
         for name in names where !name.hasPrefix(".") {
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: inbox + "/" + name, isDirectory: &isDirectory), !isDirectory.boolValue
+            guard FileManager.default.fileExists(atPath: inbox + "/" + name, isDirectory: &isDirectory),
+                !isDirectory.boolValue
             else { continue }
             if name.hasSuffix(ProviderFile.dataSuffix) && name.count > ProviderFile.dataSuffix.count {
                 data.insert(String(name.dropLast(ProviderFile.dataSuffix.count)))

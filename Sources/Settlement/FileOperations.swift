@@ -81,6 +81,8 @@ enum FileOperations {
     }
 
     private static func ioError(_ what: String) -> SettlementError {
-        SettlementError(code: .io, message: "\(what): \(String(cString: strerror(errno))); check the folder's space and permissions")
+        SettlementError(
+            code: .io, message: "\(what): \(String(cString: strerror(errno))); check the folder's space and permissions"
+        )
     }
 }

@@ -48,8 +48,10 @@ struct IntakeRecord: Sendable {
     var kind: UInt8
     private var padding: UInt8 = 0
 
-    init(occurredAt: Int64, myKey: UInt64, recordIDOffset: UInt32, amount: Int32, holder: Int32, recordIDLength: UInt8,
-         reason: Reason, kind: UInt8) {
+    init(
+        occurredAt: Int64, myKey: UInt64, recordIDOffset: UInt32, amount: Int32, holder: Int32, recordIDLength: UInt8,
+        reason: Reason, kind: UInt8
+    ) {
         self.occurredAt = occurredAt
         self.myKey = myKey
         self.recordIDOffset = recordIDOffset
@@ -90,7 +92,10 @@ struct FileIntake: Sendable {
     /// The record ID bytes of a record.
     func withRecordID<T>(_ record: IntakeRecord, _ body: (UnsafeRawBufferPointer) -> T) -> T {
         recordIDs.withUnsafeBytes { all in
-            body(UnsafeRawBufferPointer(rebasing: all[Int(record.recordIDOffset)..<(Int(record.recordIDOffset) + Int(record.recordIDLength))]))
+            body(
+                UnsafeRawBufferPointer(
+                    rebasing: all[
+                        Int(record.recordIDOffset)..<(Int(record.recordIDOffset) + Int(record.recordIDLength))]))
         }
     }
 }
@@ -117,25 +122,31 @@ final class Intake {
     func read(_ file: ProviderFile, inbox: String) -> FileIntake {
         var intake = FileIntake(file: file, verdict: .settle)
         guard let provider = file.provider else {
-            intake.verdict = .quarantine(Quarantine(
-                code: .badName,
-                message: "the file name \(file.name) is not {provider_id}_{YYYYMMDD}_{seq}.csv.zst with a real date and a 4-digit sequence; rename it and send it again",
-                line: nil))
+            intake.verdict = .quarantine(
+                Quarantine(
+                    code: .badName,
+                    message:
+                        "the file name \(file.name) is not {provider_id}_{YYYYMMDD}_{seq}.csv.zst with a real date and a 4-digit sequence; rename it and send it again",
+                    line: nil))
             return intake
         }
         guard let providerIndex = snapshot.providerIndex(provider) else {
-            intake.verdict = .quarantine(Quarantine(
-                code: .unknownProvider,
-                message: "provider \(provider) is not registered; register it (registry import) before its files are settled",
-                line: nil))
+            intake.verdict = .quarantine(
+                Quarantine(
+                    code: .unknownProvider,
+                    message:
+                        "provider \(provider) is not registered; register it (registry import) before its files are settled",
+                    line: nil))
             return intake
         }
         intake.providerIndex = providerIndex
         let control: ControlFile
         switch readControl(file, inbox: inbox) {
         case .failure(let error):
-            intake.verdict = .quarantine(Quarantine(
-                code: .badControl, message: "\(file.controlName): \(error.message); send a corrected control file", line: nil))
+            intake.verdict = .quarantine(
+                Quarantine(
+                    code: .badControl, message: "\(file.controlName): \(error.message); send a corrected control file",
+                    line: nil))
             return intake
         case .success(let parsed):
             control = parsed
@@ -185,7 +196,8 @@ final class Intake {
         if digest != control.sha256 {
             verdict = Quarantine(
                 code: .checksumMismatch,
-                message: "the SHA-256 of \(file.name) is \(digest), the control file says \(control.sha256); upload the file again (it may be incomplete), control file last",
+                message:
+                    "the SHA-256 of \(file.name) is \(digest), the control file says \(control.sha256); upload the file again (it may be incomplete), control file last",
                 line: nil)
         } else if let previousDigest {
             if previousDigest == intake.sha256 {
@@ -194,32 +206,38 @@ final class Intake {
             }
             verdict = Quarantine(
                 code: .nameReused,
-                message: "a file named \(file.name) with other content was settled before; send new records under a new sequence number",
+                message:
+                    "a file named \(file.name) with other content was settled before; send new records under a new sequence number",
                 line: nil)
         } else if let decompressionError {
             verdict = Quarantine(
                 code: .badCompression,
-                message: "\(file.name) is not a complete, valid zstd stream (\(decompressionError.message)); compress it again with zstd and resend",
+                message:
+                    "\(file.name) is not a complete, valid zstd stream (\(decompressionError.message)); compress it again with zstd and resend",
                 line: nil)
         } else if !scan.headerSeen || scan.badHeader {
             verdict = Quarantine(
                 code: .badHeader,
-                message: "the first line of \(file.name) must be exactly record_id,mykey_id,kind,amount_yen,occurred_at",
+                message:
+                    "the first line of \(file.name) must be exactly record_id,mykey_id,kind,amount_yen,occurred_at",
                 line: 1)
         } else if let badAmountLine = scan.firstBadAmountLine {
             verdict = Quarantine(
                 code: .controlMismatch,
-                message: "line \(badAmountLine) has an amount_yen that is not a whole number of yen from 1 to 999999999; correct it and resend the file",
+                message:
+                    "line \(badAmountLine) has an amount_yen that is not a whole number of yen from 1 to 999999999; correct it and resend the file",
                 line: badAmountLine)
         } else if scan.dataLines != control.records {
             verdict = Quarantine(
                 code: .controlMismatch,
-                message: "\(file.name) has \(scan.dataLines) data lines, the control file says \(control.records); resend a matching pair",
+                message:
+                    "\(file.name) has \(scan.dataLines) data lines, the control file says \(control.records); resend a matching pair",
                 line: nil)
         } else if scan.amountTotal != control.amountTotal {
             verdict = Quarantine(
                 code: .controlMismatch,
-                message: "the amounts of \(file.name) add up to \(scan.amountTotal) yen, the control file says \(control.amountTotal); resend a matching pair",
+                message:
+                    "the amounts of \(file.name) add up to \(scan.amountTotal) yen, the control file says \(control.amountTotal); resend a matching pair",
                 line: nil)
         } else {
             verdict = nil
@@ -268,7 +286,9 @@ final class Intake {
         guard state.headerSeen else {
             state.headerSeen = true
             var header = line
-            if header.starts(with: [0xEF, 0xBB, 0xBF]) { header = UnsafeRawBufferPointer(rebasing: header.dropFirst(3)) }
+            if header.starts(with: [0xEF, 0xBB, 0xBF]) {
+                header = UnsafeRawBufferPointer(rebasing: header.dropFirst(3))
+            }
             state.badHeader = !header.elementsEqual(recordHeader)
             return
         }
@@ -276,9 +296,10 @@ final class Intake {
         state.dataLines += 1
         let offset = UInt32(intake.recordIDs.count)
         guard case .fields(let count) = splitter.split(line), count == 5 else {
-            intake.records.append(IntakeRecord(
-                occurredAt: 0, myKey: 0, recordIDOffset: offset, amount: 0, holder: -1, recordIDLength: 0,
-                reason: .malformed, kind: 0))
+            intake.records.append(
+                IntakeRecord(
+                    occurredAt: 0, myKey: 0, recordIDOffset: offset, amount: 0, holder: -1, recordIDLength: 0,
+                    reason: .malformed, kind: 0))
             return
         }
         guard let amount = FieldForm.amount(splitter.field(3)) else {
@@ -296,17 +317,20 @@ final class Intake {
         if recordValid { intake.recordIDs.append(contentsOf: recordField) }
         let recordLength = recordValid ? UInt8(recordField.count) : 0
         guard recordValid, let myKey, let kind, let occurredAt else {
-            intake.records.append(IntakeRecord(
-                occurredAt: 0, myKey: myKey?.rawValue ?? 0, recordIDOffset: offset, amount: Int32(amount), holder: -1,
-                recordIDLength: recordLength, reason: .malformed, kind: 0))
+            intake.records.append(
+                IntakeRecord(
+                    occurredAt: 0, myKey: myKey?.rawValue ?? 0, recordIDOffset: offset, amount: Int32(amount),
+                    holder: -1,
+                    recordIDLength: recordLength, reason: .malformed, kind: 0))
             return
         }
         let (holder, reason) = snapshot.eligibility(
             myKey: myKey, provider: intake.providerIndex, occurredAt: occurredAt, campaign: campaign)
-        intake.records.append(IntakeRecord(
-            occurredAt: occurredAt.nanosecondsSinceEpoch, myKey: myKey.rawValue, recordIDOffset: offset,
-            amount: Int32(amount), holder: holder ?? -1, recordIDLength: recordLength, reason: reason,
-            kind: kind.rawValue))
+        intake.records.append(
+            IntakeRecord(
+                occurredAt: occurredAt.nanosecondsSinceEpoch, myKey: myKey.rawValue, recordIDOffset: offset,
+                amount: Int32(amount), holder: holder ?? -1, recordIDLength: recordLength, reason: reason,
+                kind: kind.rawValue))
     }
 }
 

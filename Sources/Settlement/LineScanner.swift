@@ -81,7 +81,8 @@ final class FieldSplitter {
     /// The most fields a record line may have; a line with more is reported as having `maxFields + 1`.
     static let maxFields = 5
     private let scratch: UnsafeMutableRawBufferPointer
-    private var fieldStarts: (UnsafeRawPointer?, UnsafeRawPointer?, UnsafeRawPointer?, UnsafeRawPointer?, UnsafeRawPointer?)
+    private var fieldStarts:
+        (UnsafeRawPointer?, UnsafeRawPointer?, UnsafeRawPointer?, UnsafeRawPointer?, UnsafeRawPointer?)
     private var fieldCounts: (Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0)
 
     init(maxLineLength: Int = 1 << 16) {

@@ -1,5 +1,5 @@
-public import Ledger
 import Foundation
+public import Ledger
 import Rules
 import Zstd
 
@@ -14,24 +14,35 @@ public enum RegistryReader {
             any = true
             var seen = Set<ProviderID>()
             for (number, f) in providers {
-                guard let id = ProviderID(f[0]) else { throw bad(file, number, "provider_id \"\(f[0])\" is not 1–16 of A–Z 0–9") }
+                guard let id = ProviderID(f[0]) else {
+                    throw bad(file, number, "provider_id \"\(f[0])\" is not 1–16 of A–Z 0–9")
+                }
                 guard !f[1].isEmpty else { throw bad(file, number, "name is empty") }
                 guard seen.insert(id).inserted else { throw bad(file, number, "provider \(id) appears twice") }
                 load.providers.append(.init(id: id, name: f[1]))
             }
         }
-        if case let (file, holders)? = try lines(directory, "holders", header: "mykey_id,status,provider_id,applied_at", fields: 4) {
+        if case let (file, holders)? = try lines(
+            directory, "holders", header: "mykey_id,status,provider_id,applied_at", fields: 4)
+        {
             any = true
             for (number, f) in holders {
                 guard let myKey = MyKeyID(f[0]) else { throw bad(file, number, "mykey_id is not 8 of A–Z 0–9") }
-                guard let status = HolderStatus(name: f[1]) else { throw bad(file, number, "status \"\(f[1])\" is not active, suspended or revoked") }
+                guard let status = HolderStatus(name: f[1]) else {
+                    throw bad(file, number, "status \"\(f[1])\" is not active, suspended or revoked")
+                }
                 var application: (provider: ProviderID, at: Instant)?
                 switch (f[2].isEmpty, f[3].isEmpty) {
                 case (true, true):
                     application = nil
                 case (false, false):
-                    guard let provider = ProviderID(f[2]) else { throw bad(file, number, "provider_id \"\(f[2])\" is not 1–16 of A–Z 0–9") }
-                    guard let at = RFC3339.parse(f[3]) else { throw bad(file, number, "applied_at \"\(f[3])\" is not an RFC 3339 time with seconds and offset") }
+                    guard let provider = ProviderID(f[2]) else {
+                        throw bad(file, number, "provider_id \"\(f[2])\" is not 1–16 of A–Z 0–9")
+                    }
+                    guard let at = RFC3339.parse(f[3]) else {
+                        throw bad(
+                            file, number, "applied_at \"\(f[3])\" is not an RFC 3339 time with seconds and offset")
+                    }
                     application = (provider, at)
                 default:
                     throw bad(file, number, "provider_id and applied_at must both be given or both be empty")
@@ -39,39 +50,60 @@ public enum RegistryReader {
                 load.holders.append(.init(myKey: myKey, status: status, application: application, line: number))
             }
         }
-        if case let (file, certificates)? = try lines(directory, "certificates", header: "serial,mykey_id,not_before,not_after,revoked_at", fields: 5) {
+        if case let (file, certificates)? = try lines(
+            directory, "certificates", header: "serial,mykey_id,not_before,not_after,revoked_at", fields: 5)
+        {
             any = true
             for (number, f) in certificates {
                 let serial = f[0]
                 guard !serial.isEmpty, serial.utf8.count <= 40,
                     serial.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x46) }),
                     serial == "0" || !serial.hasPrefix("0")
-                else { throw bad(file, number, "serial \"\(serial)\" is not upper-case hex of 1–40 digits without leading zeros") }
+                else {
+                    throw bad(
+                        file, number, "serial \"\(serial)\" is not upper-case hex of 1–40 digits without leading zeros")
+                }
                 guard let myKey = MyKeyID(f[1]) else { throw bad(file, number, "mykey_id is not 8 of A–Z 0–9") }
-                guard let notBefore = RFC3339.parse(f[2]) else { throw bad(file, number, "not_before is not an RFC 3339 time") }
-                guard let notAfter = RFC3339.parse(f[3]) else { throw bad(file, number, "not_after is not an RFC 3339 time") }
+                guard let notBefore = RFC3339.parse(f[2]) else {
+                    throw bad(file, number, "not_before is not an RFC 3339 time")
+                }
+                guard let notAfter = RFC3339.parse(f[3]) else {
+                    throw bad(file, number, "not_after is not an RFC 3339 time")
+                }
                 guard notBefore < notAfter else { throw bad(file, number, "not_before must be before not_after") }
                 var revokedAt: Instant?
                 if !f[4].isEmpty {
-                    guard let at = RFC3339.parse(f[4]) else { throw bad(file, number, "revoked_at is not an RFC 3339 time") }
+                    guard let at = RFC3339.parse(f[4]) else {
+                        throw bad(file, number, "revoked_at is not an RFC 3339 time")
+                    }
                     revokedAt = at
                 }
                 load.certificates.append(
-                    .init(serial: serial, myKey: myKey, validity: CertificateValidity(notBefore: notBefore, notAfter: notAfter, revokedAt: revokedAt), line: number))
+                    .init(
+                        serial: serial, myKey: myKey,
+                        validity: CertificateValidity(notBefore: notBefore, notAfter: notAfter, revokedAt: revokedAt),
+                        line: number))
             }
         }
-        if case let (file, changes)? = try lines(directory, "mykey_changes", header: "old_mykey_id,new_mykey_id,changed_at", fields: 3) {
+        if case let (file, changes)? = try lines(
+            directory, "mykey_changes", header: "old_mykey_id,new_mykey_id,changed_at", fields: 3)
+        {
             any = true
             for (number, f) in changes {
                 guard let old = MyKeyID(f[0]) else { throw bad(file, number, "old_mykey_id is not 8 of A–Z 0–9") }
                 guard let new = MyKeyID(f[1]) else { throw bad(file, number, "new_mykey_id is not 8 of A–Z 0–9") }
-                guard let at = RFC3339.parse(f[2]) else { throw bad(file, number, "changed_at is not an RFC 3339 time") }
+                guard let at = RFC3339.parse(f[2]) else {
+                    throw bad(file, number, "changed_at is not an RFC 3339 time")
+                }
                 load.changes.append(.init(old: old, new: new, at: at, line: number))
             }
         }
         guard any else {
             throw RegistryImportError(
-                file: directory, line: nil, message: "no registry file found (providers.csv, holders.csv, certificates.csv, mykey_changes.csv, plain or .zst)")
+                file: directory, line: nil,
+                message:
+                    "no registry file found (providers.csv, holders.csv, certificates.csv, mykey_changes.csv, plain or .zst)"
+            )
         }
         return load
     }
@@ -118,13 +150,15 @@ public enum RegistryReader {
             }
             if text.isEmpty { return }
             guard case .fields(let count) = splitter.split(text), count == fields else {
-                failure = RegistryImportError(file: file, line: number, message: "expected \(fields) comma-separated fields")
+                failure = RegistryImportError(
+                    file: file, line: number, message: "expected \(fields) comma-separated fields")
                 return
             }
             var values: [String] = []
             for i in 0..<fields {
                 guard let value = String(validating: splitter.field(i), as: UTF8.self) else {
-                    failure = RegistryImportError(file: file, line: number, message: "field \(i + 1) is not valid UTF-8")
+                    failure = RegistryImportError(
+                        file: file, line: number, message: "field \(i + 1) is not valid UTF-8")
                     return
                 }
                 values.append(value)
@@ -134,7 +168,9 @@ public enum RegistryReader {
         bytes.withUnsafeBytes { scanner.feed($0, handle) }
         scanner.finish(handle)
         if let failure { throw failure }
-        if scanner.lineNumber == 0 { throw RegistryImportError(file: file, line: nil, message: "the file is empty; it needs at least the header") }
+        if scanner.lineNumber == 0 {
+            throw RegistryImportError(file: file, line: nil, message: "the file is empty; it needs at least the header")
+        }
         return (file, rows)
     }
 }

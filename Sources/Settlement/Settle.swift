@@ -51,7 +51,8 @@ enum Settle {
         var entries: [Entry] = []
         for f in intakes.indices where intakes[f].verdict == .settle {
             for (r, record) in intakes[f].records.enumerated() where record.reason == Reason.none.rawValue {
-                entries.append(Entry(holder: record.holder, file: Int32(f), record: Int32(r), occurredAt: record.occurredAt))
+                entries.append(
+                    Entry(holder: record.holder, file: Int32(f), record: Int32(r), occurredAt: record.occurredAt))
             }
         }
         entries.sort { a, b in

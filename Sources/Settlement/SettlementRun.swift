@@ -1,11 +1,11 @@
+import Crypto
 public import Foundation
 public import Ledger
 public import Logging
-public import Rules
 import Postgres
+public import Rules
 import Synchronization
 import Zstd
-import Crypto
 
 /// How a run is to be done.
 public struct SettlementOptions: Sendable {
@@ -98,14 +98,20 @@ public enum SettlementRun {
         } else if !(try connection.tryAdvisoryLock(Ledger.settlementLockKey)) {
             throw SettlementError(
                 code: .locked,
-                message: "another settlement run holds the lock on this database; nothing was changed — wait for it to finish (or use --wait)")
+                message:
+                    "another settlement run holds the lock on this database; nothing was changed — wait for it to finish (or use --wait)"
+            )
         }
         defer { try? connection.advisoryUnlock(Ledger.settlementLockKey) }
         CrashPoint.reach("locked")
         try ledger.requireCurrentSchema()
         if options.dryRun {
             if let recorded = try ledger.recordedCampaign(), recorded != options.campaign {
-                throw SettlementError(code: .parametersChanged, message: "the campaign parameters differ from those recorded by the first run (\(Ledger.describe(recorded)))")
+                throw SettlementError(
+                    code: .parametersChanged,
+                    message:
+                        "the campaign parameters differ from those recorded by the first run (\(Ledger.describe(recorded)))"
+                )
             }
         } else {
             do {
@@ -167,16 +173,20 @@ public enum SettlementRun {
         CrashPoint.reach("results")
 
         var summary = RunSummary(
-            run_id: nil, dry_run: options.dryRun, started_at: RFC3339.format(Instant(secondsSinceEpoch: Int64(started.timeIntervalSince1970))),
+            run_id: nil, dry_run: options.dryRun,
+            started_at: RFC3339.format(Instant(secondsSinceEpoch: Int64(started.timeIntervalSince1970))),
             duration_seconds: 0, files: [], waiting: drop.waiting, settled_files: 0, quarantined_files: 0,
-            already_settled_files: 0, records: 0, granted_records: 0, rejected_records: 0, points: 0, eligible_amount: 0,
+            already_settled_files: 0, records: 0, granted_records: 0, rejected_records: 0, points: 0,
+            eligible_amount: 0,
             rejections: [:], recovered_runs: recovered)
         var registrations: [FileRegistration] = []
         for (intake, result) in zip(intakes, results) {
             let providerKey = intake.providerIndex >= 0 ? snapshot.providerKeys[Int(intake.providerIndex)] : nil
-            var registration = FileRegistration(name: intake.file.name, providerKey: providerKey, sha256: intake.sha256, outcome: .settled)
+            var registration = FileRegistration(
+                name: intake.file.name, providerKey: providerKey, sha256: intake.sha256, outcome: .settled)
             registration.amountTotal = intake.amountTotal
-            var outcome = RunSummary.FileOutcome(file: intake.file.name, outcome: "settled", records: 0, granted_records: 0, points: 0)
+            var outcome = RunSummary.FileOutcome(
+                file: intake.file.name, outcome: "settled", records: 0, granted_records: 0, points: 0)
             switch intake.verdict {
             case .quarantine(let verdict):
                 registration.outcome = .quarantined
@@ -186,7 +196,12 @@ public enum SettlementRun {
                 outcome.message = verdict.message
                 outcome.line = verdict.line
                 summary.quarantined_files += 1
-                logger.warning("file quarantined", metadata: ["file": "\(intake.file.name)", "code": "\(verdict.code.rawValue)", "reason": "\(verdict.message)"])
+                logger.warning(
+                    "file quarantined",
+                    metadata: [
+                        "file": "\(intake.file.name)", "code": "\(verdict.code.rawValue)",
+                        "reason": "\(verdict.message)",
+                    ])
             case .alreadySettled:
                 registration.outcome = .alreadySettled
                 outcome.outcome = "already_settled"
@@ -201,8 +216,14 @@ public enum SettlementRun {
                 registration.eligibleAmount = result.eligibleAmount
                 registration.result = (result.name, result.bytes, SHA256.hash(result.bytes), result.control)
                 for reason in Reason.allCases where result.reasonCounts[Int(reason.rawValue)] > 0 {
-                    registration.outcomes.append((reason.code, result.reasonCounts[Int(reason.rawValue)], result.reasonPoints[Int(reason.rawValue)]))
-                    if reason.isRejection { summary.rejections[reason.code, default: 0] += result.reasonCounts[Int(reason.rawValue)] }
+                    registration.outcomes.append(
+                        (
+                            reason.code, result.reasonCounts[Int(reason.rawValue)],
+                            result.reasonPoints[Int(reason.rawValue)]
+                        ))
+                    if reason.isRejection {
+                        summary.rejections[reason.code, default: 0] += result.reasonCounts[Int(reason.rawValue)]
+                    }
                 }
                 outcome.records = result.records
                 outcome.granted_records = result.grantedRecords
@@ -219,7 +240,8 @@ public enum SettlementRun {
         }
 
         if !options.dryRun && !registrations.isEmpty {
-            options.progress?(.init(phase: "commit", filesDone: intakes.count, files: intakes.count, records: summary.records))
+            options.progress?(
+                .init(phase: "commit", filesDone: intakes.count, files: intakes.count, records: summary.records))
             let runID = try ledger.nextRunID()
             let header = RunHeader(
                 runID: runID, startedAt: started, startedBy: Ledger.actor, host: ProcessInfo.processInfo.hostName,
@@ -229,7 +251,9 @@ public enum SettlementRun {
                     holderKey: snapshot.holderKeys[Int(change.holder)], before: snapshot.balances[Int(change.holder)],
                     after: change.balance, records: change.records)
             }
-            try ledger.commitRun(header, files: registrations, balances: balanceChanges, cap: options.campaign.capPoints) {
+            try ledger.commitRun(
+                header, files: registrations, balances: balanceChanges, cap: options.campaign.capPoints
+            ) {
                 fileIDs, writer in
                 for (f, intake) in intakes.enumerated() where intake.verdict == .settle {
                     let providerKey = snapshot.providerKeys[Int(intake.providerIndex)]
@@ -258,7 +282,8 @@ public enum SettlementRun {
             CrashPoint.reach("committed")
             summary.run_id = runID
             logger.notice("run committed", metadata: ["run_id": "\(runID)", "points": "\(summary.points)"])
-            options.progress?(.init(phase: "delivery", filesDone: intakes.count, files: intakes.count, records: summary.records))
+            options.progress?(
+                .init(phase: "delivery", filesDone: intakes.count, files: intakes.count, records: summary.records))
             try Delivery.deliver(run: runID, ledger: ledger, folders: options.folders)
             phase("delivery")
         }
@@ -268,7 +293,9 @@ public enum SettlementRun {
     }
 
     /// Reads every complete file on `workers` threads (each with its own decompressor); results in name order.
-    static func readFiles(_ files: [ProviderFile], snapshot: RegistrySnapshot, options: SettlementOptions) throws -> [FileIntake] {
+    static func readFiles(
+        _ files: [ProviderFile], snapshot: RegistrySnapshot, options: SettlementOptions
+    ) throws -> [FileIntake] {
         let slots = Mutex<[FileIntake?]>(Array(repeating: nil, count: files.count))
         let next = Atomic<Int>(0)
         let records = Atomic<Int>(0)

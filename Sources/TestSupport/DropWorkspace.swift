@@ -1,5 +1,5 @@
-public import Foundation
 import Crypto
+public import Foundation
 import Zstd
 
 /// A temporary provider-drop layout for tests: inbox, outbox, archive, quarantine and registry folders.
@@ -34,13 +34,16 @@ public final class DropWorkspace: @unchecked Sendable {
         controlFile: String? = nil
     ) throws -> String {
         let compressed = try Zstd.compress(Array(csv.utf8))
-        return try drop(name, bytes: compressed, csv: csv, records: records, amountTotal: amountTotal, sha256: sha256, controlFile: controlFile)
+        return try drop(
+            name, bytes: compressed, csv: csv, records: records, amountTotal: amountTotal, sha256: sha256,
+            controlFile: controlFile)
     }
 
     /// Drops a data file with exactly these bytes, and a control file describing `csv`.
     @discardableResult
     public func drop(
-        _ name: String, bytes: [UInt8], csv: String, records: Int? = nil, amountTotal: Int? = nil, sha256: String? = nil,
+        _ name: String, bytes: [UInt8], csv: String, records: Int? = nil, amountTotal: Int? = nil,
+        sha256: String? = nil,
         controlFile: String? = nil
     ) throws -> String {
         try Data(bytes).write(to: URL(fileURLWithPath: inbox + "/" + name))
@@ -56,7 +59,9 @@ public final class DropWorkspace: @unchecked Sendable {
 
     /// Data lines and the sum of the fourth field over five-field lines, as a provider would count them.
     static func count(_ csv: String) -> (records: Int, amount: Int) {
-        var lines = csv.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
+        var lines = csv.split(separator: "\n", omittingEmptySubsequences: false).map {
+            $0.hasSuffix("\r") ? $0.dropLast() : $0
+        }
         lines = Array(lines.dropFirst())
         var records = 0
         var amount = 0
@@ -70,7 +75,9 @@ public final class DropWorkspace: @unchecked Sendable {
 
     /// The decompressed text of a result file in the outbox, or nil when there is none.
     public func result(provider: String, stem: String) throws -> String? {
-        guard let data = FileManager.default.contents(atPath: outbox + "/\(provider)/\(stem).result.csv.zst") else { return nil }
+        guard let data = FileManager.default.contents(atPath: outbox + "/\(provider)/\(stem).result.csv.zst") else {
+            return nil
+        }
         return String(decoding: try Zstd.decompress(Array(data)), as: UTF8.self)
     }
 
@@ -82,7 +89,8 @@ public final class DropWorkspace: @unchecked Sendable {
             guard let enumerator = FileManager.default.enumerator(atPath: base) else { continue }
             while let path = enumerator.nextObject() as? String {
                 var isDirectory: ObjCBool = false
-                if FileManager.default.fileExists(atPath: base + "/" + path, isDirectory: &isDirectory), !isDirectory.boolValue,
+                if FileManager.default.fileExists(atPath: base + "/" + path, isDirectory: &isDirectory),
+                    !isDirectory.boolValue,
                     let data = FileManager.default.contents(atPath: base + "/" + path)
                 {
                     files[folder + "/" + path] = Array(data)

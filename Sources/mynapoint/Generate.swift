@@ -4,7 +4,8 @@ import Generator
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Generates a registry and a provider drop with a realistic mix of outcomes (for demos, tests and benchmarks).",
+        abstract:
+            "Generates a registry and a provider drop with a realistic mix of outcomes (for demos, tests and benchmarks).",
         discussion: "The same options give byte-identical files.")
 
     @Option(help: "Folder for the registry CSV files.") var registry: String
@@ -18,8 +19,11 @@ struct Generate: ParsableCommand {
     @Flag(help: "Add bad lines and files that must be quarantined.") var faults = false
 
     func validate() throws {
-        guard holders > 0, records >= 0, providers > 0, providers <= 9999, filesPerProvider > 0, filesPerProvider <= 9000 else {
-            throw ValidationError("holders, providers and files per provider must be positive (providers ≤ 9999, files ≤ 9000)")
+        guard holders > 0, records >= 0, providers > 0, providers <= 9999, filesPerProvider > 0,
+            filesPerProvider <= 9000
+        else {
+            throw ValidationError(
+                "holders, providers and files per provider must be positive (providers ≤ 9999, files ≤ 9000)")
         }
         guard date.count == 8, date.allSatisfy(\.isNumber) else { throw ValidationError("--date is YYYYMMDD") }
     }

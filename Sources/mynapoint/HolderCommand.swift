@@ -9,7 +9,8 @@ struct HolderCommand: ParsableCommand {
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Shows a holder by a current or former MyKey ID: status, provider, eligible amount, points, records.")
+            abstract:
+                "Shows a holder by a current or former MyKey ID: status, provider, eligible amount, points, records.")
 
         @OptionGroup var database: DatabaseOptions
         @Argument(help: "A MyKey ID (8 of A–Z 0–9).") var mykey: String

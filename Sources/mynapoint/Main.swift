@@ -18,14 +18,17 @@ struct Mynapoint: ParsableCommand {
         version: version,
         subcommands: [
             Migrate.self, RegistryCommand.self, Settle.self, HolderCommand.self, Report.self, Verify.self, Runs.self,
-            Generate.self, Register.self, MyKeyCommand.self, ApplyCommand.self, CertificateCommand.self, CRLCommand.self,
+            Generate.self, Register.self, MyKeyCommand.self, ApplyCommand.self, CertificateCommand.self,
+            CRLCommand.self,
         ]
     )
 }
 
 /// Options every database command takes.
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .customLong("database-url"), help: "postgresql:// URL or conninfo (default: DATABASE_URL, then libpq's environment).")
+    @Option(
+        name: .customLong("database-url"),
+        help: "postgresql:// URL or conninfo (default: DATABASE_URL, then libpq's environment).")
     var databaseURL: String?
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")

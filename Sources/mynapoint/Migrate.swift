@@ -13,7 +13,11 @@ struct Migrate: ParsableCommand {
             let ledger = try Ledger(url: database.url)
             let applied = try ledger.migrate()
             let version = try ledger.schemaVersion()
-            print(applied.isEmpty ? "schema is up to date (version \(version))" : "schema upgraded to version \(version) (applied \(applied.map(String.init).joined(separator: ", ")))")
+            print(
+                applied.isEmpty
+                    ? "schema is up to date (version \(version))"
+                    : "schema upgraded to version \(version) (applied \(applied.map(String.init).joined(separator: ", ")))"
+            )
         } catch {
             throw Output.fail("migrate failed: \(error)")
         }

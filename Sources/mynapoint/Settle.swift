@@ -17,31 +17,43 @@ struct Settle: ParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
-    @Option(help: "Configuration file (default: $MYNAPOINT_CONFIG, then /etc/mynapoint/mynapoint.json).") var config: String?
+    @Option(help: "Configuration file (default: $MYNAPOINT_CONFIG, then /etc/mynapoint/mynapoint.json).") var config:
+        String?
     @Option(help: "Folder providers drop files into.") var inbox: String?
     @Option(help: "Folder result files are written to, per provider.") var outbox: String?
     @Option(help: "Folder settled inputs are moved to, per provider.") var archive: String?
     @Option(help: "Folder bad files are moved to, with a reason file.") var quarantine: String?
     @Option(help: "Intake threads (default: the machine's cores).") var workers: Int?
-    @Option(name: .customLong("summary-json"), help: "Write the run's summary as JSON to this file.") var summaryJSON: String?
-    @Flag(name: .customLong("dry-run"), help: "Do everything but write: print what would be granted.") var dryRun = false
+    @Option(name: .customLong("summary-json"), help: "Write the run's summary as JSON to this file.") var summaryJSON:
+        String?
+    @Flag(name: .customLong("dry-run"), help: "Do everything but write: print what would be granted.") var dryRun =
+        false
     @Flag(help: "Wait for another run to finish instead of exiting with 75.") var wait = false
     @Option(
         name: .customLong("metrics-file"),
-        help: "Write this invocation's metrics here in Prometheus text format (e.g. …/textfile_collector/mynapoint.prom).")
+        help:
+            "Write this invocation's metrics here in Prometheus text format (e.g. …/textfile_collector/mynapoint.prom)."
+    )
     var metricsFile: String?
 
     @Option(name: .customLong("rate-percent"), help: "Premium rate (default 25).") var ratePercent: Int?
     @Option(name: .customLong("cap-points"), help: "Points cap per holder (default 5000).") var capPoints: Int?
-    @Option(name: .customLong("window-start"), help: "First instant a record may occur (RFC 3339).") var windowStart: String?
+    @Option(name: .customLong("window-start"), help: "First instant a record may occur (RFC 3339).") var windowStart:
+        String?
     @Option(name: .customLong("window-end"), help: "End of the window, exclusive (RFC 3339).") var windowEnd: String?
     @Option(help: "per_record or cumulative.") var rounding: String?
 
     func validate() throws {
         if let workers, workers < 1 || workers > 256 { throw ValidationError("--workers must be 1–256") }
-        if let rounding, Rounding(rawValue: rounding) == nil { throw ValidationError("--rounding must be per_record or cumulative") }
-        if let windowStart, RFC3339.parse(windowStart) == nil { throw ValidationError("--window-start must be RFC 3339 with seconds and offset") }
-        if let windowEnd, RFC3339.parse(windowEnd) == nil { throw ValidationError("--window-end must be RFC 3339 with seconds and offset") }
+        if let rounding, Rounding(rawValue: rounding) == nil {
+            throw ValidationError("--rounding must be per_record or cumulative")
+        }
+        if let windowStart, RFC3339.parse(windowStart) == nil {
+            throw ValidationError("--window-start must be RFC 3339 with seconds and offset")
+        }
+        if let windowEnd, RFC3339.parse(windowEnd) == nil {
+            throw ValidationError("--window-end must be RFC 3339 with seconds and offset")
+        }
     }
 
     func run() throws {
@@ -58,10 +70,13 @@ struct Settle: ParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             do {
-                try (encoder.encode(summary) + Data("\n".utf8)).write(to: URL(fileURLWithPath: summaryJSON), options: .atomic)
+                try (encoder.encode(summary) + Data("\n".utf8)).write(
+                    to: URL(fileURLWithPath: summaryJSON), options: .atomic)
             } catch {
                 recordMetrics(started: started, exitCode: 1, summary: summary, ledger: ledger)
-                throw Output.fail("the run \(summary.run_id.map(String.init) ?? "") completed but the summary could not be written to \(summaryJSON): \(error)")
+                throw Output.fail(
+                    "the run \(summary.run_id.map(String.init) ?? "") completed but the summary could not be written to \(summaryJSON): \(error)"
+                )
             }
         }
         printSummary(summary)
@@ -148,18 +163,29 @@ struct Settle: ParsableCommand {
 
     private func printSummary(_ s: RunSummary) {
         let head = s.dry_run ? "dry run (nothing written)" : (s.run_id.map { "run \($0)" } ?? "nothing to settle")
-        print("\(head): \(s.settled_files) files settled, \(s.quarantined_files) quarantined, \(s.already_settled_files) already settled, \(s.waiting.count) waiting")
-        print("records \(s.records): granted \(s.granted_records), rejected \(s.rejected_records); points \(s.points) on \(s.eligible_amount) yen eligible")
+        print(
+            "\(head): \(s.settled_files) files settled, \(s.quarantined_files) quarantined, \(s.already_settled_files) already settled, \(s.waiting.count) waiting"
+        )
+        print(
+            "records \(s.records): granted \(s.granted_records), rejected \(s.rejected_records); points \(s.points) on \(s.eligible_amount) yen eligible"
+        )
         if !s.rejections.isEmpty {
-            print("rejections: " + s.rejections.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            print(
+                "rejections: "
+                    + s.rejections.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
         for file in s.files where file.outcome == "quarantined" {
             print("quarantined \(file.file): \(file.code ?? "") \(file.message ?? "")")
         }
-        if !s.recovered_runs.isEmpty { print("delivered the results of earlier run(s) \(s.recovered_runs.map(String.init).joined(separator: ", "))") }
+        if !s.recovered_runs.isEmpty {
+            print(
+                "delivered the results of earlier run(s) \(s.recovered_runs.map(String.init).joined(separator: ", "))")
+        }
         let phases = ["snapshot", "intake", "duplicates", "points", "results", "commit", "delivery"]
             .compactMap { name in s.phase_seconds[name].map { String(format: "%@ %.2f", name, $0) } }
-        print(String(format: "took %.2f s", s.duration_seconds) + (phases.isEmpty ? "" : " (" + phases.joined(separator: ", ") + ")"))
+        print(
+            String(format: "took %.2f s", s.duration_seconds)
+                + (phases.isEmpty ? "" : " (" + phases.joined(separator: ", ") + ")"))
     }
 }
 

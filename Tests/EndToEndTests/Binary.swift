@@ -26,7 +26,10 @@ struct Binary {
 
     /// Runs `mynapoint` with arguments against `database`, waiting for it to end.
     @discardableResult
-    static func run(_ arguments: [String], database: TemporaryDatabase?, environment extra: [String: String] = [:], cwd: String? = nil) throws
+    static func run(
+        _ arguments: [String], database: TemporaryDatabase?, environment extra: [String: String] = [:],
+        cwd: String? = nil
+    ) throws
         -> Outcome
     {
         let process = Process()
@@ -60,7 +63,8 @@ struct Binary {
         let signal = process.terminationReason == .uncaughtSignal ? process.terminationStatus : nil
         return Outcome(
             status: process.terminationStatus, killedBySignal: signal,
-            stdout: String(decoding: outData.value, as: UTF8.self), stderr: String(decoding: errData.value, as: UTF8.self))
+            stdout: String(decoding: outData.value, as: UTF8.self),
+            stderr: String(decoding: errData.value, as: UTF8.self))
     }
 }
 
@@ -113,7 +117,10 @@ final class Deployment: @unchecked Sendable {
     }
 
     var folderArguments: [String] {
-        ["--inbox", workspace.inbox, "--outbox", workspace.outbox, "--archive", workspace.archive, "--quarantine", workspace.quarantine]
+        [
+            "--inbox", workspace.inbox, "--outbox", workspace.outbox, "--archive", workspace.archive, "--quarantine",
+            workspace.quarantine,
+        ]
     }
 
     @discardableResult

@@ -6,7 +6,8 @@ import Testing
 /// files must end exactly as after an uninterrupted run.
 @Suite struct CrashRecoveryTests {
     static let points: [String] = [
-        "locked", "recovered", "intake", "duplicates", "results", "run-row", "file-rows", "grants-copy", "grants-copy#3",
+        "locked", "recovered", "intake", "duplicates", "results", "run-row", "file-rows", "grants-copy",
+        "grants-copy#3",
         "grants", "ledger", "before-commit", "committed", "result-file", "result-control", "result-file#3",
         "archive-data", "archive-control", "archive-control#4", "quarantine-reason", "quarantine-data",
         "quarantine-data#3", "delivered", "marked",
@@ -25,7 +26,8 @@ import Testing
         let reference = try Self.reference.get()
         let deployment = try Deployment(generated: 6000)
         let crashed = try deployment.settle(environment: ["MYNAPOINT_CRASH_AT": point])
-        #expect(crashed.killedBySignal == 9, "the run was not killed at \(point): exit \(crashed.status) \(crashed.stderr)")
+        #expect(
+            crashed.killedBySignal == 9, "the run was not killed at \(point): exit \(crashed.status) \(crashed.stderr)")
         let rerun = try deployment.settle()
         #expect(rerun.status == 3 || rerun.status == 0, "\(rerun.stderr)")
         #expect(try deployment.state() == reference.state)

@@ -20,12 +20,15 @@ import Zstd
         let settled = try deployment.settle(["--summary-json", summaryPath, "--workers", "2"])
         #expect(settled.status == 0, "\(settled.stderr)")
         #expect(settled.stdout.contains("points 7833"))
-        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summaryPath))) as! [String: Any]
+        let summary =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summaryPath)))
+            as! [String: Any]
         #expect(summary["points"] as? Int == 7833)
         #expect(summary["records"] as? Int == 20)
         #expect((summary["rejections"] as? [String: Int])?["MALFORMED"] == 2)
 
-        let expected = try String(contentsOfFile: DropWorkspace.fixtures() + "/example/expected-per_record.result.csv", encoding: .utf8)
+        let expected = try String(
+            contentsOfFile: DropWorkspace.fixtures() + "/example/expected-per_record.result.csv", encoding: .utf8)
         #expect(try deployment.workspace.result(provider: "P0001", stem: "P0001_20210105_0001") == expected)
 
         let holder = try Binary.run(["holder", "show", "OLDID009", "--format", "json"], database: deployment.database)
@@ -64,13 +67,16 @@ import Zstd
         #expect(again.status == 0)
         #expect(again.stdout.contains("nothing to settle"))
 
-        let missing = try Binary.run(["registry", "import", deployment.workspace.root + "/nowhere"], database: deployment.database)
+        let missing = try Binary.run(
+            ["registry", "import", deployment.workspace.root + "/nowhere"], database: deployment.database)
         #expect(missing.status == 1)
         #expect(missing.stderr.split(separator: "\n").count == 1)
-        let noInbox = try Binary.run(["settle", "--outbox", "o", "--archive", "a", "--quarantine", "q"], database: deployment.database)
+        let noInbox = try Binary.run(
+            ["settle", "--outbox", "o", "--archive", "a", "--quarantine", "q"], database: deployment.database)
         #expect(noInbox.status == 1)
         #expect(noInbox.stderr.contains("--inbox"))
-        let badDatabase = try Binary.run(["migrate", "--database-url", "postgresql://nobody:secret-pw@/nodb?host=/nonexistent"], database: nil)
+        let badDatabase = try Binary.run(
+            ["migrate", "--database-url", "postgresql://nobody:secret-pw@/nodb?host=/nonexistent"], database: nil)
         #expect(badDatabase.status == 1)
         #expect(!badDatabase.stderr.contains("secret-pw"))
         #expect(badDatabase.stderr.split(separator: "\n").count == 1)

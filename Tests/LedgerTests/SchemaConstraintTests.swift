@@ -1,6 +1,6 @@
 import Ledger
-import Rules
 import Postgres
+import Rules
 import TestSupport
 import Testing
 

@@ -1,10 +1,10 @@
-import Postgres
 import Foundation
 import Generator
 import Ledger
+import Postgres
 import Rules
-import Testing
 import TestSupport
+import Testing
 import Zstd
 
 @testable import Settlement
@@ -14,7 +14,8 @@ private let holder1 = "AAAA0001"
 @Suite struct QuarantineTests {
     func quarantined(_ fixture: SettlementFixture, _ name: String) throws -> [String: Any] {
         let stem = String(name.dropLast(".csv.zst".count))
-        let data = try #require(FileManager.default.contents(atPath: fixture.workspace.quarantine + "/" + stem + ".error.json"))
+        let data = try #require(
+            FileManager.default.contents(atPath: fixture.workspace.quarantine + "/" + stem + ".error.json"))
         #expect(FileManager.default.fileExists(atPath: fixture.workspace.quarantine + "/" + name))
         #expect(FileManager.default.fileExists(atPath: fixture.workspace.quarantine + "/" + stem + ".ctl"))
         return try JSONSerialization.jsonObject(with: data) as! [String: Any]
@@ -30,11 +31,19 @@ private let holder1 = "AAAA0001"
         try w.drop("P0001_20201001_0003.csv.zst", csv: good, sha256: String(repeating: "0", count: 64))
         let truncated = Array(try Zstd.compress(Array(good.utf8)).dropLast(3))
         try w.drop("P0001_20201001_0004.csv.zst", bytes: truncated, csv: good)
-        try w.drop("P0001_20201001_0005.csv.zst", csv: "record_id,mykey,kind,amount_yen,occurred_at\nQ1,AAAA0001,charge,1000,2020-10-01T10:00:00+09:00\n")
+        try w.drop(
+            "P0001_20201001_0005.csv.zst",
+            csv: "record_id,mykey,kind,amount_yen,occurred_at\nQ1,AAAA0001,charge,1000,2020-10-01T10:00:00+09:00\n")
         try w.drop("P0001_20201001_0006.csv.zst", csv: good, records: 2)
         try w.drop("P0001_20201001_0007.csv.zst", csv: good, amountTotal: 999)
-        try w.drop("P0001_20201001_0008.csv.zst", csv: records("Q2,AAAA0001,charge,01000,2020-10-01T10:00:00+09:00"), amountTotal: 1000)
-        try w.drop("P0001_20201001_0009.csv.zst", csv: good, controlFile: "{\"format\": \"mynapoint-records/1\", \"file\": \"P0001_20201001_0001.csv.zst\", \"sha256\": \"\(String(repeating: "0", count: 64))\", \"records\": 1, \"amount_total\": 1000}")
+        try w.drop(
+            "P0001_20201001_0008.csv.zst", csv: records("Q2,AAAA0001,charge,01000,2020-10-01T10:00:00+09:00"),
+            amountTotal: 1000)
+        try w.drop(
+            "P0001_20201001_0009.csv.zst", csv: good,
+            controlFile:
+                "{\"format\": \"mynapoint-records/1\", \"file\": \"P0001_20201001_0001.csv.zst\", \"sha256\": \"\(String(repeating: "0", count: 64))\", \"records\": 1, \"amount_total\": 1000}"
+        )
         try Data("not zstd at all".utf8).write(to: URL(fileURLWithPath: w.inbox + "/P0001_20201001_0010.csv.zst"))
         try w.drop("P0001_20201001_0010.csv.zst", bytes: Array("not zstd at all".utf8), csv: good)
 
@@ -96,25 +105,30 @@ private let holder1 = "AAAA0001"
     @Test func resentRecordIsADuplicateAndLateRecordsMeetTheCap() throws {
         let fixture = try SettlementFixture(registry: SettlementFixture.exampleRegistry)
         let w = fixture.workspace
-        try w.drop("P0001_20201001_0001.csv.zst", csv: records(
-            "A1,AAAA0001,charge,19000,2020-10-01T10:00:00+09:00",
-            "A2,AAAA0001,purchase,bad,2020-10-01T10:00:00+09:00".replacingOccurrences(of: "bad", with: "100")))
+        try w.drop(
+            "P0001_20201001_0001.csv.zst",
+            csv: records(
+                "A1,AAAA0001,charge,19000,2020-10-01T10:00:00+09:00",
+                "A2,AAAA0001,purchase,bad,2020-10-01T10:00:00+09:00".replacingOccurrences(of: "bad", with: "100")))
         let first = try fixture.settle()
         #expect(first.points == 4750 + 25)
-        try w.drop("P0001_20201002_0001.csv.zst", csv: records(
-            "A1,AAAA0001,charge,19000,2020-10-01T10:00:00+09:00",
-            "A3,AAAA0001,charge,4000,2020-10-02T10:00:00+09:00",
-            "A4,AAAA0001,charge,4000,2020-10-03T10:00:00+09:00"))
+        try w.drop(
+            "P0001_20201002_0001.csv.zst",
+            csv: records(
+                "A1,AAAA0001,charge,19000,2020-10-01T10:00:00+09:00",
+                "A3,AAAA0001,charge,4000,2020-10-02T10:00:00+09:00",
+                "A4,AAAA0001,charge,4000,2020-10-03T10:00:00+09:00"))
         let second = try fixture.settle()
         #expect(second.rejections["DUPLICATE"] == 1)
         let result = try #require(try w.result(provider: "P0001", stem: "P0001_20201002_0001"))
-        #expect(result == """
-            record_id,mykey_id,status,points,reason
-            A1,AAAA0001,REJECTED,0,DUPLICATE
-            A3,AAAA0001,GRANTED,225,CAP_PARTIAL
-            A4,AAAA0001,GRANTED,0,CAP_REACHED
+        #expect(
+            result == """
+                record_id,mykey_id,status,points,reason
+                A1,AAAA0001,REJECTED,0,DUPLICATE
+                A3,AAAA0001,GRANTED,225,CAP_PARTIAL
+                A4,AAAA0001,GRANTED,0,CAP_REACHED
 
-            """)
+                """)
         #expect(try fixture.points(holder1) == 5000)
         let holder = try #require(try fixture.ledger.holder(myKey: MyKeyID(holder1)!))
         #expect(holder.records == 4)
@@ -146,7 +160,8 @@ private let holder1 = "AAAA0001"
     @Test func lineFormsAreReadAsSpecified() throws {
         let fixture = try SettlementFixture(registry: SettlementFixture.exampleRegistry)
         let w = fixture.workspace
-        let csv = "\u{FEFF}record_id,mykey_id,kind,amount_yen,occurred_at\r\n"
+        let csv =
+            "\u{FEFF}record_id,mykey_id,kind,amount_yen,occurred_at\r\n"
             + "\"F1\",\"AAAA0001\",\"charge\",\"1000\",\"2020-10-01T10:00:00+09:00\"\r\n"
             + "\r\n"
             + "\"F\"\"2\",AAAA0001,charge,1000,2020-10-01T10:00:00+09:00\r\n"
@@ -157,15 +172,16 @@ private let holder1 = "AAAA0001"
         let summary = try fixture.settle()
         #expect(summary.exitCode == 0)
         let result = try #require(try w.result(provider: "P0001", stem: "P0001_20201001_0001"))
-        #expect(result == """
-            record_id,mykey_id,status,points,reason
-            F1,AAAA0001,GRANTED,250,
-            ,AAAA0001,REJECTED,0,MALFORMED
-            ,,REJECTED,0,MALFORMED
-            F4,,REJECTED,0,MALFORMED
-            F5,AAAA0001,GRANTED,250,
+        #expect(
+            result == """
+                record_id,mykey_id,status,points,reason
+                F1,AAAA0001,GRANTED,250,
+                ,AAAA0001,REJECTED,0,MALFORMED
+                ,,REJECTED,0,MALFORMED
+                F4,,REJECTED,0,MALFORMED
+                F5,AAAA0001,GRANTED,250,
 
-            """)
+                """)
     }
 }
 
@@ -181,7 +197,8 @@ private let holder1 = "AAAA0001"
             options.providers = 3
             options.filesPerProvider = 3
             options.faults = true
-            _ = try DropGenerator.generate(registry: fixture.workspace.registry, inbox: fixture.workspace.inbox, options: options)
+            _ = try DropGenerator.generate(
+                registry: fixture.workspace.registry, inbox: fixture.workspace.inbox, options: options)
             try fixture.importRegistry(fixture.workspace.registry)
             let summary = try fixture.settle()
             #expect(summary.records > 0)
@@ -193,7 +210,8 @@ private let holder1 = "AAAA0001"
 
     @Test func aSecondRunWhileTheLockIsHeldChangesNothing() throws {
         let fixture = try SettlementFixture(registry: SettlementFixture.exampleRegistry)
-        try fixture.workspace.drop("P0001_20201001_0001.csv.zst", csv: records("L1,AAAA0001,charge,1000,2020-10-01T10:00:00+09:00"))
+        try fixture.workspace.drop(
+            "P0001_20201001_0001.csv.zst", csv: records("L1,AAAA0001,charge,1000,2020-10-01T10:00:00+09:00"))
         let other = try fixture.database.connect()
         #expect(try other.tryAdvisoryLock(Ledger.settlementLockKey))
         #expect {
@@ -232,12 +250,14 @@ private let holder1 = "AAAA0001"
 
     @Test func theDatabaseRefusesASecondGrantAndAPointAboveTheCap() throws {
         let fixture = try SettlementFixture(registry: SettlementFixture.exampleRegistry)
-        try fixture.workspace.drop("P0001_20201001_0001.csv.zst", csv: records("U1,AAAA0001,charge,1000,2020-10-01T10:00:00+09:00"))
+        try fixture.workspace.drop(
+            "P0001_20201001_0001.csv.zst", csv: records("U1,AAAA0001,charge,1000,2020-10-01T10:00:00+09:00"))
         try fixture.settle()
         let c = fixture.ledger.connection
         #expect(throws: (any Error).self) {
             try c.execute(
-                "INSERT INTO grants SELECT provider_key, record_id, holder_key, run_id, file_id, line, occurred_at_ns, amount, points, reason FROM grants")
+                "INSERT INTO grants SELECT provider_key, record_id, holder_key, run_id, file_id, line, occurred_at_ns, amount, points, reason FROM grants"
+            )
         }
         #expect(throws: (any Error).self) { try c.execute("UPDATE grants SET points = points + 1") }
         #expect(throws: (any Error).self) { try c.execute("DELETE FROM grants") }

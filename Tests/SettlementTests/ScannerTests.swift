@@ -1,7 +1,7 @@
-import Ledger
-import Rules
-import Postgres
 import Foundation
+import Ledger
+import Postgres
+import Rules
 import Testing
 
 @testable import Settlement
@@ -79,7 +79,9 @@ import Testing
 }
 
 @Suite struct ProviderFileTests {
-    @Test(arguments: ["P0001_20201001_0001.csv.zst", "A_20200229_9999.csv.zst", "ABCDEFGHIJKLMNOP_20210331_0000.csv.zst"])
+    @Test(arguments: [
+        "P0001_20201001_0001.csv.zst", "A_20200229_9999.csv.zst", "ABCDEFGHIJKLMNOP_20210331_0000.csv.zst",
+    ])
     func validNames(_ name: String) { #expect(ProviderFile(name: name).hasValidName) }
 
     @Test(arguments: [
@@ -102,7 +104,8 @@ import Testing
     let digest = String(repeating: "ab", count: 32)
 
     @Test func parsesAValidControlFile() throws {
-        let json = "{\"format\": \"mynapoint-records/1\", \"file\": \"P1_20201001_0001.csv.zst\", \"sha256\": \"\(digest.uppercased())\", \"records\": 3, \"amount_total\": 10}"
+        let json =
+            "{\"format\": \"mynapoint-records/1\", \"file\": \"P1_20201001_0001.csv.zst\", \"sha256\": \"\(digest.uppercased())\", \"records\": 3, \"amount_total\": 10}"
         let control = try ControlFile.parse(Array(json.utf8)).get()
         #expect(control == ControlFile(file: "P1_20201001_0001.csv.zst", sha256: digest, records: 3, amountTotal: 10))
     }

@@ -1,10 +1,10 @@
-import Postgres
 import Foundation
 import Ledger
 import Logging
+import Postgres
 import Rules
-import Testing
 import TestSupport
+import Testing
 
 @testable import Settlement
 
@@ -38,7 +38,9 @@ final class SettlementFixture {
     }
 
     var folders: DropFolders {
-        DropFolders(inbox: workspace.inbox, outbox: workspace.outbox, archive: workspace.archive, quarantine: workspace.quarantine)
+        DropFolders(
+            inbox: workspace.inbox, outbox: workspace.outbox, archive: workspace.archive,
+            quarantine: workspace.quarantine)
     }
 
     @discardableResult

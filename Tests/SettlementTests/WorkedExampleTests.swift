@@ -1,9 +1,9 @@
+import Foundation
 import Ledger
 import Postgres
-import Foundation
 import Rules
-import Testing
 import TestSupport
+import Testing
 
 @testable import Settlement
 
@@ -18,7 +18,9 @@ import TestSupport
         #expect(summary.settled_files == 1)
         #expect(summary.records == 20)
 
-        let expected = try String(contentsOfFile: DropWorkspace.fixtures() + "/example/expected-\(rounding.rawValue).result.csv", encoding: .utf8)
+        let expected = try String(
+            contentsOfFile: DropWorkspace.fixtures() + "/example/expected-\(rounding.rawValue).result.csv",
+            encoding: .utf8)
         let result = try #require(try fixture.workspace.result(provider: "P0001", stem: "P0001_20210105_0001"))
         #expect(result == expected)
 
@@ -29,11 +31,14 @@ import TestSupport
         #expect(try fixture.points("OLDID009") == (rounding == .perRecord ? 1500 : 1501))
 
         // Inputs archived, inbox empty, control file of the result consistent.
-        let archived = try FileManager.default.contentsOfDirectory(atPath: fixture.workspace.archive + "/P0001").sorted()
+        let archived = try FileManager.default.contentsOfDirectory(atPath: fixture.workspace.archive + "/P0001")
+            .sorted()
         #expect(archived == ["P0001_20210105_0001.csv.zst", "P0001_20210105_0001.ctl"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.workspace.inbox).isEmpty)
-        let control = try String(contentsOfFile: fixture.workspace.outbox + "/P0001/P0001_20210105_0001.result.ctl", encoding: .utf8)
-        let points = rounding == .perRecord ? 2500 + 2500 + 833 + 500 + 500 + 1000 : 2500 + 2500 + 833 + 500 + 500 + 1001
+        let control = try String(
+            contentsOfFile: fixture.workspace.outbox + "/P0001/P0001_20210105_0001.result.ctl", encoding: .utf8)
+        let points =
+            rounding == .perRecord ? 2500 + 2500 + 833 + 500 + 500 + 1000 : 2500 + 2500 + 833 + 500 + 500 + 1001
         #expect(control.contains("\"records\": 20, \"granted_records\": 8, \"points_total\": \(points)"))
         #expect(try fixture.count("SELECT count(*) FROM grants") == 17)
         #expect(try fixture.count("SELECT sum(points) FROM ledger") == Int64(points))
