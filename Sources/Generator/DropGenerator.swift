@@ -281,7 +281,7 @@ public enum DropGenerator {
         }
         try handle.close()
         let control = ControlJSON.render(
-            file: stem + ".csv.zst", sha256: hex(hasher.finalize()), records: lines, amountTotal: amountTotal)
+            file: stem + ".csv.zst", sha256: hasher.finalize().hexString, records: lines, amountTotal: amountTotal)
         try Data(control.utf8).write(to: URL(fileURLWithPath: inbox + "/" + stem + ".ctl"))
         return Made(compressed: compressedBytes, csv: csvBytes)
     }
@@ -297,7 +297,7 @@ public enum DropGenerator {
             let text =
                 control
                 ?? ControlJSON.render(
-                    file: stem + ".csv.zst", sha256: hex(SHA256.hash(data)), records: 1, amountTotal: 1000)
+                    file: stem + ".csv.zst", sha256: SHA256.hash(data).hexString, records: 1, amountTotal: 1000)
             try Data(text.utf8).write(to: URL(fileURLWithPath: inbox + "/" + stem + ".ctl"))
             names.append(stem + ".csv.zst")
         }
@@ -316,7 +316,7 @@ public enum DropGenerator {
         try write(
             "\(provider)_\(options.fileDate)_9005", data: compressed,
             control: ControlJSON.render(
-                file: "\(provider)_\(options.fileDate)_9005.csv.zst", sha256: hex(SHA256.hash(compressed)), records: 2,
+                file: "\(provider)_\(options.fileDate)_9005.csv.zst", sha256: SHA256.hash(compressed).hexString, records: 2,
                 amountTotal: 1000))
         try write("\(provider.lowercased())_\(options.fileDate)_0001", data: compressed, control: nil)
         return names
@@ -369,10 +369,6 @@ public enum DropGenerator {
 
     static func time(_ seconds: Int64) -> String { jst(seconds) }
 
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
-    }
 }
 
 /// The control file's JSON (settlement spec §3.2).

@@ -184,7 +184,7 @@ final class Intake {
         }
         decompressor.reset()
         intake.sha256 = hasher.finalize()
-        let digest = hex(intake.sha256)
+        let digest = intake.sha256.hexString
 
         if let readError {
             // An I/O failure is the operator's problem, not the provider's: the whole run stops.
@@ -332,16 +332,4 @@ final class Intake {
                 amount: Int32(amount), holder: holder ?? -1, recordIDLength: recordLength, reason: reason,
                 kind: kind.rawValue))
     }
-}
-
-/// Lower-case hex of bytes.
-func hex(_ bytes: [UInt8]) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var out = [UInt8]()
-    out.reserveCapacity(bytes.count * 2)
-    for b in bytes {
-        out.append(digits[Int(b >> 4)])
-        out.append(digits[Int(b & 0x0F)])
-    }
-    return String(decoding: out, as: UTF8.self)
 }

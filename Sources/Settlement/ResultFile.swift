@@ -67,7 +67,7 @@ struct ResultFile: Sendable {
         }
         try compressor.finish { compressed.append(contentsOf: $0) }
         let name = intake.file.stem + ".result.csv.zst"
-        let digest = hex(SHA256.hash(compressed))
+        let digest = SHA256.hash(compressed).hexString
         let control =
             "{\"format\": \"mynapoint-results/1\", \"file\": \"\(name)\", \"sha256\": \"\(digest)\", "
             + "\"records\": \(intake.records.count), \"granted_records\": \(granted), \"points_total\": \(points)}\n"
