@@ -316,7 +316,8 @@ public enum DropGenerator {
         try write(
             "\(provider)_\(options.fileDate)_9005", data: compressed,
             control: ControlJSON.render(
-                file: "\(provider)_\(options.fileDate)_9005.csv.zst", sha256: SHA256.hash(compressed).hexString, records: 2,
+                file: "\(provider)_\(options.fileDate)_9005.csv.zst", sha256: SHA256.hash(compressed).hexString,
+                records: 2,
                 amountTotal: 1000))
         try write("\(provider.lowercased())_\(options.fileDate)_0001", data: compressed, control: nil)
         return names
