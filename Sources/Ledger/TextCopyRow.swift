@@ -1,27 +1,46 @@
 /// The fields of one row of `COPY … TO STDOUT` in text format: tab-separated, `\N` for NULL.
 ///
-/// Only columns that need no unescaping (numbers, identifiers, hex) are read this way.
+/// Only columns that need no unescaping (numbers, identifiers, hex) are read this way. Up to 8 fields; the
+/// field boundaries live inline, so reading a row allocates nothing.
 struct TextCopyRow {
-    private var fields: [UnsafeRawBufferPointer] = []
+    private let line: UnsafeRawBufferPointer
+    private var starts: (Int, Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0, 0)
+    /// Number of fields (at most 8 are kept).
+    private(set) var count = 0
 
     init(_ row: UnsafeRawBufferPointer) {
         var line = row
         if line.last == 0x0A { line = UnsafeRawBufferPointer(rebasing: line.dropLast()) }
-        var start = 0
-        for i in 0..<line.count where line[i] == 0x09 {
-            fields.append(UnsafeRawBufferPointer(rebasing: line[start..<i]))
-            start = i + 1
+        self.line = line
+        var fields = 1
+        withUnsafeMutableBytes(of: &starts) { raw in
+            let starts = raw.bindMemory(to: Int.self)
+            starts[0] = 0
+            for i in 0..<line.count where line[i] == 0x09 && fields < 8 {
+                starts[fields] = i + 1
+                fields += 1
+            }
+            starts[fields] = line.count + 1
         }
-        fields.append(UnsafeRawBufferPointer(rebasing: line[start..<line.count]))
+        count = fields
     }
 
-    var count: Int { fields.count }
+    func bytes(_ i: Int) -> UnsafeRawBufferPointer {
+        guard i < count else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return withUnsafeBytes(of: starts) { raw in
+            let starts = raw.bindMemory(to: Int.self)
+            return UnsafeRawBufferPointer(rebasing: line[starts[i]..<(starts[i + 1] - 1)])
+        }
+    }
 
-    func isNull(_ i: Int) -> Bool { fields[i].count == 2 && fields[i][0] == 0x5C && fields[i][1] == 0x4E }
+    func isNull(_ i: Int) -> Bool {
+        let f = bytes(i)
+        return f.count == 2 && f[0] == 0x5C && f[1] == 0x4E
+    }
 
     func int(_ i: Int) -> Int64? {
-        let f = fields[i]
-        guard !isNull(i), !f.isEmpty else { return nil }
+        let f = bytes(i)
+        guard !f.isEmpty, !isNull(i) else { return nil }
         var negative = false
         var value: Int64 = 0
         for (n, b) in f.enumerated() {
@@ -35,7 +54,5 @@ struct TextCopyRow {
         return negative ? -value : value
     }
 
-    func string(_ i: Int) -> String? { isNull(i) ? nil : String(decoding: fields[i], as: UTF8.self) }
-
-    func bytes(_ i: Int) -> UnsafeRawBufferPointer { fields[i] }
+    func string(_ i: Int) -> String? { isNull(i) ? nil : String(decoding: bytes(i), as: UTF8.self) }
 }

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# End-to-end settlement benchmark: W1, W5, W10 (1, 5, 10 million records; 1 million holders; 20 providers ×
+# 2 files), each into an empty ledger on a private PostgreSQL, with the baseline the targets are set against:
+# plain `psql \copy` of the same run's grant rows into a table with the grants table's constraints.
+# Usage: Benchmarks/e2e.sh [W1|W5|W10 ...]   (default: W1 W5 W10). Prints one table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+workloads=("$@")
+[ ${#workloads[@]} -gt 0 ] || workloads=(W1 W5 W10)
+Scripts/install-deps.sh
+
+swift build -c release --product mynapoint 2>&1 | grep -E "error|Build complete" || true
+bin=$(swift build -c release --show-bin-path)/mynapoint
+bench=$(pwd)/.build/bench
+mkdir -p "$bench/data"
+
+# shellcheck source=Scripts/services.sh
+source Scripts/services.sh
+trap stop_services EXIT
+start_postgres "$bench/postgres"
+
+seconds() { awk -v s="$1" -v e="$2" 'BEGIN { printf "%.2f", e - s }'; }
+now() { date +%s.%N; }
+
+rows=()
+for w in "${workloads[@]}"; do
+    millions=${w#W}
+    records=$((millions * 1000000))
+    data="$bench/data/$w"
+    if [ ! -f "$data/done" ]; then
+        rm -rf "$data"
+        echo "== $w: generating $records records" >&2
+        "$bin" generate --registry "$data/registry" --inbox "$data/inbox" --holders 1000000 --records "$records" \
+            --providers 20 --files-per-provider 2 --seed 1 >&2
+        touch "$data/done"
+    fi
+    db="bench_$(echo "$w" | tr 'A-Z' 'a-z')"
+    psql -qX -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+    export PGDATABASE=$db
+    "$bin" migrate >/dev/null
+    echo "== $w: registry import" >&2
+    "$bin" registry import "$data/registry" >&2
+    psql -qX -c "VACUUM ANALYZE" >/dev/null
+
+    run="$bench/run-$w"
+    rm -rf "$run"
+    mkdir -p "$run"
+    cp -al "$data/inbox" "$run/inbox"
+    folders=(--inbox "$run/inbox" --outbox "$run/outbox" --archive "$run/archive" --quarantine "$run/quarantine")
+
+    echo "== $w: settle --dry-run" >&2
+    /usr/bin/time -f "%e %M" -o "$run/dry.time" "$bin" settle --dry-run "${folders[@]}" >"$run/dry.out"
+    read -r dry_s dry_kb <"$run/dry.time"
+    echo "== $w: settle" >&2
+    /usr/bin/time -f "%e %M" -o "$run/settle.time" "$bin" settle "${folders[@]}" --summary-json "$run/summary.json" \
+        >"$run/settle.out" || [ $? -eq 3 ]
+    read -r settle_s settle_kb <"$run/settle.time"
+    tail -1 "$run/settle.out" >&2
+
+    echo "== $w: baseline: psql \\copy of the run's grant rows into a table with the same constraints" >&2
+    psql -qX -c "\\copy grants TO '$run/grants.copy'" >/dev/null
+    grant_rows=$(wc -l <"$run/grants.copy")
+    psql -qX -c "CREATE TABLE grants_baseline (LIKE grants INCLUDING ALL)" >/dev/null
+    psql -qX -c "CHECKPOINT" >/dev/null
+    start=$(now)
+    psql -qX -c "\\copy grants_baseline FROM '$run/grants.copy'" >/dev/null
+    copy_s=$(seconds "$start" "$(now)")
+    psql -qX -c "DROP TABLE grants_baseline" >/dev/null
+    rm -f "$run/grants.copy"
+    psql -qX -d postgres -c "DROP DATABASE $db" >/dev/null
+    rm -rf "$run"
+
+    rows+=("$(awk -v w="$w" -v n="$records" -v g="$grant_rows" -v d="$dry_s" -v dk="$dry_kb" -v s="$settle_s" \
+        -v sk="$settle_kb" -v c="$copy_s" 'BEGIN {
+        printf "| %s | %d | %d | %.2f | %.0f | %.2f | %.2f | %.2f | %.0f | %.2f | %.0f |", w, n, g, d, n / d, s, c, s / c,
+            sk / 1024, s * 1e6 / n, sk * 1024 / n }')")
+done
+
+echo
+echo "| workload | records | grant rows | dry-run s | dry-run records/s | settle s | psql \\copy s | settle / copy | peak RSS MiB | settle µs/record | RSS bytes/record |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+printf '%s\n' "${rows[@]}"
+echo
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(psql -qXtA -c 'SHOW server_version' -d postgres | head -1)"
