@@ -1,13 +1,80 @@
+import Dispatch
+import Foundation
 import Postgres
 import Rules
 
 extension Ledger {
     /// Reads the registry as it stands now (settlement spec §4: statuses as they stand when the run starts).
     ///
-    /// One plain `COPY … TO STDOUT` per table (no joins on the server), joined here by holder key into the
-    /// snapshot's parallel arrays; certificates are grouped by holder with a counting sort.
+    /// All tables are read in one REPEATABLE READ snapshot of the database, so a registration committing
+    /// meanwhile is seen entirely or not at all. One plain `COPY … TO STDOUT` per table (no joins on the
+    /// server), joined here by holder key into the snapshot's parallel arrays; certificates are grouped by
+    /// holder with a counting sort. When the ledger can connect again, MyKey IDs and certificates are read
+    /// on a second connection sharing the same database snapshot (`pg_export_snapshot`), in parallel.
     /// - Complexity: O(holders + certificates + MyKey IDs).
     public func loadSnapshot() throws -> RegistrySnapshot {
+        try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        do {
+            let snapshot = try readSnapshot()
+            try connection.execute("COMMIT")
+            return snapshot
+        } catch {
+            try? connection.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Reads MyKey IDs and certificates, on `connection`, as raw rows keyed by holder key.
+    fileprivate static func readSideTables(_ connection: PostgresConnection) throws -> SideTables {
+        var tables = SideTables()
+        try connection.copyOut("COPY mykey_ids (mykey_id, holder_key, retired_at_ns) TO STDOUT") { raw in
+            let row = TextCopyRow(raw)
+            guard let myKey = MyKeyID(bytes: row.bytes(0)), let key = row.int(1) else { return }
+            tables.myKeys.append((myKey, key, row.isNull(2)))
+        }
+        try connection.copyOut("COPY certificates (holder_key, not_before_ns, not_after_ns, revoked_at_ns) TO STDOUT") {
+            raw in
+            let row = TextCopyRow(raw)
+            guard let key = row.int(0), let notBefore = row.int(1), let notAfter = row.int(2) else { return }
+            tables.certificates.append(
+                (
+                    key,
+                    CertificateValidity(
+                        notBefore: Instant(nanosecondsSinceEpoch: notBefore),
+                        notAfter: Instant(nanosecondsSinceEpoch: notAfter),
+                        revokedAt: row.int(3).map { Instant(nanosecondsSinceEpoch: $0) })
+                ))
+        }
+        return tables
+    }
+
+    private func readSnapshot() throws -> RegistrySnapshot {
+        // The side tables on a second connection in the same database snapshot, while this one reads holders.
+        var side: SideTables?
+        let group = DispatchGroup()
+        // Whatever happens here, the exported snapshot outlives the second reader.
+        defer { group.wait() }
+        let box = SideBox()
+        if canConnectAgain, let exported = try? connection.query("SELECT pg_export_snapshot()")[0, 0].string() {
+            let url = self.url
+            group.enter()
+            let thread = Thread {
+                defer { group.leave() }
+                do {
+                    let other = try PostgresConnection.connect(url: url)
+                    defer { other.close() }
+                    try other.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    try other.execute("SET TRANSACTION SNAPSHOT '\(exported)'")
+                    box.tables = try Self.readSideTables(other)
+                    try other.execute("COMMIT")
+                } catch {
+                    box.tables = SideTables(failure: error)
+                }
+            }
+            thread.start()
+        } else {
+            side = try Self.readSideTables(connection)
+        }
         var snapshot = RegistrySnapshot()
         let providers = try connection.query(
             "SELECT provider_key, provider_id FROM providers ORDER BY provider_id COLLATE \"C\"")
@@ -66,28 +133,30 @@ extension Ledger {
             snapshot.balances[Int(h)] = Balance(points: Int(points), eligibleAmount: Int(amount))
             snapshot.eligibleRecords[Int(h)] = Int(records)
         }
-        snapshot.holderIndexByMyKey.reserveCapacity(holders + holders / 16)
-        try connection.copyOut("COPY mykey_ids (mykey_id, holder_key, retired_at_ns) TO STDOUT") { raw in
-            let row = TextCopyRow(raw)
-            guard let myKey = MyKeyID(bytes: row.bytes(0)), let key = row.int(1), let h = index[key] else { return }
-            snapshot.holderIndexByMyKey[myKey] = h
-            if row.isNull(2) { snapshot.currentMyKeys[Int(h)] = myKey }
+        let files = try connection.query("SELECT name, sha256 FROM files WHERE outcome = 'settled'")
+        for row in 0..<files.rowCount {
+            snapshot.settledFiles[try files[row, 0].string()] = try files[row, 1].bytes()
         }
 
-        // Certificates: collected in any order, then grouped by holder (counting sort) into one array.
+        group.wait()
+        let tables = side ?? box.tables ?? SideTables(failure: LedgerError("the snapshot's second reader ended early"))
+        if let failure = tables.failure { throw failure }
+        snapshot.holderIndexByMyKey.reserveCapacity(tables.myKeys.count)
+        for (myKey, key, current) in tables.myKeys {
+            guard let h = index[key] else { continue }
+            snapshot.holderIndexByMyKey[myKey] = h
+            if current { snapshot.currentMyKeys[Int(h)] = myKey }
+        }
+
+        // Certificates grouped by holder (counting sort) into one array.
         var owners: [Int32] = []
+        owners.reserveCapacity(tables.certificates.count)
         var validities: [CertificateValidity] = []
-        try connection.copyOut("COPY certificates (holder_key, not_before_ns, not_after_ns, revoked_at_ns) TO STDOUT") {
-            raw in
-            let row = TextCopyRow(raw)
-            guard let key = row.int(0), let h = index[key], let notBefore = row.int(1), let notAfter = row.int(2)
-            else { return }
+        validities.reserveCapacity(tables.certificates.count)
+        for (key, validity) in tables.certificates {
+            guard let h = index[key] else { continue }
             owners.append(h)
-            validities.append(
-                CertificateValidity(
-                    notBefore: Instant(nanosecondsSinceEpoch: notBefore),
-                    notAfter: Instant(nanosecondsSinceEpoch: notAfter),
-                    revokedAt: row.int(3).map { Instant(nanosecondsSinceEpoch: $0) }))
+            validities.append(validity)
         }
         var start = Array(repeating: Int32(0), count: holders + 1)
         for owner in owners { start[Int(owner) + 1] += 1 }
@@ -101,11 +170,18 @@ extension Ledger {
         }
         snapshot.certificateStart = start
         snapshot.certificates = grouped
-
-        let files = try connection.query("SELECT name, sha256 FROM files WHERE outcome = 'settled'")
-        for row in 0..<files.rowCount {
-            snapshot.settledFiles[try files[row, 0].string()] = try files[row, 1].bytes()
-        }
         return snapshot
     }
+}
+
+/// MyKey IDs and certificates as read, keyed by holder key.
+private struct SideTables {
+    var myKeys: [(MyKeyID, Int64, Bool)] = []
+    var certificates: [(Int64, CertificateValidity)] = []
+    var failure: (any Error)?
+}
+
+/// The second reader's result, handed over once its thread ends (`DispatchGroup.wait` orders the accesses).
+private final class SideBox: @unchecked Sendable {
+    var tables: SideTables?
 }

@@ -10,14 +10,23 @@ public final class Ledger {
     /// The connection this ledger works through.
     public let connection: PostgresConnection
 
-    /// A ledger over an open connection.
+    /// How to open more connections to the same database (for parallel reads), when known.
+    public let url: String?
+    /// Whether the ledger may open more connections to read in parallel.
+    public let canConnectAgain: Bool
+
+    /// A ledger over an open connection; it reads on that connection alone.
     public init(connection: PostgresConnection) {
         self.connection = connection
+        self.url = nil
+        self.canConnectAgain = false
     }
 
-    /// Connects from libpq's environment or a URL.
-    public convenience init(url: String?) throws(PostgresError) {
-        self.init(connection: try PostgresConnection.connect(url: url))
+    /// Connects from libpq's environment or a URL; parallel reads open more connections the same way.
+    public init(url: String?) throws(PostgresError) {
+        self.connection = try PostgresConnection.connect(url: url)
+        self.url = url
+        self.canConnectAgain = true
     }
 
     /// The advisory lock key of settlement runs ("mynapoint settle").
