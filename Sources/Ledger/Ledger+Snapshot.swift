@@ -86,10 +86,13 @@ extension Ledger {
             snapshot.addProvider(id, key: Int32(key))
         }
 
-        let count = Int(try connection.query("SELECT count(*) FROM holders")[0, 0].int())
+        let bounds = try connection.query(
+            "SELECT count(*), coalesce(min(holder_key), 0), coalesce(max(holder_key), 0) FROM holders")
+        let count = Int(try bounds[0, 0].int())
+        snapshot.holderIndexByKey = HolderKeyIndex(
+            minimum: try bounds[0, 1].int(), maximum: try bounds[0, 2].int(), count: count)
         snapshot.holderKeys.reserveCapacity(count)
         snapshot.statuses.reserveCapacity(count)
-        snapshot.holderIndexByKey.reserveCapacity(count)
         var failure: (any Error)?
         try connection.copyOut("COPY holders (holder_key, status) TO STDOUT") { raw in
             let row = TextCopyRow(raw)
@@ -141,10 +144,10 @@ extension Ledger {
         group.wait()
         let tables = side ?? box.tables ?? SideTables(failure: LedgerError("the snapshot's second reader ended early"))
         if let failure = tables.failure { throw failure }
-        snapshot.holderIndexByMyKey.reserveCapacity(tables.myKeys.count)
+        snapshot.holderIndexByMyKey = MyKeyTable(capacity: tables.myKeys.count)
         for (myKey, key, current) in tables.myKeys {
             guard let h = index[key] else { continue }
-            snapshot.holderIndexByMyKey[myKey] = h
+            snapshot.holderIndexByMyKey.set(myKey.rawValue, h)
             if current { snapshot.currentMyKeys[Int(h)] = myKey }
         }
 

@@ -31,8 +31,8 @@ public struct RegistrySnapshot: Sendable {
     public var eligibleRecords: [Int] = []
     var certificateStart: [Int32] = [0]
     var certificates: [CertificateValidity] = []
-    var holderIndexByKey: [Int64: HolderIndex] = [:]
-    var holderIndexByMyKey: [MyKeyID: HolderIndex] = [:]
+    var holderIndexByKey = HolderKeyIndex()
+    var holderIndexByMyKey = MyKeyTable()
 
     /// Names and SHA-256 digests of every file settled before, for `ALREADY_SETTLED` and `NAME_REUSED`.
     public var settledFiles: [String: [UInt8]] = [:]
@@ -72,13 +72,13 @@ public struct RegistrySnapshot: Sendable {
         certificates.append(contentsOf: holderCertificates)
         certificateStart.append(Int32(certificates.count))
         holderIndexByKey[key] = index
-        if let currentMyKey { holderIndexByMyKey[currentMyKey] = index }
+        if let currentMyKey { holderIndexByMyKey.set(currentMyKey.rawValue, index) }
         return index
     }
 
     /// Binds a MyKey ID (current or former) to a holder.
     public mutating func bind(_ myKey: MyKeyID, to holder: HolderIndex) {
-        holderIndexByMyKey[myKey] = holder
+        holderIndexByMyKey.set(myKey.rawValue, holder)
     }
 
     /// The holder with a database key.
@@ -89,7 +89,7 @@ public struct RegistrySnapshot: Sendable {
     public func holder(myKey: MyKeyID) -> HolderIndex? { lookup(myKey) }
 
     @usableFromInline
-    func lookup(_ myKey: MyKeyID) -> HolderIndex? { holderIndexByMyKey[myKey] }
+    func lookup(_ myKey: MyKeyID) -> HolderIndex? { holderIndexByMyKey.find(myKey.rawValue) }
 
     /// The eligibility reason (§4 checks 3–10) of a record of `provider` at `occurredAt` under `myKey`.
     public func eligibility(
