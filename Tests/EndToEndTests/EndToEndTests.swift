@@ -17,9 +17,16 @@ import Zstd
     @Test func theWorkedExampleThroughTheBinary() throws {
         let deployment = try Deployment(example: true)
         let summaryPath = deployment.workspace.root + "/summary.json"
-        let settled = try deployment.settle(["--summary-json", summaryPath, "--workers", "2"])
+        // Every log line, at the most verbose level, in both formats: the misplaced individual number of line 17
+        // must appear in none of them, nor in the summary.
+        let settled = try deployment.settle(
+            ["--summary-json", summaryPath, "--workers", "2", "--log-level", "trace", "--log-format", "json"])
         #expect(settled.status == 0, "\(settled.stderr)")
         #expect(settled.stdout.contains("points 7833"))
+        #expect(!settled.stderr.isEmpty)
+        for text in [settled.stdout, settled.stderr, try String(contentsOfFile: summaryPath, encoding: .utf8)] {
+            #expect(!text.contains("123456789012"))
+        }
         let summary =
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summaryPath)))
             as! [String: Any]
