@@ -1,2 +1,0 @@
-/// Placeholder until the module has content.
-package enum TestSupportModule {}
