@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "Rules", targets: ["Rules"]),
         .library(name: "Zstd", targets: ["Zstd"]),
         .library(name: "Generator", targets: ["Generator"]),
+        .library(name: "Ledger", targets: ["Ledger"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
