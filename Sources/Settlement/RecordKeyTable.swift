@@ -10,8 +10,9 @@ struct RecordKeyTable {
     private static let empty = UInt64.max
 
     init(expected: Int) {
+        // At most 70 % full: sizes stay a power of two without doubling the memory of large runs.
         var capacity = 16
-        while capacity < expected * 2 { capacity <<= 1 }
+        while capacity * 7 < expected * 10 { capacity <<= 1 }
         slots = Array(repeating: Self.empty, count: capacity)
         hashes = Array(repeating: 0, count: capacity)
         mask = capacity - 1
@@ -33,7 +34,7 @@ struct RecordKeyTable {
     ///
     /// `equals(other)` tells whether the entry at `other` has the same key.
     mutating func insert(position: UInt64, hash: UInt64, equals: (UInt64) -> Bool) -> Bool {
-        if count * 2 >= slots.count { grow(equals: equals) }
+        if count * 10 >= slots.count * 7 { grow(equals: equals) }
         let short = UInt32(truncatingIfNeeded: hash >> 32)
         var index = Int(truncatingIfNeeded: hash) & mask
         while true {

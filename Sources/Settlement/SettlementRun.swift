@@ -163,9 +163,10 @@ public enum SettlementRun {
             }
         }
         CrashPoint.reach("duplicates")
-        Settle.markDuplicates(&intakes, earlier: earlier)
+        Settle.markDuplicates(&intakes, earlier: earlier, workers: options.workers)
         phase("duplicates")
-        let changes = Settle.awardPoints(&intakes, snapshot: snapshot, campaign: options.campaign)
+        let changes = Settle.awardPoints(
+            &intakes, snapshot: snapshot, campaign: options.campaign, workers: options.workers)
         phase("points")
         options.progress?(.init(phase: "results", filesDone: intakes.count, files: intakes.count, records: 0))
         let results = try renderResults(intakes, workers: options.workers)
