@@ -147,13 +147,14 @@ public enum Migrations {
         );
         COMMENT ON TABLE ledger IS 'Per holder: points granted and eligible amount over all runs; never above the cap.';
 
-        CREATE FUNCTION campaign_is_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
+        -- One refusal for every table whose rows are final; the trigger passes the sentence to say.
+        CREATE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            RAISE EXCEPTION 'the campaign parameters are fixed once recorded' USING ERRCODE = 'integrity_constraint_violation';
+            RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'integrity_constraint_violation';
         END
         $$;
         CREATE TRIGGER campaign_is_fixed BEFORE UPDATE OR DELETE OR TRUNCATE ON campaign
-            FOR EACH STATEMENT EXECUTE FUNCTION campaign_is_fixed();
+            FOR EACH STATEMENT EXECUTE FUNCTION refuse_change('the campaign parameters are fixed once recorded');
 
         CREATE TABLE grants (
             provider_key integer NOT NULL,
@@ -170,13 +171,8 @@ public enum Migrations {
         );
         COMMENT ON TABLE grants IS 'One row per settled record (granted or rejected after the duplicate check); never updated or deleted.';
 
-        CREATE FUNCTION grants_are_final() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            RAISE EXCEPTION 'grants are never updated or deleted' USING ERRCODE = 'integrity_constraint_violation';
-        END
-        $$;
         CREATE TRIGGER grants_are_final BEFORE UPDATE OR DELETE OR TRUNCATE ON grants
-            FOR EACH STATEMENT EXECUTE FUNCTION grants_are_final();
+            FOR EACH STATEMENT EXECUTE FUNCTION refuse_change('grants are never updated or deleted');
 
         CREATE TABLE audit_log (
             audit_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -63,6 +63,15 @@ struct IntakeRecord: Sendable {
         self.kind = kind
     }
 
+    /// A `MALFORMED` line, keeping only the fields in their valid form, for the result row's echo.
+    static func malformed(
+        recordIDOffset: UInt32, recordIDLength: UInt8 = 0, myKey: UInt64 = 0, amount: Int32 = 0
+    ) -> IntakeRecord {
+        IntakeRecord(
+            occurredAt: 0, myKey: myKey, recordIDOffset: recordIDOffset, amount: amount, holder: -1,
+            recordIDLength: recordIDLength, reason: .malformed, kind: 0)
+    }
+
     var isMalformed: Bool { reason == Reason.malformed.rawValue }
 }
 
@@ -296,10 +305,7 @@ final class Intake {
         state.dataLines += 1
         let offset = UInt32(intake.recordIDs.count)
         guard case .fields(let count) = splitter.split(line), count == 5 else {
-            intake.records.append(
-                IntakeRecord(
-                    occurredAt: 0, myKey: 0, recordIDOffset: offset, amount: 0, holder: -1, recordIDLength: 0,
-                    reason: .malformed, kind: 0))
+            intake.records.append(.malformed(recordIDOffset: offset))
             return
         }
         guard let amount = FieldForm.amount(splitter.field(3)) else {
@@ -318,10 +324,9 @@ final class Intake {
         let recordLength = recordValid ? UInt8(recordField.count) : 0
         guard recordValid, let myKey, let kind, let occurredAt else {
             intake.records.append(
-                IntakeRecord(
-                    occurredAt: 0, myKey: myKey?.rawValue ?? 0, recordIDOffset: offset, amount: Int32(amount),
-                    holder: -1,
-                    recordIDLength: recordLength, reason: .malformed, kind: 0))
+                .malformed(
+                    recordIDOffset: offset, recordIDLength: recordLength, myKey: myKey?.rawValue ?? 0,
+                    amount: Int32(amount)))
             return
         }
         let (holder, reason) = snapshot.eligibility(

@@ -48,7 +48,7 @@ public final class DropWorkspace: @unchecked Sendable {
     ) throws -> String {
         try Data(bytes).write(to: URL(fileURLWithPath: inbox + "/" + name))
         let counted = Self.count(csv)
-        let digest = sha256 ?? SHA256.hash(bytes).map { String(format: "%02x", $0) }.joined()
+        let digest = sha256 ?? SHA256.hash(bytes).hexString
         let control =
             controlFile
             ?? "{\"format\": \"mynapoint-records/1\", \"file\": \"\(name)\", \"sha256\": \"\(digest)\", \"records\": \(records ?? counted.records), \"amount_total\": \(amountTotal ?? counted.amount)}"
