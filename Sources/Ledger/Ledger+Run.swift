@@ -15,8 +15,12 @@ public struct FileRegistration: Sendable {
     public var name: String
     /// The provider's database key, when the provider is registered.
     public var providerKey: Int32?
-    /// SHA-256 of the compressed file (empty when it could not be read).
+    /// SHA-256 of the compressed file (empty when it was not read: not a regular file).
     public var sha256: [UInt8]
+    /// SHA-256 of the control file (empty when none was read).
+    public var controlSHA256: [UInt8] = []
+    /// The inbox name's bytes, when they are not valid UTF-8 (`name` then shows them as `\xHH`).
+    public var rawName: [UInt8]?
     /// How the file ended.
     public var outcome: Outcome
     /// The quarantine code, message and line, for a quarantined file.
@@ -128,11 +132,14 @@ extension Ledger {
     /// `writeGrants` receives the file IDs (in the order of `files`) and streams the grant rows
     /// `(provider_key, record_id, holder_key, run_id, file_id, line, occurred_at_ns, amount, points, reason)`.
     /// Fails, committing nothing, if any balance in the database differs from the one the run started from.
+    /// When `campaign` is given and none is recorded yet, the same transaction records it: the first run that
+    /// commits fixes the campaign, never an invocation that settles nothing (settlement spec §2).
     public func commitRun(
-        _ header: RunHeader, files: [FileRegistration], balances: [BalanceChange], cap: Int,
+        _ header: RunHeader, files: [FileRegistration], balances: [BalanceChange], cap: Int, campaign: Campaign? = nil,
         writeGrants: ([Int64], inout PostgresBinaryCopyWriter) throws -> Void
     ) throws {
         try connection.transaction { connection in
+            if let campaign { try self.recordCampaignIfNone(campaign, actor: header.startedBy) }
             let settled = files.filter { $0.outcome == .settled }
             try connection.query(
                 """
@@ -157,8 +164,9 @@ extension Ledger {
                     """
                     INSERT INTO files (run_id, name, provider_key, sha256, outcome, quarantine_code, quarantine_message,
                                        quarantine_line, records, granted_records, rejected_records, points, eligible_amount,
-                                       amount_total, result_name, result_sha256, result_control, result_csv_zst)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                                       amount_total, result_name, result_sha256, result_control, result_csv_zst,
+                                       control_sha256, raw_name)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
                     RETURNING file_id
                     """,
                     [
@@ -172,6 +180,8 @@ extension Ledger {
                         .int(Int64(file.eligibleAmount)), .int(Int64(file.amountTotal)),
                         file.result.map { .text($0.name) } ?? .null, file.result.map { .bytes($0.sha256) } ?? .null,
                         file.result.map { .text($0.control) } ?? .null, file.result.map { .bytes($0.bytes) } ?? .null,
+                        file.controlSHA256.isEmpty ? .null : .bytes(file.controlSHA256),
+                        file.rawName.map { .bytes($0) } ?? .null,
                     ])
                 let fileID = try result[0, 0].int()
                 fileIDs.append(fileID)
@@ -268,6 +278,12 @@ extension Ledger {
         public var result: (name: String, bytes: [UInt8], control: String)?
         /// The quarantine verdict (quarantined files).
         public var quarantine: (code: String, message: String, line: Int?)?
+        /// SHA-256 of the data file the run decided on (empty when it was not a regular file).
+        public var sha256: [UInt8] = []
+        /// SHA-256 of the control file the run read (empty when none).
+        public var controlSHA256: [UInt8] = []
+        /// The inbox name's bytes, when they are not valid UTF-8.
+        public var rawName: [UInt8]?
     }
 
     /// Runs committed whose result files and moves are not yet confirmed, oldest first.
@@ -281,7 +297,7 @@ extension Ledger {
         let result = try connection.query(
             """
             SELECT f.name, f.outcome, p.provider_id, f.result_name, f.result_csv_zst, f.result_control,
-                   f.quarantine_code, f.quarantine_message, f.quarantine_line
+                   f.quarantine_code, f.quarantine_message, f.quarantine_line, f.sha256, f.control_sha256, f.raw_name
             FROM files f LEFT JOIN providers p ON p.provider_key = f.provider_key
             WHERE f.run_id = $1 ORDER BY f.name COLLATE "C", f.file_id
             """, [.int(run)])
@@ -296,6 +312,9 @@ extension Ledger {
                 let line = result[row, 8].isNull ? nil : Int(try result[row, 8].int())
                 file.quarantine = (try result[row, 6].string(), try result[row, 7].string(), line)
             }
+            file.sha256 = try result[row, 9].bytes()
+            if !result[row, 10].isNull { file.controlSHA256 = try result[row, 10].bytes() }
+            if !result[row, 11].isNull { file.rawName = try result[row, 11].bytes() }
             return file
         }
     }

@@ -33,6 +33,21 @@ public final class Ledger {
     public static let settlementLockKey: Int64 = 0x6D79_6E61_7365_7474
     static let migrationLockKey: Int64 = 0x6D79_6E61_6D69_6772
 
+    /// Takes the settlement lock (one run at a time, settlement spec §7.4): waits for it when `wait`, else fails
+    /// with ``SettlementLockBusy`` when another session holds it.
+    public func lockSettlement(wait: Bool) throws {
+        if wait {
+            try connection.advisoryLock(Self.settlementLockKey)
+        } else if !(try connection.tryAdvisoryLock(Self.settlementLockKey)) {
+            throw SettlementLockBusy()
+        }
+    }
+
+    /// Releases the settlement lock (also released when the connection ends).
+    public func unlockSettlement() {
+        try? connection.advisoryUnlock(Self.settlementLockKey)
+    }
+
     // MARK: Schema
 
     /// Creates or upgrades the schema; returns the versions applied now (empty when up to date).
@@ -109,37 +124,43 @@ public final class Ledger {
             windowEnd: Instant(nanosecondsSinceEpoch: try result[0, 3].int()), rounding: rounding)
     }
 
-    /// Records the campaign if none is recorded; fails when a different one is.
-    public func recordOrCheckCampaign(_ campaign: Campaign) throws {
-        if let recorded = try recordedCampaign() {
-            guard recorded == campaign else {
-                throw LedgerError(
-                    "the campaign parameters differ from those recorded by the first run (\(Self.describe(recorded))); "
-                        + "changing the rules mid-campaign would make earlier grants inconsistent — run with the recorded parameters"
-                )
-            }
-            return
-        }
-        try connection.transaction { connection in
-            try connection.query(
-                """
-                INSERT INTO campaign (id, rate_percent, cap_points, window_start_ns, window_end_ns, rounding)
-                VALUES (1, $1, $2, $3, $4, $5)
-                """,
-                [
-                    .int(Int64(campaign.ratePercent)), .int(Int64(campaign.capPoints)),
-                    .int(campaign.windowStart.nanosecondsSinceEpoch), .int(campaign.windowEnd.nanosecondsSinceEpoch),
-                    .text(campaign.rounding.rawValue),
-                ])
-            // The cap as a constant in a CHECK: costs nothing per row, and no row can ever exceed it.
-            try connection.execute(
-                "ALTER TABLE ledger ADD CONSTRAINT ledger_within_campaign_cap CHECK (points <= \(campaign.capPoints))")
-            try self.audit(
-                action: "campaign.record", subject: "campaign", detail: ["parameters": Self.describe(campaign)])
-        }
+    /// Refuses `campaign` when the recorded campaign differs (settlement spec §2); nothing is recorded here.
+    public func checkCampaign(_ campaign: Campaign) throws {
+        guard let recorded = try recordedCampaign(), recorded != campaign else { return }
+        throw LedgerError(
+            "the campaign parameters differ from those recorded by the first run (\(Self.describe(recorded))); "
+                + "changing the rules mid-campaign would make earlier grants inconsistent — run with the recorded parameters"
+        )
     }
 
-    /// The parameters in the form the command line takes them.
+    /// Records the campaign unless one is (inside the caller's transaction, so it commits with the first run), and
+    /// adds the cap as a CHECK on the ledger. Refuses a campaign that differs from the recorded one.
+    func recordCampaignIfNone(_ campaign: Campaign, actor: String) throws {
+        try connection.execute("LOCK TABLE campaign IN EXCLUSIVE MODE")
+        if try recordedCampaign() != nil { return try checkCampaign(campaign) }
+        try connection.query(
+            """
+            INSERT INTO campaign (id, rate_percent, cap_points, window_start_ns, window_end_ns, rounding)
+            VALUES (1, $1, $2, $3, $4, $5)
+            """,
+            [
+                .int(Int64(campaign.ratePercent)), .int(Int64(campaign.capPoints)),
+                .int(campaign.windowStart.nanosecondsSinceEpoch), .int(campaign.windowEnd.nanosecondsSinceEpoch),
+                .text(campaign.rounding.rawValue),
+            ])
+        // The cap as a constant in a CHECK: costs nothing per row, and no row can ever exceed it.
+        try connection.execute(
+            "ALTER TABLE ledger ADD CONSTRAINT ledger_within_campaign_cap CHECK (points <= \(campaign.capPoints))")
+        try audit(
+            action: "campaign.record", subject: "campaign", detail: ["parameters": Self.describe(campaign)],
+            actor: actor)
+    }
+
+    /// Records the campaign now, in its own transaction, unless one is recorded (then checks it).
+    public func recordOrCheckCampaign(_ campaign: Campaign) throws {
+        try connection.transaction { _ in try recordCampaignIfNone(campaign, actor: Ledger.actor) }
+    }
+
     public static func describe(_ campaign: Campaign) -> String {
         "rate_percent \(campaign.ratePercent), cap_points \(campaign.capPoints), window_start \(campaign.windowStart), "
             + "window_end \(campaign.windowEnd), rounding \(campaign.rounding.rawValue)"
@@ -160,6 +181,9 @@ public final class Ledger {
             ])
     }
 }
+
+/// Another session holds the settlement lock.
+public struct SettlementLockBusy: Error, Sendable {}
 
 /// A ledger failure that is not PostgreSQL's own: one sentence for the operator.
 public struct LedgerError: Error, Sendable, CustomStringConvertible {

@@ -18,6 +18,7 @@ public enum Migrations {
     public static let all: [Migration] = [
         Migration(version: 1, name: "settlement schema", sql: v1),
         Migration(version: 2, name: "registration: CRL entries and certificate links", sql: v2),
+        Migration(version: 3, name: "delivery by content: control file digests and raw names", sql: v3),
     ]
 
     /// The newest schema version.
@@ -207,5 +208,14 @@ public enum Migrations {
         );
         CREATE INDEX certificate_links_holder ON certificate_links (holder_key);
         COMMENT ON TABLE certificate_links IS 'Reissue/renewal feed: a new certificate serial bound to the holder of an old one.';
+        """
+
+    /// Delivery by content (settlement spec §11.4): the control file's digest beside the data file's, so a replaced
+    /// half is never moved; and the name's bytes when they are not UTF-8, so such a file can still be moved later.
+    static let v3 = """
+        ALTER TABLE files ADD COLUMN control_sha256 bytea;
+        ALTER TABLE files ADD COLUMN raw_name bytea;
+        COMMENT ON COLUMN files.control_sha256 IS 'SHA-256 of the control file as the run read it; NULL when none was read.';
+        COMMENT ON COLUMN files.raw_name IS 'The inbox name''s bytes when they are not valid UTF-8 (name then shows them as \\xHH).';
         """
 }

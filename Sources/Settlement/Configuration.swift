@@ -29,6 +29,8 @@ public struct Configuration: Sendable, Codable, Equatable {
     public var database_url: String?
     public var workers: Int?
     public var trust_anchors: [String]?
+    /// Limits on files and runs (settlement spec §11.2); keys left out keep their defaults.
+    public var limits: Limits?
 
     /// Where an installed configuration lives.
     public static let defaultPath = "/etc/mynapoint/mynapoint.json"

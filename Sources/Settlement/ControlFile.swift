@@ -1,4 +1,3 @@
-import Foundation
 
 /// A data file's control file (settlement spec §3.2).
 public struct ControlFile: Sendable, Equatable {
@@ -21,41 +20,56 @@ public struct ControlFile: Sendable, Equatable {
         self.amountTotal = amountTotal
     }
 
-    private struct Wire: Codable {
-        var format: String
-        var file: String
-        var sha256: String
-        var records: Int
-        var amount_total: Int
-    }
+    /// The keys of a control file, each exactly once and no other.
+    static let keys: Set<String> = ["format", "file", "sha256", "records", "amount_total"]
 
     /// Parses a control file, or says in one sentence what is wrong with it.
+    ///
+    /// Strict on purpose (settlement spec §3.4): exactly the five keys, each once; `records` and `amount_total` are
+    /// JSON integers written without fraction or exponent (`1.0` and `1e3` are refused). An integer too large for
+    /// 64 bits is read as `Int.max`: it is a valid JSON integer that no file can match.
     public static func parse(_ bytes: [UInt8]) -> Result<ControlFile, ControlFileError> {
-        let wire: Wire
+        let members: [(String, FlatJSON.Value)]
         do {
-            wire = try JSONDecoder().decode(Wire.self, from: Data(bytes))
-        } catch DecodingError.keyNotFound(let key, _) {
-            return .failure(.init(message: "the control file has no \"\(key.stringValue)\" field"))
-        } catch DecodingError.typeMismatch(_, let context) {
-            let field = context.codingPath.last?.stringValue ?? "?"
-            return .failure(.init(message: "the control file's \"\(field)\" field has the wrong type"))
+            members = try FlatJSON.parseObject(bytes)
         } catch {
-            return .failure(.init(message: "the control file is not valid JSON"))
+            return .failure(.init(message: "the control file is not valid JSON (\(error.reason))"))
         }
-        guard wire.format == format else {
+        var values: [String: FlatJSON.Value] = [:]
+        for (key, value) in members {
+            guard keys.contains(key) else {
+                return .failure(.init(message: "the control file has a field \"\(key)\" that does not belong there"))
+            }
+            guard values.updateValue(value, forKey: key) == nil else {
+                return .failure(.init(message: "the control file has the field \"\(key)\" more than once"))
+            }
+        }
+        for key in ["format", "file", "sha256", "records", "amount_total"] where values[key] == nil {
+            return .failure(.init(message: "the control file has no \"\(key)\" field"))
+        }
+        guard case .string(let formatTag) = values["format"]!, case .string(let file) = values["file"]!,
+            case .string(let sha256) = values["sha256"]!
+        else {
+            return .failure(.init(message: "the control file's format, file and sha256 must be JSON strings"))
+        }
+        guard case .integer(let records) = values["records"]!, case .integer(let amountTotal) = values["amount_total"]!
+        else {
+            return .failure(
+                .init(message: "the control file's records and amount_total must be JSON integers (no fraction, no exponent)"))
+        }
+        guard formatTag == format else {
             return .failure(.init(message: "the control file's format is not \"\(format)\""))
         }
-        let hex = wire.sha256.utf8
+        let hex = sha256.utf8
         guard hex.count == 64,
             hex.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x66) })
         else {
             return .failure(.init(message: "the control file's sha256 is not 64 hex digits"))
         }
-        guard wire.records >= 0, wire.amount_total >= 0 else {
+        guard records >= 0, amountTotal >= 0 else {
             return .failure(.init(message: "the control file's records and amount_total must not be negative"))
         }
-        return .success(
-            ControlFile(file: wire.file, sha256: wire.sha256, records: wire.records, amountTotal: wire.amount_total))
+        return .success(ControlFile(file: file, sha256: sha256, records: records, amountTotal: amountTotal))
     }
 
     /// The control file's JSON, as providers (and the generator) write it.

@@ -1,5 +1,6 @@
 import Foundation
 import Ledger
+import Logging
 
 /// The folders a run reads from and writes to.
 public struct DropFolders: Sendable {
@@ -21,77 +22,130 @@ public struct DropFolders: Sendable {
     }
 }
 
-/// Writes a committed run's result files and moves its inputs, from what the database holds, so a
-/// restart after any crash delivers exactly the same files (settlement spec §6, §7.3).
+/// Writes a committed run's result files and moves its inputs, from what the database holds, so a restart after
+/// any crash delivers exactly the same files (settlement spec §6, §7.3). Moves are tied to content (§11.4): an
+/// inbox entry moves only while it is still what the run read; one replaced in the meantime stays in the inbox
+/// and is a new drop for the next run.
 enum Delivery {
-    static func deliver(run: Int64, ledger: Ledger, folders: DropFolders) throws {
+    /// How an inbox entry compares with what the run decided on.
+    private enum Presence {
+        case absent
+        case same
+        case replaced
+    }
+
+    /// Delivers run `run`; returns the names of inputs left in the inbox because they were replaced.
+    @discardableResult
+    static func deliver(
+        run: Int64, ledger: Ledger, folders: DropFolders, opened: [String: FileIdentity] = [:], logger: Logger? = nil
+    ) throws -> [String] {
+        var left: [String] = []
         for file in try ledger.deliveryFiles(run: run) {
-            let stem = String(file.name.dropLast(ProviderFile.dataSuffix.count))
-            let control = stem + ProviderFile.controlSuffix
+            let stem = file.rawName.map { Array($0.dropLast(ProviderFile.dataSuffix.utf8.count)) }
+                ?? Array(file.name.utf8.dropLast(ProviderFile.dataSuffix.utf8.count))
+            let inbox = ProviderFile(stemBytes: stem)
+            let data = EntryPath(folder: folders.inbox, name: inbox.dataEntry)
+            let control = EntryPath(folder: folders.inbox, name: inbox.controlEntry)
+            if file.outcome != .quarantined, let result = file.result {
+                try writeResult(result, provider: file.providerID ?? "_", folders: folders)
+            }
+            let dataPresence = try presence(data, digest: file.sha256, identity: opened[file.name])
+            let controlPresence = try presence(control, digest: file.controlSHA256, identity: nil)
+            if dataPresence == .replaced || controlPresence == .replaced {
+                left.append(file.name)
+                logger?.warning(
+                    "input replaced since the run read it; left in the inbox for the next run",
+                    metadata: ["file": "\(file.name)", "run_id": "\(run)"])
+                continue
+            }
             switch file.outcome {
             case .settled, .alreadySettled:
-                let provider = file.providerID ?? "_"
-                if let result = file.result {
-                    let outbox = folders.outbox + "/" + provider
-                    try FileOperations.makeDirectory(outbox)
-                    let resultPath = outbox + "/" + result.name
-                    if !FileOperations.hasContents(resultPath, result.bytes) {
-                        try FileOperations.writeAtomically(result.bytes, to: resultPath)
-                    }
-                    CrashPoint.reach("result-file")
-                    let controlName = String(result.name.dropLast(".csv.zst".count)) + ".ctl"
-                    let controlBytes = Array(result.control.utf8)
-                    if !FileOperations.hasContents(outbox + "/" + controlName, controlBytes) {
-                        try FileOperations.writeAtomically(controlBytes, to: outbox + "/" + controlName)
-                    }
-                    CrashPoint.reach("result-control")
-                }
-                let archive = folders.archive + "/" + provider
+                let archive = folders.archive + "/" + (file.providerID ?? "_")
                 try FileOperations.makeDirectory(archive)
-                try FileOperations.move(folders.inbox + "/" + file.name, to: archive + "/" + file.name)
+                if dataPresence == .same { try FileOperations.move(data, to: EntryPath(folder: archive, name: data.name)) }
                 CrashPoint.reach("archive-data")
-                try FileOperations.move(folders.inbox + "/" + control, to: archive + "/" + control)
+                if controlPresence == .same {
+                    try FileOperations.move(control, to: EntryPath(folder: archive, name: control.name))
+                }
                 CrashPoint.reach("archive-control")
             case .quarantined:
-                guard let verdict = file.quarantine else { continue }
-                try FileOperations.makeDirectory(folders.quarantine)
-                // Only what is still in the inbox moves; a quarantined file of the same name from an earlier
-                // run is kept under another name, never overwritten.
-                let source = folders.inbox + "/" + file.name
-                let sourceControl = folders.inbox + "/" + control
-                let dataPending = FileManager.default.fileExists(atPath: source)
-                let controlPending = FileManager.default.fileExists(atPath: sourceControl)
-                guard dataPending || controlPending else { continue }
-                let lineJSON = verdict.line.map(String.init) ?? "null"
-                let json = Array(
-                    "{\"code\": \(jsonString(verdict.code)), \"message\": \(jsonString(verdict.message)), \"line\": \(lineJSON)}\n"
-                        .utf8)
-                let reasonPath = folders.quarantine + "/" + stem + ".error.json"
-                if !FileOperations.hasContents(reasonPath, json) {
-                    try keepEarlier(reasonPath, run: run)
-                    try FileOperations.writeAtomically(json, to: reasonPath)
-                }
-                CrashPoint.reach("quarantine-reason")
-                if dataPending {
-                    try keepEarlier(folders.quarantine + "/" + file.name, run: run)
-                    try FileOperations.move(source, to: folders.quarantine + "/" + file.name)
-                }
-                CrashPoint.reach("quarantine-data")
-                if controlPending {
-                    try keepEarlier(folders.quarantine + "/" + control, run: run)
-                    try FileOperations.move(sourceControl, to: folders.quarantine + "/" + control)
-                }
+                guard let verdict = file.quarantine, dataPresence == .same || controlPresence == .same else { continue }
+                try quarantine(
+                    verdict, data: dataPresence == .same ? data : nil, control: controlPresence == .same ? control : nil,
+                    stem: stem, run: run, folders: folders)
             }
         }
         CrashPoint.reach("delivered")
         try ledger.markDelivered(run: run)
         CrashPoint.reach("marked")
+        return left
+    }
+
+    /// Writes a settled file's result and result control file, unless they are already there byte for byte.
+    private static func writeResult(
+        _ result: (name: String, bytes: [UInt8], control: String), provider: String, folders: DropFolders
+    ) throws {
+        let outbox = folders.outbox + "/" + provider
+        try FileOperations.makeDirectory(outbox)
+        let resultPath = EntryPath(folder: outbox, name: EntryName(result.name))
+        if !FileOperations.hasContents(resultPath, result.bytes) {
+            try FileOperations.writeAtomically(result.bytes, folder: outbox, name: resultPath.name)
+        }
+        CrashPoint.reach("result-file")
+        let controlName = EntryName(String(result.name.dropLast(".csv.zst".count)) + ".ctl")
+        let controlBytes = Array(result.control.utf8)
+        if !FileOperations.hasContents(EntryPath(folder: outbox, name: controlName), controlBytes) {
+            try FileOperations.writeAtomically(controlBytes, folder: outbox, name: controlName)
+        }
+        CrashPoint.reach("result-control")
+    }
+
+    /// Writes `{stem}.error.json` and moves what is still there of the pair into quarantine.
+    private static func quarantine(
+        _ verdict: (code: String, message: String, line: Int?), data: EntryPath?, control: EntryPath?,
+        stem: [UInt8], run: Int64, folders: DropFolders
+    ) throws {
+        try FileOperations.makeDirectory(folders.quarantine)
+        let inboxName = data?.name ?? control?.name ?? EntryName(bytes: stem)
+        let lineJSON = verdict.line.map(String.init) ?? "null"
+        let json = Array(
+            "{\"code\": \(jsonString(verdict.code)), \"message\": \(jsonString(verdict.message)), \"line\": \(lineJSON)}\n"
+                .utf8)
+        let reasonName = EntryName.derived(stem: stem, suffix: ".error.json", inboxName: inboxName)
+        if !FileOperations.hasContents(EntryPath(folder: folders.quarantine, name: reasonName), json) {
+            try keepEarlier(reasonName, run: run, folder: folders.quarantine)
+            try FileOperations.writeAtomically(json, folder: folders.quarantine, name: reasonName)
+        }
+        CrashPoint.reach("quarantine-reason")
+        for source in [data, control].compactMap({ $0 }) {
+            try keepEarlier(source.name, run: run, folder: folders.quarantine)
+            try FileOperations.move(source, to: EntryPath(folder: folders.quarantine, name: source.name))
+            CrashPoint.reach(source.name == data?.name ? "quarantine-data" : "quarantine-control")
+        }
+    }
+
+    /// Whether the inbox still holds what the run decided on: the same bytes for a file it read (`digest`), or an
+    /// entry that is not a regular file where it read none (empty `digest`).
+    private static func presence(_ path: EntryPath, digest: [UInt8], identity: FileIdentity?) throws -> Presence {
+        let kind = try FileOperations.kind(path)
+        if kind == .missing { return .absent }
+        if digest.isEmpty { return kind == .regular ? .replaced : .same }
+        switch FileOperations.openRegular(path) {
+        case .success(let opened):
+            if let identity, identity == opened.identity { return .same }
+            return try opened.sha256(path: path) == digest ? .same : .replaced
+        case .failure(.missing): return .absent
+        case .failure(.notAFile): return .replaced
+        case .failure(.failed(let error)): throw error
+        }
     }
 
     /// A quarantined file of the same name from an earlier run is kept under a suffixed name, not overwritten.
-    private static func keepEarlier(_ path: String, run: Int64) throws {
-        guard FileManager.default.fileExists(atPath: path) else { return }
-        try FileOperations.move(path, to: path + ".before-run-\(run)")
+    private static func keepEarlier(_ name: EntryName, run: Int64, folder: String) throws {
+        let path = EntryPath(folder: folder, name: name)
+        guard try FileOperations.kind(path) != .missing else { return }
+        let kept = EntryName.derived(stem: name.bytes, suffix: ".before-run-\(run)", inboxName: name)
+        try FileOperations.move(path, to: EntryPath(folder: folder, name: kept))
     }
 
     /// A JSON string literal.

@@ -1,45 +1,47 @@
-import Foundation
-
-/// What the inbox holds: complete files (data + control) in byte order of their names, and files waiting
-/// for their other half (settlement spec §3.1).
+/// What the inbox holds (settlement spec §3.1, §11.1), read with `lstat` only: nothing is opened or followed here.
 struct Drop {
-    /// Complete data files, in byte order of their names.
+    /// Files to decide this run, in byte order of their names: complete pairs, and any name whose data or control
+    /// entry is not a regular file (it can never become one, so it is quarantined `NOT_A_FILE` at once).
     var complete: [ProviderFile] = []
-    /// Names of data files without a control file, and control files without a data file.
+    /// Data files without a control file, and control files without a data file (names for people).
     var waiting: [String] = []
+    /// Entries named like no drop file (sub-folders, uploads in progress, stray files), left alone.
+    var ignored: [String] = []
 
-    /// Reads the inbox; names that are neither data nor control files (uploads in progress) are ignored.
-    static func scan(inbox: String) throws -> Drop {
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: inbox)
-        } catch {
-            throw SettlementError(
-                code: .io,
-                message:
-                    "cannot read the inbox \(inbox): \(error.localizedDescription); check the path and its permissions")
-        }
-        var data = Set<String>()
-        var control = Set<String>()
-        for name in names where !name.hasPrefix(".") {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: inbox + "/" + name, isDirectory: &isDirectory),
-                !isDirectory.boolValue
-            else { continue }
-            if name.hasSuffix(ProviderFile.dataSuffix) && name.count > ProviderFile.dataSuffix.count {
-                data.insert(String(name.dropLast(ProviderFile.dataSuffix.count)))
-            } else if name.hasSuffix(ProviderFile.controlSuffix) && name.count > ProviderFile.controlSuffix.count {
-                control.insert(String(name.dropLast(ProviderFile.controlSuffix.count)))
+    /// Reads the inbox.
+    static func scan(inbox: String) throws(SettlementError) -> Drop {
+        var data: [[UInt8]: EntryKind] = [:]
+        var control: [[UInt8]: EntryKind] = [:]
+        var drop = Drop()
+        for name in try FileOperations.entries(of: inbox) {
+            let isData = name.hasSuffix(ProviderFile.dataSuffix)
+            let isControl = !isData && name.hasSuffix(ProviderFile.controlSuffix)
+            guard isData || isControl, name.bytes.first != 0x2E else {
+                drop.ignored.append(name.display)
+                continue
+            }
+            let kind = try FileOperations.kind(EntryPath(folder: inbox, name: name))
+            if kind == .missing { continue }
+            if isData {
+                data[name.dropping(ProviderFile.dataSuffix)] = kind
+            } else {
+                control[name.dropping(ProviderFile.controlSuffix)] = kind
             }
         }
-        var drop = Drop()
-        let byteOrder: (String, String) -> Bool = { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        for stem in data.intersection(control).sorted(by: byteOrder) {
-            drop.complete.append(ProviderFile(name: stem + ProviderFile.dataSuffix))
+        for stem in Set(data.keys).union(control.keys) {
+            var file = ProviderFile(stemBytes: stem)
+            file.dataKind = data[stem] ?? .missing
+            file.controlKind = control[stem] ?? .missing
+            let refused = [file.dataKind, file.controlKind].contains { $0 != .regular && $0 != .missing }
+            if (data[stem] != nil && control[stem] != nil) || refused {
+                drop.complete.append(file)
+            } else {
+                drop.waiting.append(data[stem] != nil ? file.name : file.controlName)
+            }
         }
-        for stem in data.subtracting(control) { drop.waiting.append(stem + ProviderFile.dataSuffix) }
-        for stem in control.subtracting(data) { drop.waiting.append(stem + ProviderFile.controlSuffix) }
-        drop.waiting.sort(by: byteOrder)
+        drop.complete.sort { $0.dataEntry < $1.dataEntry }
+        drop.waiting.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        drop.ignored.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         return drop
     }
 }

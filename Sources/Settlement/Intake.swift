@@ -7,11 +7,13 @@ import Zstd
 /// Why a complete file is not settled (settlement spec §3.4), in the order the checks run.
 public enum QuarantineCode: String, Sendable, CaseIterable, Codable {
     case badName = "BAD_NAME"
+    case notAFile = "NOT_A_FILE"
     case unknownProvider = "UNKNOWN_PROVIDER"
     case badControl = "BAD_CONTROL"
     case checksumMismatch = "CHECKSUM_MISMATCH"
     case nameReused = "NAME_REUSED"
     case badCompression = "BAD_COMPRESSION"
+    case tooLarge = "TOO_LARGE"
     case badHeader = "BAD_HEADER"
     case controlMismatch = "CONTROL_MISMATCH"
 }
@@ -81,12 +83,18 @@ struct FileIntake: Sendable {
         case settle
         case alreadySettled
         case quarantine(Quarantine)
+        /// The file went away while the run read it: not decided, it is not registered.
+        case vanished
     }
 
     let file: ProviderFile
     var verdict: Verdict
     var providerIndex: Int32 = -1
     var sha256: [UInt8] = []
+    /// The control file's own digest, to deliver by content.
+    var controlSHA256: [UInt8] = []
+    /// The data file as it was opened, to tell at delivery that it is still the same file.
+    var identity: FileIdentity?
     var control: ControlFile?
     var records: [IntakeRecord] = []
     var recordIDs: [UInt8] = []
@@ -112,178 +120,279 @@ struct FileIntake: Sendable {
 /// The header every data file starts with (after an optional BOM).
 let recordHeader = Array("record_id,mykey_id,kind,amount_yen,occurred_at".utf8)
 
-/// Reads, checks and parses one complete file (settlement spec §3.2–§3.4, §4 checks 1 and 3–10).
+/// Why intake stopped reading a data file before its end (settlement spec §11.2).
+enum IntakeStop: Error {
+    /// A line longer than `max_line_bytes`.
+    case lineTooLong(line: Int)
+    /// More decompressed bytes than `max_file_bytes`.
+    case fileTooLarge
+    /// More data lines than `max_file_records`.
+    case tooManyLines(line: Int)
+    /// A data line beyond the control file's `records`.
+    case beyondDeclared(line: Int)
+}
+
+/// Reads, checks and parses one complete file (settlement spec §3.2–§3.4, §4 checks 1 and 3–10, §11).
 ///
 /// One `Intake` per worker thread: it owns its decompressor and field splitter.
 final class Intake {
     private let decompressor: ZstdDecompressor
-    private let splitter = FieldSplitter()
+    private let splitter: FieldSplitter
     let snapshot: RegistrySnapshot
     let campaign: Campaign
+    let limits: Limits
 
-    init(snapshot: RegistrySnapshot, campaign: Campaign) throws {
+    init(snapshot: RegistrySnapshot, campaign: Campaign, limits: Limits = Limits()) throws {
         self.decompressor = try ZstdDecompressor()
+        self.splitter = FieldSplitter(maxLineLength: limits.maxLineBytes)
         self.snapshot = snapshot
         self.campaign = campaign
+        self.limits = limits
     }
 
     /// Runs the file-level checks in order and, when they pass, parses every line.
-    func read(_ file: ProviderFile, inbox: String) -> FileIntake {
+    ///
+    /// Throws only for what is on the operator's side (settlement spec §11.3): a file that cannot be read.
+    func read(_ admitted: AdmittedFile, inbox: String) throws(SettlementError) -> FileIntake {
+        let file = admitted.file
         var intake = FileIntake(file: file, verdict: .settle)
+        intake.controlSHA256 = admitted.control.sha256
+        let dataPath = EntryPath(folder: inbox, name: file.dataEntry)
         guard let provider = file.provider else {
-            intake.verdict = .quarantine(
-                Quarantine(
-                    code: .badName,
-                    message:
-                        "the file name \(file.name) is not {provider_id}_{YYYYMMDD}_{seq}.csv.zst with a real date and a 4-digit sequence; rename it and send it again",
-                    line: nil))
-            return intake
+            try hashRegularHalves(of: file, inbox: inbox, into: &intake)
+            return intake.quarantined(
+                .badName,
+                "the file name \(file.name) is not {provider_id}_{YYYYMMDD}_{seq}.csv.zst with a real date (2000–2099) and a 4-digit sequence; rename it and send it again"
+            )
+        }
+        if file.dataKind != .regular || file.controlKind != .regular {
+            let (name, kind) = file.dataKind != .regular ? (file.name, file.dataKind) : (file.controlName, file.controlKind)
+            try hashRegularHalves(of: file, inbox: inbox, into: &intake)
+            return intake.notAFile(name, kind, hardLink: false)
         }
         guard let providerIndex = snapshot.providerIndex(provider) else {
-            intake.verdict = .quarantine(
-                Quarantine(
-                    code: .unknownProvider,
-                    message:
-                        "provider \(provider) is not registered; register it (registry import) before its files are settled",
-                    line: nil))
-            return intake
+            try hashIfRegular(dataPath, into: &intake)
+            return intake.quarantined(
+                .unknownProvider,
+                "provider \(provider) is not registered; register it (registry import) before its files are settled")
         }
         intake.providerIndex = providerIndex
         let control: ControlFile
-        switch readControl(file, inbox: inbox) {
-        case .failure(let error):
-            intake.verdict = .quarantine(
-                Quarantine(
-                    code: .badControl, message: "\(file.controlName): \(error.message); send a corrected control file",
-                    line: nil))
-            return intake
-        case .success(let parsed):
-            control = parsed
+        switch admitted.control {
+        case .notAFile(let kind, let hardLink): return intake.notAFile(file.controlName, kind, hardLink: hardLink)
+        case .missing, .unread: return intake.vanished()
+        case .invalid(let message, _):
+            try hashIfRegular(dataPath, into: &intake)
+            return intake.quarantined(.badControl, "\(file.controlName): \(message); send a corrected control file")
+        case .parsed(let parsed, _): control = parsed
         }
         intake.control = control
+        switch FileOperations.openRegular(dataPath) {
+        case .failure(.notAFile(let kind, let hardLink)): return intake.notAFile(file.name, kind, hardLink: hardLink)
+        case .failure(.missing): return intake.vanished()
+        case .failure(.failed(let error)): throw error
+        case .success(let opened):
+            intake.identity = opened.identity
+            return try read(opened, path: dataPath, control: control, into: intake)
+        }
+    }
 
-        let path = inbox + "/" + file.name
-        let hasher = SHA256()
+    /// Reads the opened data file: its digest always, its lines when that can decide anything.
+    private func read(
+        _ opened: borrowing OpenedFile, path: EntryPath, control: ControlFile, into start: FileIntake
+    ) throws(SettlementError) -> FileIntake {
+        var intake = start
+        let file = intake.file
         let previousDigest = snapshot.settledFiles[file.name]
-        var scan = LineState()
-        var lines = LineScanner()
+        var scan = LineState(declared: control.records)
+        var stop: IntakeStop?
         var decompressionError: ZstdError?
-        var readError: (any Error)?
-        do {
-            if previousDigest != nil {
-                try hashOnly(path: path, hasher: hasher, bytes: &intake.compressedBytes)
-            } else {
-                var compressed = 0
-                try ZstdFileReader(path: path).forEachChunk(
-                    decompressor: decompressor,
-                    compressedObserver: { chunk in
-                        hasher.update(chunk)
-                        compressed += chunk.count
-                    }
-                ) { chunk in
-                    lines.feed(chunk) { line, number in self.line(line, number: number, state: &scan, intake: &intake) }
-                }
-                intake.compressedBytes = compressed
-                lines.finish { line, number in self.line(line, number: number, state: &scan, intake: &intake) }
-            }
-        } catch let error as ZstdError where error.code != .io {
-            decompressionError = error
-        } catch {
-            readError = error
+        if previousDigest != nil || control.records > limits.maxFileRecords {
+            intake.sha256 = try opened.sha256(path: path)
+            intake.compressedBytes = Int(opened.identity.size)
+        } else {
+            intake.records.reserveCapacity(min(control.records, 1 << 24))
+            (stop, decompressionError) = try decompress(opened, path: path, scan: &scan, intake: &intake)
         }
-        decompressor.reset()
-        intake.sha256 = hasher.finalize()
         let digest = intake.sha256.hexString
-
-        if let readError {
-            // An I/O failure is the operator's problem, not the provider's: the whole run stops.
-            intake.verdict = .quarantine(Quarantine(code: .badCompression, message: "\(readError)", line: nil))
-            intake.records = []
-            return intake
-        }
-        let verdict: Quarantine?
+        var verdict: (QuarantineCode, String, Int?)?
         if digest != control.sha256 {
-            verdict = Quarantine(
-                code: .checksumMismatch,
-                message:
-                    "the SHA-256 of \(file.name) is \(digest), the control file says \(control.sha256); upload the file again (it may be incomplete), control file last",
-                line: nil)
+            verdict = (
+                .checksumMismatch,
+                "the SHA-256 of \(file.name) is \(digest), the control file says \(control.sha256); upload the file again (it may be incomplete), control file last",
+                nil
+            )
         } else if let previousDigest {
             if previousDigest == intake.sha256 {
                 intake.verdict = .alreadySettled
                 return intake
             }
-            verdict = Quarantine(
-                code: .nameReused,
-                message:
-                    "a file named \(file.name) with other content was settled before; send new records under a new sequence number",
-                line: nil)
+            verdict = (
+                .nameReused,
+                "a file named \(file.name) with other content was settled before; send new records under a new sequence number",
+                nil
+            )
+        } else if control.records > limits.maxFileRecords {
+            verdict = (
+                .tooLarge,
+                "the control file declares \(control.records) records, more than the \(limits.maxFileRecords) one file may hold; split the records over several files",
+                nil
+            )
         } else if let decompressionError {
-            verdict = Quarantine(
-                code: .badCompression,
-                message:
-                    "\(file.name) is not a complete, valid zstd stream (\(decompressionError.message)); compress it again with zstd and resend",
-                line: nil)
-        } else if !scan.headerSeen || scan.badHeader {
-            verdict = Quarantine(
-                code: .badHeader,
-                message:
-                    "the first line of \(file.name) must be exactly record_id,mykey_id,kind,amount_yen,occurred_at",
-                line: 1)
-        } else if let badAmountLine = scan.firstBadAmountLine {
-            verdict = Quarantine(
-                code: .controlMismatch,
-                message:
-                    "line \(badAmountLine) has an amount_yen that is not a whole number of yen from 1 to 999999999; correct it and resend the file",
-                line: badAmountLine)
-        } else if scan.dataLines != control.records {
-            verdict = Quarantine(
-                code: .controlMismatch,
-                message:
-                    "\(file.name) has \(scan.dataLines) data lines, the control file says \(control.records); resend a matching pair",
-                line: nil)
-        } else if scan.amountTotal != control.amountTotal {
-            verdict = Quarantine(
-                code: .controlMismatch,
-                message:
-                    "the amounts of \(file.name) add up to \(scan.amountTotal) yen, the control file says \(control.amountTotal); resend a matching pair",
-                line: nil)
+            verdict = (
+                .badCompression,
+                "\(file.name) is not a complete, valid zstd stream (\(decompressionError.message)); compress it again with zstd and resend",
+                nil
+            )
         } else {
-            verdict = nil
-        }
-        if let verdict {
-            intake.verdict = .quarantine(verdict)
-            intake.records = []
-            intake.recordIDs = []
+            verdict = Self.verdict(stop: stop, scan: scan, control: control, file: file, limits: limits)
         }
         intake.amountTotal = scan.amountTotal
+        if let verdict { return intake.quarantined(verdict.0, verdict.1, line: verdict.2) }
         return intake
     }
 
-    private func readControl(_ file: ProviderFile, inbox: String) -> Result<ControlFile, ControlFileError> {
-        guard let data = FileManager.default.contents(atPath: inbox + "/" + file.controlName) else {
-            return .failure(ControlFileError(message: "the control file cannot be read"))
+    /// Streams the file through zstd and the line scanner within the limits; the digest always covers every byte.
+    private func decompress(
+        _ opened: borrowing OpenedFile, path: EntryPath, scan: inout LineState, intake: inout FileIntake
+    ) throws(SettlementError) -> (IntakeStop?, ZstdError?) {
+        let hasher = SHA256()
+        var lines = LineScanner(maxLineBytes: limits.maxLineBytes)
+        var decompressed = 0
+        var compressed = 0
+        let maxFileBytes = limits.maxFileBytes
+        let descriptor = opened.descriptor
+        var outcome: (IntakeStop?, ZstdError?) = (nil, nil)
+        do {
+            try ZstdFileReader.decompress(
+                reading: { buffer in try OpenedFile.read(descriptor, into: buffer, path: path) },
+                decompressor: decompressor,
+                compressedObserver: { piece in
+                    hasher.update(piece)
+                    compressed += piece.count
+                }
+            ) { chunk in
+                // Only the bytes within the limit are scanned, so where the limit falls decides, not the chunking.
+                let allowed = min(chunk.count, maxFileBytes - decompressed)
+                decompressed += allowed
+                try lines.feed(UnsafeRawBufferPointer(rebasing: chunk[..<allowed])) { line, number in
+                    try self.line(line, number: number, state: &scan, intake: &intake)
+                }
+                if let overlong = lines.overlongLine { throw IntakeStop.lineTooLong(line: overlong) }
+                if allowed < chunk.count { throw IntakeStop.fileTooLarge }
+            }
+            try lines.finish { line, number in try self.line(line, number: number, state: &scan, intake: &intake) }
+            if let overlong = lines.overlongLine { throw IntakeStop.lineTooLong(line: overlong) }
+        } catch let stop as IntakeStop {
+            outcome.0 = stop
+        } catch let error as ZstdError {
+            outcome.1 = error
+        } catch let error as SettlementError {
+            throw error
+        } catch {
+            throw SettlementError(code: .io, message: "reading \(path.display) failed: \(error)")
         }
-        switch ControlFile.parse(Array(data)) {
-        case .success(let control) where control.file != file.name:
-            return .failure(ControlFileError(message: "the control file names \(control.file), not \(file.name)"))
-        case let other:
-            return other
+        decompressor.reset()
+        intake.sha256 = hasher.finalize()
+        intake.compressedBytes = compressed
+        if outcome.0 != nil || outcome.1 != nil {
+            intake.records = []
+            intake.recordIDs = []
+        }
+        return outcome
+    }
+
+    /// The verdict on what was read, from `TOO_LARGE` on (settlement spec §3.4, §11.2), or nil to settle.
+    static func verdict(
+        stop: IntakeStop?, scan: LineState, control: ControlFile, file: ProviderFile, limits: Limits
+    ) -> (QuarantineCode, String, Int?)? {
+        switch stop {
+        case .lineTooLong(let line):
+            return (
+                .tooLarge,
+                "line \(line) of \(file.name) is longer than \(limits.maxLineBytes) bytes; no valid record is that long — correct the line and resend the file",
+                line
+            )
+        case .fileTooLarge:
+            return (
+                .tooLarge,
+                "\(file.name) decompresses to more than \(limits.maxFileBytes) bytes; split the records over several files",
+                nil
+            )
+        case .tooManyLines(let line):
+            return (
+                .tooLarge,
+                "\(file.name) has more than \(limits.maxFileRecords) data lines (line \(line) is beyond); split the records over several files",
+                line
+            )
+        case .beyondDeclared, nil: break
+        }
+        if !scan.headerSeen || scan.badHeader {
+            return (
+                .badHeader,
+                "the first line of \(file.name) must be exactly record_id,mykey_id,kind,amount_yen,occurred_at", 1
+            )
+        }
+        if let badAmountLine = scan.firstBadAmountLine {
+            return (
+                .controlMismatch,
+                "line \(badAmountLine) has an amount_yen that is not a whole number of yen from 1 to 999999999; correct it and resend the file",
+                badAmountLine
+            )
+        }
+        if case .beyondDeclared(let line) = stop {
+            return (
+                .controlMismatch,
+                "\(file.name) has more data lines than the \(control.records) its control file declares (line \(line) is the first beyond); resend a matching pair",
+                line
+            )
+        }
+        if scan.dataLines != control.records {
+            return (
+                .controlMismatch,
+                "\(file.name) has \(scan.dataLines) data lines, the control file says \(control.records); resend a matching pair",
+                nil
+            )
+        }
+        if scan.amountTotal != control.amountTotal {
+            return (
+                .controlMismatch,
+                "the amounts of \(file.name) add up to \(scan.amountTotal) yen, the control file says \(control.amountTotal); resend a matching pair",
+                nil
+            )
+        }
+        return nil
+    }
+
+    /// Hashes whichever halves of a refused pair are regular files, so delivery can tell later whether they changed.
+    private func hashRegularHalves(of file: ProviderFile, inbox: String, into intake: inout FileIntake)
+        throws(SettlementError)
+    {
+        try hashIfRegular(EntryPath(folder: inbox, name: file.dataEntry), into: &intake)
+        guard file.controlKind == .regular else { return }
+        switch FileOperations.openRegular(EntryPath(folder: inbox, name: file.controlEntry)) {
+        case .success(let opened):
+            intake.controlSHA256 = try opened.sha256(path: EntryPath(folder: inbox, name: file.controlEntry))
+        case .failure(.failed(let error)): throw error
+        case .failure: break
         }
     }
 
-    private func hashOnly(path: String, hasher: SHA256, bytes: inout Int) throws {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw SettlementError(code: .io, message: "cannot open \(path)")
-        }
-        defer { try? handle.close() }
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-            chunk.withUnsafeBytes { hasher.update($0) }
-            bytes += chunk.count
+    /// Hashes a data file that is decided without reading its lines, so delivery can still check its content.
+    private func hashIfRegular(_ path: EntryPath, into intake: inout FileIntake) throws(SettlementError) {
+        guard intake.file.dataKind == .regular else { return }
+        switch FileOperations.openRegular(path) {
+        case .success(let opened):
+            intake.identity = opened.identity
+            intake.sha256 = try opened.sha256(path: path)
+        case .failure(.failed(let error)): throw error
+        case .failure: break
         }
     }
 
     struct LineState {
+        /// Data lines the control file declares.
+        var declared: Int
         var headerSeen = false
         var badHeader = false
         var dataLines = 0
@@ -291,7 +400,9 @@ final class Intake {
         var firstBadAmountLine: Int?
     }
 
-    private func line(_ line: UnsafeRawBufferPointer, number: Int, state: inout LineState, intake: inout FileIntake) {
+    private func line(
+        _ line: UnsafeRawBufferPointer, number: Int, state: inout LineState, intake: inout FileIntake
+    ) throws(IntakeStop) {
         guard state.headerSeen else {
             state.headerSeen = true
             var header = line
@@ -301,8 +412,11 @@ final class Intake {
             state.badHeader = !header.elementsEqual(recordHeader)
             return
         }
-        if state.badHeader || line.isEmpty { return }
+        if line.isEmpty { return }
         state.dataLines += 1
+        if state.dataLines > limits.maxFileRecords { throw .tooManyLines(line: number) }
+        if state.dataLines > state.declared { throw .beyondDeclared(line: number) }
+        if state.badHeader { return }
         let offset = UInt32(intake.recordIDs.count)
         guard case .fields(let count) = splitter.split(line), count == 5 else {
             intake.records.append(.malformed(recordIDOffset: offset))
@@ -336,5 +450,32 @@ final class Intake {
                 occurredAt: occurredAt.nanosecondsSinceEpoch, myKey: myKey.rawValue, recordIDOffset: offset,
                 amount: Int32(amount), holder: holder ?? -1, recordIDLength: recordLength, reason: reason,
                 kind: kind.rawValue))
+    }
+}
+
+extension FileIntake {
+    /// This intake, quarantined with `code`: nothing of the file is kept but its digests.
+    fileprivate func quarantined(_ code: QuarantineCode, _ message: String, line: Int? = nil) -> FileIntake {
+        var copy = self
+        copy.verdict = .quarantine(Quarantine(code: code, message: message, line: line))
+        copy.records = []
+        copy.recordIDs = []
+        return copy
+    }
+
+    /// Quarantined `NOT_A_FILE`: `name` was never opened, followed or hashed.
+    fileprivate func notAFile(_ name: String, _ kind: EntryKind, hardLink: Bool) -> FileIntake {
+        let what = hardLink ? "a file with other names (a hard link)" : kind.description
+        return quarantined(
+            .notAFile,
+            "\(name) is \(what), not a regular file, so nothing was read from it; upload the file itself under a temporary name and rename it, control file last"
+        )
+    }
+
+    /// The file went away during the run; it is decided by a later run.
+    fileprivate func vanished() -> FileIntake {
+        var copy = self
+        copy.verdict = .vanished
+        return copy
     }
 }

@@ -8,16 +8,25 @@ import Darwin
 ///
 /// A line's bytes are handed to the caller without the line ending and are valid only during the call.
 /// Lines that fall inside one chunk are handed over in place; only a line that spans chunks is copied.
+///
+/// A line longer than `maxLineBytes` (before its line end) stops the scanner: ``overlongLine`` holds its number and
+/// every later byte is ignored. The decision is the same wherever the chunk boundaries fall, because a line is
+/// measured without its line end whether it arrives whole or in pieces, so memory stays bounded whatever the input.
 struct LineScanner {
-    /// Longest line kept whole; a longer line cannot be a valid record and is cut to this prefix, which is
-    /// still invalid, so memory stays bounded whatever the input.
-    static let maxLineLength = 1 << 16
+    /// Longest line accepted, in bytes before the line end.
+    let maxLineBytes: Int
     private var carry: [UInt8] = []
     private var carrying = false
     /// Physical lines seen so far (the next line's number is `lineNumber + 1`).
     private(set) var lineNumber = 0
+    /// The number of the first line longer than `maxLineBytes`; nothing after it is scanned.
+    private(set) var overlongLine: Int?
 
-    init() { carry.reserveCapacity(1 << 12) }
+    /// A scanner of lines up to `maxLineBytes` bytes (unbounded by default).
+    init(maxLineBytes: Int = .max) {
+        self.maxLineBytes = maxLineBytes
+        carry.reserveCapacity(min(maxLineBytes, 1 << 12) + 1)
+    }
 
     /// Feeds a chunk; calls `body` with each complete line and its 1-based number.
     ///
@@ -25,25 +34,33 @@ struct LineScanner {
     mutating func feed(
         _ chunk: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer, Int) throws -> Void
     ) rethrows {
-        guard let base = chunk.baseAddress, chunk.count > 0 else { return }
+        guard overlongLine == nil, let base = chunk.baseAddress, chunk.count > 0 else { return }
         var start = 0
         let count = chunk.count
         while start < count {
             let remaining = count - start
             guard let found = memchr(base + start, 0x0A, remaining) else {
                 appendToCarry(UnsafeRawBufferPointer(start: base + start, count: remaining))
-                carrying = true
                 return
             }
             let end = base.distance(to: UnsafeRawPointer(found))
-            lineNumber += 1
             if carrying {
                 appendToCarry(UnsafeRawBufferPointer(start: base + start, count: end - start))
+                if overlongLine != nil { return }
+                lineNumber += 1
+                let line = carry.withUnsafeBytes { Self.trimCR($0) }
+                if line.count > maxLineBytes { return markOverlong() }
                 try carry.withUnsafeBytes { try body(Self.trimCR($0), lineNumber) }
                 carry.removeAll(keepingCapacity: true)
                 carrying = false
             } else {
-                try body(Self.trimCR(UnsafeRawBufferPointer(start: base + start, count: end - start)), lineNumber)
+                let line = Self.trimCR(UnsafeRawBufferPointer(start: base + start, count: end - start))
+                if line.count > maxLineBytes {
+                    lineNumber += 1
+                    return markOverlong()
+                }
+                lineNumber += 1
+                try body(line, lineNumber)
             }
             start = end + 1
         }
@@ -51,17 +68,31 @@ struct LineScanner {
 
     /// Ends the stream: a last line without a line ending is still a line.
     mutating func finish(_ body: (UnsafeRawBufferPointer, Int) throws -> Void) rethrows {
-        guard carrying else { return }
+        guard carrying, overlongLine == nil else { return }
         lineNumber += 1
+        if carry.withUnsafeBytes({ Self.trimCR($0) }).count > maxLineBytes { return markOverlong() }
         try carry.withUnsafeBytes { try body(Self.trimCR($0), lineNumber) }
         carry.removeAll(keepingCapacity: true)
         carrying = false
     }
 
+    /// Keeps part of a line that continues in the next chunk. One byte more than the limit may be a CR of the line
+    /// end; anything beyond that proves the line too long, so it is never stored.
     private mutating func appendToCarry(_ bytes: UnsafeRawBufferPointer) {
-        let room = Self.maxLineLength - carry.count
-        guard room > 0 else { return }
-        carry.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes.prefix(room)))
+        carrying = true
+        let room = maxLineBytes == .max ? bytes.count : maxLineBytes + 1 - carry.count
+        if bytes.count > room {
+            lineNumber += 1
+            markOverlong()
+            return
+        }
+        carry.append(contentsOf: bytes)
+    }
+
+    private mutating func markOverlong() {
+        overlongLine = lineNumber
+        carry.removeAll()
+        carrying = false
     }
 
     @inline(__always)

@@ -1,29 +1,53 @@
 public import Rules
 
-/// A provider's data file in the inbox, named `{provider_id}_{YYYYMMDD}_{seq}.csv.zst` (settlement spec §3.1).
+/// A provider's data file in the inbox, named `{provider_id}_{YYYYMMDD}_{seq}.csv.zst` (settlement spec §3.1), with
+/// its control file `{stem}.ctl`.
 public struct ProviderFile: Sendable, Hashable {
-    /// The data file's name, e.g. `P0001_20201001_0001.csv.zst`.
+    /// The data file's name, for people and the database (bytes that are not UTF-8 shown as `\xHH`).
     public let name: String
-    /// The name without `.csv.zst`, shared by the control, result and error files.
+    /// The name without `.csv.zst`, shared by the control, result and error files (for people).
     public let stem: String
     /// The provider named by the file, when the name has the §3.1 form.
     public let provider: ProviderID?
+    /// The stem's bytes as the file system holds them.
+    let stemBytes: [UInt8]
+    /// What the inbox holds under the data file's name (`lstat`, nothing followed).
+    var dataKind: EntryKind = .regular
+    /// What the inbox holds under the control file's name.
+    var controlKind: EntryKind = .regular
 
     static let dataSuffix = ".csv.zst"
     static let controlSuffix = ".ctl"
 
     /// A data file from its name; `provider` is nil when the name does not have the §3.1 form.
     public init(name: String) {
-        self.name = name
-        self.stem = String(name.dropLast(Self.dataSuffix.count))
-        self.provider = Self.parseProvider(stem: stem)
+        self.init(stemBytes: Array(name.utf8.dropLast(Self.dataSuffix.utf8.count)))
     }
 
+    /// A data file from its stem's bytes.
+    init(stemBytes: [UInt8]) {
+        self.stemBytes = stemBytes
+        self.name = EntryName(bytes: stemBytes + Array(Self.dataSuffix.utf8)).display
+        self.stem = EntryName(bytes: stemBytes).display
+        self.provider = String(validating: stemBytes, as: UTF8.self).flatMap(Self.parseProvider(stem:))
+    }
+
+    /// The data file's entry name.
+    var dataEntry: EntryName { EntryName(bytes: stemBytes + Array(Self.dataSuffix.utf8)) }
+    /// The control file's entry name.
+    var controlEntry: EntryName { EntryName(bytes: stemBytes + Array(Self.controlSuffix.utf8)) }
+
     /// The control file's name.
-    public var controlName: String { stem + Self.controlSuffix }
+    public var controlName: String { controlEntry.display }
 
     /// True when the name has the form of §3.1 (`BAD_NAME` otherwise).
     public var hasValidName: Bool { provider != nil }
+
+    /// True when both halves are regular files as far as `lstat` tells (`NOT_A_FILE` otherwise).
+    var entriesAreFiles: Bool { dataKind == .regular && controlKind == .regular }
+
+    /// The raw name when it is not valid UTF-8 (the database keeps it to move the file later), else nil.
+    var rawNameIfNotUTF8: [UInt8]? { dataEntry.isUTF8 ? nil : dataEntry.bytes }
 
     private static func parseProvider(stem: String) -> ProviderID? {
         let parts = stem.split(separator: "_", omittingEmptySubsequences: false)
@@ -37,7 +61,9 @@ public struct ProviderFile: Sendable, Hashable {
         let year = number(date[0..<4])
         let month = number(date[4..<6])
         let day = number(date[6..<8])
-        guard month >= 1, month <= 12, day >= 1, day <= RFC3339.daysInMonth(year: year, month: month) else {
+        guard (2000...2099).contains(year), month >= 1, month <= 12, day >= 1,
+            day <= RFC3339.daysInMonth(year: year, month: month)
+        else {
             return nil
         }
         return provider

@@ -38,13 +38,35 @@ public struct ZstdFileReader: Sendable {
         observeWholeFileOnError: Bool = true,
         _ body: (UnsafeRawBufferPointer) throws -> Void
     ) throws {
-        decompressor.reset()
         let file = try ReadOnlyFile(path: path)
+        do {
+            try Self.decompress(
+                reading: { buffer throws(ZstdError) in try file.readChunk(into: buffer) }, readSize: readSize,
+                decompressor: decompressor, compressedObserver: compressedObserver,
+                observeWholeFileOnError: observeWholeFileOnError, body)
+        } catch {
+            throw withPath(error)
+        }
+    }
+
+    /// Decompresses what `reading` delivers (it fills the buffer it is given and returns the byte count, 0 at the
+    /// end), with the same contract as ``forEachChunk(decompressor:compressedObserver:observeWholeFileOnError:_:)``.
+    /// Errors `reading` throws end the call at once, whatever `observeWholeFileOnError` says: the observer cannot
+    /// have seen the whole input.
+    public static func decompress(
+        reading: (UnsafeMutableRawBufferPointer) throws -> Int,
+        readSize: Int = 1 << 18,
+        decompressor: ZstdDecompressor,
+        compressedObserver: ((UnsafeRawBufferPointer) -> Void)? = nil,
+        observeWholeFileOnError: Bool = true,
+        _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        decompressor.reset()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: readSize, alignment: 16)
         defer { buffer.deallocate() }
         var firstError: (any Error)?
         while true {
-            let count = try file.readChunk(into: buffer)
+            let count = try reading(buffer)
             if count == 0 { break }
             let piece = UnsafeRawBufferPointer(rebasing: buffer[..<count])
             compressedObserver?(piece)
@@ -60,17 +82,21 @@ public struct ZstdFileReader: Sendable {
                     }
                 }
             } catch {
-                let failure = bodyFailed ? error : withPath(error)
-                guard observeWholeFileOnError, compressedObserver != nil else { throw failure }
-                firstError = failure
+                guard observeWholeFileOnError, compressedObserver != nil else { throw error }
+                firstError = bodyFailed ? BodyError(error) : error
             }
         }
-        if let firstError { throw firstError }
-        do {
-            try decompressor.finish()
-        } catch {
-            throw withPath(error)
+        if let firstError {
+            if let wrapped = firstError as? BodyError { throw wrapped.error }
+            throw firstError
         }
+        try decompressor.finish()
+    }
+
+    /// An error the caller's body threw, kept apart so that no path is attached to it.
+    private struct BodyError: Error {
+        let error: any Error
+        init(_ error: any Error) { self.error = error }
     }
 
     private func withPath(_ error: any Error) -> any Error {

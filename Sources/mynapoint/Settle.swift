@@ -9,8 +9,11 @@ struct Settle: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Settles the complete files in the inbox: one run, committed exactly once.",
         discussion: """
+            Runs one atomic run after another until nothing settleable is left: each run admits complete files in name
+            order while the records their control files declare stay within max_run_records (--once stops after one).
             Exit codes: 0 every complete file settled (or settled before); 3 some file quarantined; 75 another run
-            holds the lock (nothing changed); 1 failure (nothing committed; rerun after fixing the cause).
+            holds the lock (nothing changed); 1 failure (nothing of the failing run committed; rerun after fixing the
+            cause); 5 a run is committed but its delivery failed (the next settle delivers it first).
             With --metrics-file, every invocation (also a failed or skipped one) replaces that file atomically with
             its metrics in Prometheus text format, for node_exporter's textfile collector.
             """)
@@ -29,6 +32,15 @@ struct Settle: ParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Do everything but write: print what would be granted.") var dryRun =
         false
     @Flag(help: "Wait for another run to finish instead of exiting with 75.") var wait = false
+    @Flag(help: "Stop after one run, even when files were left for a later run by max_run_records.") var once = false
+    @Option(name: .customLong("max-line-bytes"), help: "Longest line of a data file (default 4096).")
+    var maxLineBytes: Int?
+    @Option(name: .customLong("max-file-bytes"), help: "Most decompressed bytes of one data file (default 8 GiB).")
+    var maxFileBytes: Int?
+    @Option(name: .customLong("max-file-records"), help: "Most data lines of one file (default 20000000).")
+    var maxFileRecords: Int?
+    @Option(name: .customLong("max-run-records"), help: "Most records admitted into one run (default 20000000).")
+    var maxRunRecords: Int?
     @Option(
         name: .customLong("metrics-file"),
         help:
@@ -53,6 +65,12 @@ struct Settle: ParsableCommand {
         }
         if let windowEnd, RFC3339.parse(windowEnd) == nil {
             throw ValidationError("--window-end must be RFC 3339 with seconds and offset")
+        }
+        for (name, value) in [
+            ("max-line-bytes", maxLineBytes), ("max-file-bytes", maxFileBytes), ("max-file-records", maxFileRecords),
+            ("max-run-records", maxRunRecords),
+        ] {
+            if let value, value < 1 { throw ValidationError("--\(name) must be a positive whole number") }
         }
     }
 
@@ -112,6 +130,12 @@ struct Settle: ParsableCommand {
                 workers: workers ?? file.workers ?? ProcessInfo.processInfo.activeProcessorCount)
             options.dryRun = dryRun
             options.waitForLock = wait
+            options.once = once
+            options.limits = file.limits ?? Limits()
+            if let maxLineBytes { options.limits.maxLineBytes = maxLineBytes }
+            if let maxFileBytes { options.limits.maxFileBytes = maxFileBytes }
+            if let maxFileRecords { options.limits.maxFileRecords = maxFileRecords }
+            if let maxRunRecords { options.limits.maxRunRecords = maxRunRecords }
             options.version = Mynapoint.version
             if Output.standardErrorIsTerminal { options.progress = ProgressLine.shared.update }
             let ledger = try Ledger(url: database.url ?? file.database_url)
@@ -120,6 +144,15 @@ struct Settle: ParsableCommand {
             ProgressLine.shared.clear()
         } catch let error as SettlementError where error.code == .locked {
             throw Output.fail(error.message, code: 75)
+        } catch let error as SettlementError where error.code == .deliveryPending {
+            ProgressLine.shared.clear()
+            throw Output.fail(error.message, code: 5)
+        } catch let error as SettlementError where !error.committedRuns.isEmpty {
+            ProgressLine.shared.clear()
+            let runs = error.committedRuns.map(String.init).joined(separator: ", ")
+            throw Output.fail(
+                "settlement stopped: run(s) \(runs) of this invocation were committed and delivered, but the next run failed and nothing of it was committed: \(error.message)"
+            )
         } catch let exit as ExitCode {
             throw exit
         } catch {
@@ -176,6 +209,18 @@ struct Settle: ParsableCommand {
         }
         for file in s.files where file.outcome == "quarantined" {
             print("quarantined \(file.file): \(file.code ?? "") \(file.message ?? "")")
+        }
+        if let runs = s.runs, runs.count > 1 {
+            print("in \(runs.count) runs: \(runs.compactMap(\.run_id).map(String.init).joined(separator: ", "))")
+        }
+        if !s.deferred.isEmpty {
+            print("left for a later run (max_run_records): \(s.deferred.count) file(s), first \(s.deferred[0])")
+        }
+        for name in s.left_in_inbox {
+            print("left in the inbox: \(name) was replaced after the run read it; the next run treats it as a new drop")
+        }
+        if !s.ignored.isEmpty {
+            print("ignored \(s.ignored.count) inbox entr\(s.ignored.count == 1 ? "y" : "ies") named like no drop file: \(s.ignored.prefix(5).joined(separator: ", "))")
         }
         if !s.recovered_runs.isEmpty {
             print(

@@ -239,6 +239,8 @@ private let holder1 = "AAAA0001"
 
     @Test func changedParametersAreRefused() throws {
         let fixture = try SettlementFixture(registry: SettlementFixture.exampleRegistry)
+        try fixture.workspace.drop(
+            "P0001_20201001_0001.csv.zst", csv: records("U1,AAAA0001,charge,1000,2020-10-01T10:00:00+09:00"))
         try fixture.settle()
         fixture.campaign.capPoints = 6000
         #expect {
@@ -246,6 +248,21 @@ private let holder1 = "AAAA0001"
         } throws: { error in
             (error as? SettlementError)?.code == .parametersChanged
         }
+    }
+
+    /// Only a run that commits fixes the campaign: an invocation on an empty inbox with other parameters leaves
+    /// nothing behind, and the real parameters still apply afterwards.
+    @Test func aRunThatSettlesNothingRecordsNoCampaign() throws {
+        let fixture = try SettlementFixture(registry: SettlementFixture.exampleRegistry)
+        fixture.campaign.capPoints = 1
+        let empty = try fixture.settle()
+        #expect(empty.run_id == nil)
+        #expect(try fixture.count("SELECT count(*) FROM campaign") == 0)
+        fixture.campaign.capPoints = 5000
+        try fixture.workspace.drop(
+            "P0001_20201001_0001.csv.zst", csv: records("U1,AAAA0001,charge,1000,2020-10-01T10:00:00+09:00"))
+        #expect(try fixture.settle().points == 250)
+        #expect(try fixture.count("SELECT cap_points FROM campaign") == 5000)
     }
 
     @Test func theDatabaseRefusesASecondGrantAndAPointAboveTheCap() throws {

@@ -34,12 +34,56 @@ import Testing
         #expect(lines(["x", "", "y\n"]) == ["xy"])
     }
 
-    @Test func boundsVeryLongLines() {
-        let long = String(repeating: "x", count: LineScanner.maxLineLength + 100)
-        let result = lines([long.prefix(70_000).description, long.dropFirst(70_000).description + "\nshort\n"])
-        #expect(result.count == 2)
-        #expect(result[0].utf8.count == LineScanner.maxLineLength)
-        #expect(result[1] == "short")
+    /// Lines and the first overlong line, from a plain model: split at LF, drop one CR before it, measure.
+    static func model(_ text: [UInt8], max: Int) -> (lines: [[UInt8]], overlong: Int?) {
+        var pieces = text.split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init)
+        if pieces.last?.isEmpty == true { pieces.removeLast() }
+        var lines: [[UInt8]] = []
+        for (index, piece) in pieces.enumerated() {
+            let line = piece.last == 0x0D ? Array(piece.dropLast()) : piece
+            if line.count > max { return (lines, index + 1) }
+            lines.append(line)
+        }
+        return (lines, nil)
+    }
+
+    static func scan(_ text: [UInt8], cuts: [Int], max: Int) -> (lines: [[UInt8]], overlong: Int?) {
+        var scanner = LineScanner(maxLineBytes: max)
+        var lines: [[UInt8]] = []
+        var start = 0
+        for end in cuts + [text.count] {
+            text[start..<end].withUnsafeBytes { scanner.feed($0) { line, _ in lines.append(Array(line)) } }
+            start = end
+        }
+        scanner.finish { line, _ in lines.append(Array(line)) }
+        return (lines, scanner.overlongLine)
+    }
+
+    /// A line longer than the limit is found, with the same number, wherever one or two chunk boundaries fall —
+    /// lines of exactly the limit (with LF or CRLF) pass, one byte more does not.
+    @Test(arguments: [15, 16, 17])
+    func overlongLinesWhereverTheChunksBreak(length: Int) {
+        let max = 16
+        for ending in ["\n", "\r\n"] {
+            let text = Array(("ab\n" + String(repeating: "x", count: length) + ending + "tail\n").utf8)
+            let expected = Self.model(text, max: max)
+            #expect((expected.overlong != nil) == (length > max))
+            for first in 0...text.count {
+                let one = Self.scan(text, cuts: [first], max: max)
+                #expect(one.lines == expected.lines && one.overlong == expected.overlong, "cut at \(first)")
+                for second in first...text.count {
+                    let two = Self.scan(text, cuts: [first, second], max: max)
+                    #expect(two.lines == expected.lines && two.overlong == expected.overlong, "cuts \(first), \(second)")
+                }
+            }
+        }
+    }
+
+    @Test func aLastLineWithoutLineEndIsMeasuredToo() {
+        let text = Array(("ab\n" + String(repeating: "y", count: 17)).utf8)
+        #expect(Self.scan(text, cuts: [], max: 16).overlong == 2)
+        #expect(Self.scan(text, cuts: [10], max: 16).overlong == 2)
+        #expect(Self.scan(Array(text.dropLast()), cuts: [10], max: 16).overlong == nil)
     }
 }
 
