@@ -45,7 +45,8 @@ for w in "${workloads[@]}"; do
     run="$bench/run-$w"
     rm -rf "$run"
     mkdir -p "$run"
-    cp -al "$data/inbox" "$run/inbox"
+    # A real copy: settle refuses a data file with a second name (a hard link) as NOT_A_FILE.
+    cp -a "$data/inbox" "$run/inbox"
     folders=(--inbox "$run/inbox" --outbox "$run/outbox" --archive "$run/archive" --quarantine "$run/quarantine")
 
     echo "== $w: settle --dry-run" >&2

@@ -95,7 +95,8 @@ struct Admission {
         for file in drop.complete {
             let control = try readControl(of: file, inbox: inbox)
             let declared = control.declaredRecords <= limits.maxFileRecords ? control.declaredRecords : 0
-            if !admission.admitted.isEmpty && (!admission.deferred.isEmpty || records + declared > limits.maxRunRecords) {
+            if !admission.admitted.isEmpty && (!admission.deferred.isEmpty || records + declared > limits.maxRunRecords)
+            {
                 admission.deferred.append(file.name)
                 continue
             }

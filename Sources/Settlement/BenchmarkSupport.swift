@@ -30,8 +30,11 @@ public enum SettlementBenchmarks {
         /// Reads the data file `name` of `inbox` (with its control file) as a run does.
         public func read(file name: String, inbox: String) -> Intakes {
             let file = ProviderFile(name: name)
-            let admitted = AdmittedFile(file: file, control: (try? Admission.readControl(of: file, inbox: inbox)) ?? .missing)
-            return Intakes(files: [(try? intake.read(admitted, inbox: inbox)) ?? FileIntake(file: file, verdict: .vanished)])
+            let admitted = AdmittedFile(
+                file: file, control: (try? Admission.readControl(of: file, inbox: inbox)) ?? .missing)
+            return Intakes(files: [
+                (try? intake.read(admitted, inbox: inbox)) ?? FileIntake(file: file, verdict: .vanished)
+            ])
         }
     }
 

@@ -1,4 +1,3 @@
-
 /// A data file's control file (settlement spec §3.2).
 public struct ControlFile: Sendable, Equatable {
     /// The format tag every control file carries.
@@ -55,7 +54,9 @@ public struct ControlFile: Sendable, Equatable {
         guard case .integer(let records) = values["records"]!, case .integer(let amountTotal) = values["amount_total"]!
         else {
             return .failure(
-                .init(message: "the control file's records and amount_total must be JSON integers (no fraction, no exponent)"))
+                .init(
+                    message:
+                        "the control file's records and amount_total must be JSON integers (no fraction, no exponent)"))
         }
         guard formatTag == format else {
             return .failure(.init(message: "the control file's format is not \"\(format)\""))

@@ -214,7 +214,9 @@ enum FileOperations {
     static func makeDirectory(_ path: String) throws(SettlementError) {
         var s = stat()
         if stat(path, &s) == 0 {
-            guard s.st_mode & S_IFMT == S_IFDIR else { throw SettlementError(code: .io, message: "\(path) is not a folder") }
+            guard s.st_mode & S_IFMT == S_IFDIR else {
+                throw SettlementError(code: .io, message: "\(path) is not a folder")
+            }
             return
         }
         let parent = (path as NSString).deletingLastPathComponent
@@ -326,5 +328,9 @@ enum FileOperations {
 private final class Counter: Sendable {
     private let value = Mutex(0)
 
-    func next() -> Int { value.withLock { $0 += 1; return $0 } }
+    func next() -> Int {
+        value.withLock {
+            $0 += 1; return $0
+        }
+    }
 }

@@ -166,7 +166,8 @@ final class Intake {
             )
         }
         if file.dataKind != .regular || file.controlKind != .regular {
-            let (name, kind) = file.dataKind != .regular ? (file.name, file.dataKind) : (file.controlName, file.controlKind)
+            let (name, kind) =
+                file.dataKind != .regular ? (file.name, file.dataKind) : (file.controlName, file.controlKind)
             try hashRegularHalves(of: file, inbox: inbox, into: &intake)
             return intake.notAFile(name, kind, hardLink: false)
         }
@@ -365,7 +366,9 @@ final class Intake {
     }
 
     /// Hashes whichever halves of a refused pair are regular files, so delivery can tell later whether they changed.
-    private func hashRegularHalves(of file: ProviderFile, inbox: String, into intake: inout FileIntake)
+    private func hashRegularHalves(
+        of file: ProviderFile, inbox: String, into intake: inout FileIntake
+    )
         throws(SettlementError)
     {
         try hashIfRegular(EntryPath(folder: inbox, name: file.dataEntry), into: &intake)

@@ -35,7 +35,8 @@ public struct SettlementError: Error, Sendable, CustomStringConvertible {
         SettlementError(
             code: .deliveryPending,
             message:
-                "run \(run) is committed, but delivering its results failed: \(cause) — fix the cause and run settle again: it delivers run \(run) first, byte for byte")
+                "run \(run) is committed, but delivering its results failed: \(cause) — fix the cause and run settle again: it delivers run \(run) first, byte for byte"
+        )
     }
 
     public var description: String { message }

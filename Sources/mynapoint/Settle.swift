@@ -220,7 +220,9 @@ struct Settle: ParsableCommand {
             print("left in the inbox: \(name) was replaced after the run read it; the next run treats it as a new drop")
         }
         if !s.ignored.isEmpty {
-            print("ignored \(s.ignored.count) inbox entr\(s.ignored.count == 1 ? "y" : "ies") named like no drop file: \(s.ignored.prefix(5).joined(separator: ", "))")
+            print(
+                "ignored \(s.ignored.count) inbox entr\(s.ignored.count == 1 ? "y" : "ies") named like no drop file: \(s.ignored.prefix(5).joined(separator: ", "))"
+            )
         }
         if !s.recovered_runs.isEmpty {
             print(

@@ -28,12 +28,12 @@ struct Binary {
     @discardableResult
     static func run(
         _ arguments: [String], database: TemporaryDatabase?, environment extra: [String: String] = [:],
-        cwd: String? = nil
+        cwd: String? = nil, executable: String? = nil
     ) throws
         -> Outcome
     {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
+        process.executableURL = URL(fileURLWithPath: executable ?? path)
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         if let database { environment["PGDATABASE"] = database.name }

@@ -10,7 +10,7 @@ import Testing
         "grants-copy#3",
         "grants", "ledger", "before-commit", "committed", "result-file", "result-control", "result-file#3",
         "archive-data", "archive-control", "archive-control#4", "quarantine-reason", "quarantine-data",
-        "quarantine-data#3", "delivered", "marked",
+        "quarantine-data#3", "quarantine-control", "delivered", "marked",
     ]
 
     /// The uninterrupted run, computed once.

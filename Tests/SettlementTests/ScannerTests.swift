@@ -73,7 +73,8 @@ import Testing
                 #expect(one.lines == expected.lines && one.overlong == expected.overlong, "cut at \(first)")
                 for second in first...text.count {
                     let two = Self.scan(text, cuts: [first, second], max: max)
-                    #expect(two.lines == expected.lines && two.overlong == expected.overlong, "cuts \(first), \(second)")
+                    #expect(
+                        two.lines == expected.lines && two.overlong == expected.overlong, "cuts \(first), \(second)")
                 }
             }
         }
