@@ -22,6 +22,46 @@ struct Mynapoint: ParsableCommand {
             CRLCommand.self,
         ]
     )
+
+    /// Parses and runs the command; a usage error exits 64 with its message, never echoing the value given
+    /// (it may be a misplaced individual number or a secret).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error where error is ExitCode || exitCode(for: error) == .success {
+            exit(withError: error)  // our own one-line failures, help and version
+        } catch {
+            let message = UsageMessage.redacting(fullMessage(for: error))
+            FileHandle.standardError.write(Data((message.hasSuffix("\n") ? message : message + "\n").utf8))
+            Foundation.exit(exitCode(for: error).rawValue)
+        }
+    }
+}
+
+/// Usage messages without the values a person typed.
+enum UsageMessage {
+    /// `message` with every quoted value on its `Error:` line that is not an option name replaced by
+    /// `(the value given)`; help and usage lines, which hold only the program's own text, stay as they are.
+    static func redacting(_ message: String) -> String {
+        message.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.hasPrefix("Error:") ? redactingQuotes(line) : String(line)
+        }.joined(separator: "\n")
+    }
+
+    private static func redactingQuotes(_ line: Substring) -> String {
+        var out = ""
+        var rest = line
+        while let open = rest.firstIndex(of: "'") {
+            let after = rest.index(after: open)
+            guard let close = rest[after...].firstIndex(of: "'") else { break }
+            let quoted = rest[after..<close]
+            out += rest[..<open]
+            out += quoted.hasPrefix("-") ? "'\(quoted)'" : "(the value given)"
+            rest = rest[rest.index(after: close)...]
+        }
+        return out + rest
+    }
 }
 
 /// Options every database command takes.
