@@ -166,8 +166,9 @@ final class Intake {
             )
         }
         if file.dataKind != .regular || file.controlKind != .regular {
-            let (name, kind) =
-                file.dataKind != .regular ? (file.name, file.dataKind) : (file.controlName, file.controlKind)
+            // The half that is there and is not a regular file (the other may be missing).
+            let dataRefused = file.dataKind != .regular && file.dataKind != .missing
+            let (name, kind) = dataRefused ? (file.name, file.dataKind) : (file.controlName, file.controlKind)
             try hashRegularHalves(of: file, inbox: inbox, into: &intake)
             return intake.notAFile(name, kind, hardLink: false)
         }

@@ -68,6 +68,9 @@ import Glibc
         // A folder named like a data file, alone.
         try FileManager.default.createDirectory(
             atPath: inbox + "/P0002_20210105_0005.csv.zst", withIntermediateDirectories: false)
+        // A control file alone that is a link: refused at once, and the message names the control file.
+        try FileManager.default.createSymbolicLink(
+            atPath: inbox + "/P0002_20210105_0007.ctl", withDestinationPath: secret)
         // A name that is not UTF-8, and a date that does not exist.
         let badStem: [UInt8] = Array("P0002_2021".utf8) + [0xFF] + Array("105_0006".utf8)
         try write(badStem + Array(".csv.zst".utf8), in: inbox, secretBytes)
@@ -87,6 +90,10 @@ import Glibc
         let codes = Dictionary(uniqueKeysWithValues: files.map { ($0["file"] as! String, $0["code"] as? String) })
         #expect(codes["P0001_20210105_0001.csv.zst"] == .some(nil))
         for n in 1...5 { #expect(codes["P0002_20210105_000\(n).csv.zst"] == "NOT_A_FILE", "file \(n)") }
+        #expect(codes["P0002_20210105_0007.csv.zst"] == "NOT_A_FILE")
+        #expect(
+            (try Self.reason(workspace, "P0002_20210105_0007")["message"] as! String).hasPrefix(
+                "P0002_20210105_0007.ctl is a symbolic link"))
         #expect(codes["P0002_2021\\xFF105_0006.csv.zst"] == "BAD_NAME")
         #expect(codes["P0002_20210230_0001.csv.zst"] == "BAD_NAME")
         #expect(codes[longStem + ".csv.zst"] == "BAD_NAME")
