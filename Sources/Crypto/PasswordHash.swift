@@ -1,13 +1,16 @@
 import COpenSSL
 import Foundation
 
-/// scrypt password hashes in a self-describing string: `$scrypt$ln=15,r=8,p=1$<salt>$<key>`.
+/// scrypt password hashes in a self-describing string: `$scrypt$ln=17,r=8,p=1$<salt>$<key>`.
 ///
-/// Salt and key are base64 without padding. Passwords are normalised to Unicode NFC before hashing, so the
-/// same password typed through different input methods verifies.
+/// Salt and key are base64 without padding. The parameters travel with each hash, so they can be raised later:
+/// `needsRehash` tells a login to store a new hash of a password hashed with weaker ones. Passwords are normalised
+/// to Unicode NFC before hashing, so the same password typed through different input methods verifies.
+///
+/// scrypt rather than Argon2id because OpenSSL gains Argon2 only in 3.2, and Debian 12 ships 3.0.
 public enum PasswordHash {
     /// scrypt work factors: N = 2^ln, block size r, parallelism p.
-    public struct ScryptCost: Sendable, Equatable {
+    public struct ScryptCost: Sendable, Equatable, CustomStringConvertible {
         /// log2 of the CPU/memory cost N.
         public var ln: Int
         /// The block size.
@@ -22,13 +25,23 @@ public enum PasswordHash {
             self.p = p
         }
 
-        /// For interactive logins: N = 2^15, r = 8, p = 1 (32 MiB, tens of milliseconds).
-        public static let interactive = ScryptCost(ln: 15, r: 8, p: 1)
-        /// Cheap, for tests only: N = 2^10, r = 8, p = 1.
-        public static let test = ScryptCost(ln: 10, r: 8, p: 1)
+        /// What new hashes use: N = 2^17, r = 8, p = 1, 128 MiB per hash (registration spec §5: N ≥ 2^17, r = 8,
+        /// p = 1).
+        public static let current = ScryptCost(ln: 17, r: 8, p: 1)
 
-        /// Bytes of memory scrypt needs: 128·r·(N + p), with room for OpenSSL's bookkeeping.
-        var memoryBytes: UInt64 { 128 * UInt64(r) * ((UInt64(1) << UInt64(ln)) + UInt64(p)) + 65_536 }
+        /// The parameters as the encoded form writes them: `ln=17,r=8,p=1`.
+        public var description: String { "ln=\(ln),r=\(r),p=\(p)" }
+
+        /// Whether any work factor is below `other`'s: a hash of this cost should be replaced by one of `other`.
+        public func isWeaker(than other: ScryptCost) -> Bool {
+            ln < other.ln || r < other.r || p < other.p
+        }
+
+        /// OpenSSL's `maxmem` for this cost: scrypt's V (128·r·(N + 2)) and B (128·r·p) arrays, with room to spare
+        /// for OpenSSL's bookkeeping; its default of 32 MiB would refuse N = 2^17, r = 8.
+        var memoryBytes: UInt64 {
+            128 * UInt64(r) * ((UInt64(1) << UInt64(ln)) + UInt64(p) + 2) + 65_536
+        }
 
         /// Bounds that keep a stored encoding from asking for unbounded work or memory (at most 1 GiB).
         var isSupported: Bool {
@@ -42,11 +55,15 @@ public enum PasswordHash {
     static let keyLength = 32
 
     /// Hashes `password` with a fresh 16-byte random salt and a 32-byte key.
-    public static func hash(password: String, cost: ScryptCost = .interactive) throws(CryptoError) -> String {
+    public static func hash(password: String, cost: ScryptCost = .current) throws(CryptoError) -> String {
         guard cost.isSupported else { throw CryptoError(.unsupported, "scrypt cost \(cost) out of bounds") }
         let salt = try SecureRandom.bytes(saltLength)
         let key = try derive(password: password, salt: salt, cost: cost, length: keyLength)
-        return "$scrypt$ln=\(cost.ln),r=\(cost.r),p=\(cost.p)$\(base64(salt))$\(base64(key))"
+        return encode(cost: cost, salt: salt, key: key)
+    }
+
+    private static func encode(cost: ScryptCost, salt: [UInt8], key: [UInt8]) -> String {
+        "$scrypt$\(cost)$\(base64(salt))$\(base64(key))"
     }
 
     /// Whether `password` matches `encoded`; false for any malformed or unsupported encoding.
@@ -60,6 +77,29 @@ public enum PasswordHash {
                 CRYPTO_memcmp(computed.baseAddress, expected.baseAddress, expected.count) == 0
             }
         }
+    }
+
+    /// The parameters of an encoded hash, or nil when it is not a hash this type reads.
+    public static func cost(of encoded: String) -> ScryptCost? {
+        parse(encoded)?.cost
+    }
+
+    /// Whether a hash that just verified should be replaced by a new one of `cost`: its work factors are below
+    /// `cost`'s, its salt or key is shorter than new hashes get, or it cannot be read at all.
+    ///
+    /// A hash of higher cost is kept: lowering the parameters never weakens hashes already stored.
+    public static func needsRehash(_ encoded: String, cost: ScryptCost = .current) -> Bool {
+        guard let stored = parse(encoded) else { return true }
+        return stored.cost.isWeaker(than: cost) || stored.salt.count < saltLength || stored.key.count < keyLength
+    }
+
+    /// An encoding of `cost` that no password matches (random salt and key) but that costs `verify` the same work
+    /// as a real hash: checked in place of a missing one, so the time taken does not tell which MyKey IDs exist.
+    public static func decoy(cost: ScryptCost = .current) throws(CryptoError) -> String {
+        guard cost.isSupported else { throw CryptoError(.unsupported, "scrypt cost \(cost) out of bounds") }
+        let salt = try SecureRandom.bytes(saltLength)
+        let key = try SecureRandom.bytes(keyLength)
+        return encode(cost: cost, salt: salt, key: key)
     }
 
     /// The parts of an encoded hash, or nil if it is not exactly the form `hash` writes.

@@ -51,8 +51,12 @@ public final class Ledger {
     // MARK: Schema
 
     /// Creates or upgrades the schema; returns the versions applied now (empty when up to date).
+    ///
+    /// Each migration not yet recorded is applied once, in increasing version order, whether or not its number
+    /// follows the last one applied: branches append migrations independently, so a database may hold version 4
+    /// before a merge brings version 3. `migrations` is `Migrations.all` except in tests of that case.
     @discardableResult
-    public func migrate() throws -> [Int] {
+    public func migrate(_ migrations: [Migrations.Migration] = Migrations.all) throws -> [Int] {
         try connection.advisoryLock(Self.migrationLockKey)
         defer { try? connection.advisoryUnlock(Self.migrationLockKey) }
         try connection.execute(
@@ -63,11 +67,9 @@ public final class Ledger {
                 applied_at timestamptz NOT NULL DEFAULT now()
             )
             """)
-        let done = try connection.query("SELECT version FROM schema_migrations")
-        var applied = Set<Int>()
-        for row in 0..<done.rowCount { applied.insert(Int(try done[row, 0].int())) }
+        let applied = try appliedVersions()
         var now: [Int] = []
-        for migration in Migrations.all where !applied.contains(migration.version) {
+        for migration in migrations.sorted(by: { $0.version < $1.version }) where !applied.contains(migration.version) {
             try connection.transaction { connection in
                 try connection.execute(migration.sql)
                 try connection.query(
@@ -82,31 +84,41 @@ public final class Ledger {
         return now
     }
 
-    /// The schema version in the database (0 when none).
-    public func schemaVersion() throws -> Int {
+    /// The versions recorded in `schema_migrations` (empty when the table does not exist).
+    func appliedVersions() throws -> Set<Int> {
         let exists = try connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL")
-        guard try exists[0, 0].bool() else { return 0 }
-        let result = try connection.query("SELECT coalesce(max(version), 0) FROM schema_migrations")
-        return Int(try result[0, 0].int())
+        guard try exists[0, 0].bool() else { return [] }
+        let done = try connection.query("SELECT version FROM schema_migrations")
+        var applied = Set<Int>()
+        for row in 0..<done.rowCount { applied.insert(Int(try done[row, 0].int())) }
+        return applied
     }
 
-    /// Fails with one clear sentence when the schema is missing or older than this build.
-    public func requireCurrentSchema() throws {
-        let version = try schemaVersion()
-        guard version >= Migrations.latest else {
+    /// The schema version in the database (0 when none).
+    public func schemaVersion() throws -> Int {
+        try appliedVersions().max() ?? 0
+    }
+
+    /// Fails with one clear sentence when the schema is missing or lacks a migration of this build.
+    ///
+    /// Every version must be applied, not just the newest: a database migrated before a merge may hold a later
+    /// version and lack an earlier one.
+    public func requireCurrentSchema(_ migrations: [Migrations.Migration] = Migrations.all) throws {
+        let applied = try appliedVersions()
+        let missing = migrations.map(\.version).filter { !applied.contains($0) }.sorted()
+        guard missing.isEmpty else {
+            let version = applied.max() ?? 0
+            let needed = migrations.map(\.version).max() ?? 0
+            let lacking = version >= needed ? " but lacks \(missing.map(String.init).joined(separator: ", "))" : ""
             throw LedgerError(
-                "the database schema is at version \(version), this build needs \(Migrations.latest); run `mynapoint migrate` first"
+                "the database schema is at version \(version)\(lacking), this build needs \(needed); run `mynapoint migrate` first"
             )
         }
     }
 
-    /// Who is acting, for the audit log: the operating-system user and host.
-    public static var actor: String {
-        let user =
-            ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"]
-            ?? "uid-\(getuid())"
-        return "\(user)@\(ProcessInfo.processInfo.hostName)"
-    }
+    /// Who is acting, for the audit log and `runs.started_by`: the effective user from the password database and
+    /// the host name (`name@host`), never environment variables. Read once: neither changes while the process runs.
+    public static let actor: String = OperatingSystemIdentity.current().description
 
     // MARK: Campaign
 

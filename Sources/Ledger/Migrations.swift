@@ -6,7 +6,7 @@
 public enum Migrations {
     /// One migration.
     public struct Migration: Sendable {
-        /// Its number; applied in increasing order.
+        /// Its number; applied in increasing order, each once (numbers may have gaps: see `Ledger.migrate`).
         public let version: Int
         /// What it does.
         public let name: String
@@ -19,10 +19,11 @@ public enum Migrations {
         Migration(version: 1, name: "settlement schema", sql: v1),
         Migration(version: 2, name: "registration: CRL entries and certificate links", sql: v2),
         Migration(version: 3, name: "delivery by content: control file digests and raw names", sql: v3),
+        Migration(version: 5, name: "password login failures and lockouts", sql: v5),
     ]
 
     /// The newest schema version.
-    public static var latest: Int { all.last!.version }
+    public static var latest: Int { all.map(\.version).max()! }
 
     static let v1 = """
         CREATE TABLE campaign (
@@ -217,5 +218,20 @@ public enum Migrations {
         ALTER TABLE files ADD COLUMN raw_name bytea;
         COMMENT ON COLUMN files.control_sha256 IS 'SHA-256 of the control file as the run read it; NULL when none was read.';
         COMMENT ON COLUMN files.raw_name IS 'The inbox name''s bytes when they are not valid UTF-8 (name then shows them as \\xHH).';
+        """
+
+    /// Password login (registration spec §5): consecutive failures and the lockout they lead to, per MyKey ID, in
+    /// the database so that every process sees them. Keyed by the MyKey ID as typed, known to the registry or not:
+    /// an unknown ID fails and locks exactly like a known one, so neither the reply nor the lockout tells which
+    /// IDs exist.
+    static let v5 = """
+        CREATE TABLE password_logins (
+            mykey_id text PRIMARY KEY CHECK (mykey_id ~ '^[A-Z0-9]{8}$'),
+            failures integer NOT NULL DEFAULT 0 CHECK (failures >= 0),
+            last_failure_at_ns bigint,
+            locked_until_ns bigint,
+            CHECK (locked_until_ns IS NULL OR failures > 0)
+        );
+        COMMENT ON TABLE password_logins IS 'Consecutive failed password logins per MyKey ID, and the lockout after too many; cleared by a successful login or a card login.';
         """
 }

@@ -69,13 +69,13 @@ public struct CRLImportSummary: Sendable, Equatable {
 public struct Registrar {
     /// The database.
     public let ledger: Ledger
-    /// The scrypt cost of new password hashes.
+    /// The scrypt cost of new password hashes; a login with a hash of weaker cost replaces it.
     public var passwordCost: PasswordHash.ScryptCost
     /// Who acts, for the audit log (the operating-system user at the terminal).
     public var actor: String
 
     /// A registrar over `ledger`.
-    public init(ledger: Ledger, passwordCost: PasswordHash.ScryptCost = .interactive, actor: String = Ledger.actor) {
+    public init(ledger: Ledger, passwordCost: PasswordHash.ScryptCost = .current, actor: String = Ledger.actor) {
         self.ledger = ledger
         self.passwordCost = passwordCost
         self.actor = actor
@@ -150,6 +150,8 @@ public struct Registrar {
     // MARK: Login
 
     /// Card login: the holder the verified card's certificate is bound to; active holders only.
+    ///
+    /// It clears failed password logins and any lockout of the holder's MyKey IDs: the card is the way back in.
     public func login(_ card: VerifiedCard) throws(RegistrationError) -> AuthenticatedHolder {
         let serial = card.certificate.serialHex
         guard let (account, linkedOnly) = try database({ try ledger.account(certificateSerial: serial) }) else {
@@ -159,30 +161,64 @@ public struct Registrar {
         if linkedOnly {
             try database { try ledger.bindLinkedCertificate(card.binding, holderKey: account.holderKey, actor: actor) }
         }
-        return AuthenticatedHolder(account: account, method: .card(serial: serial))
-    }
-
-    /// MyKey ID + password login: the current MyKey ID, a set password that matches, an active holder.
-    ///
-    /// Every failure reads the same, so the answer does not tell whether the ID exists.
-    public func login(myKey: MyKeyID, password: Password) throws(RegistrationError) -> AuthenticatedHolder {
-        let failure = RegistrationError(
-            .authenticationFailed, "MyKey ID or password is wrong (or no password is set: log in with the card)")
-        guard let account = try database({ try ledger.account(currentMyKey: myKey) }),
-            let hash = account.passwordHash
-        else {
-            // Spend the same effort as a real check, so timing does not reveal unknown IDs either.
-            _ = PasswordHash.verify(password: password.text, encoded: Self.decoyHash)
-            throw failure
+        let holder = AuthenticatedHolder(account: account, method: .card(serial: serial))
+        _ = try database {
+            try ledger.clearPasswordFailures(holderKey: account.holderKey, via: holder.via, actor: actor)
         }
-        guard PasswordHash.verify(password: password.text, encoded: hash) else { throw failure }
-        try requireActive(account)
-        return AuthenticatedHolder(account: account, method: .password)
+        return holder
     }
 
-    /// A valid hash of a random password, for the unknown-ID path.
-    private static let decoyHash: String =
-        (try? PasswordHash.hash(password: UUID().uuidString, cost: .interactive)) ?? ""
+    /// MyKey ID + password login at `date`: the current MyKey ID, a set password that matches, an active holder.
+    ///
+    /// After `Ledger.passwordFailureLimit` consecutive failures the ID is locked for 15 minutes, in the database
+    /// (registration spec §5); a card login unlocks it. Unknown IDs, IDs without a password and wrong passwords get
+    /// the same reply, the same work (a decoy hash is checked) and the same lockout, so nothing tells whether the
+    /// ID exists. A hash made with weaker parameters than `passwordCost` is replaced on success.
+    public func login(
+        myKey: MyKeyID, password: Password, at date: Date = Date()
+    ) throws(RegistrationError) -> AuthenticatedHolder {
+        let outcome = try database {
+            try ledger.passwordLogin(myKey: myKey, at: Instant(date), actor: actor) { account in
+                check(password, against: account?.passwordHash)
+            }
+        }
+        switch outcome {
+        case .succeeded(let account):
+            try requireActive(account)
+            return AuthenticatedHolder(account: account, method: .password)
+        case .failed(_, lockedUntil: nil):
+            throw RegistrationError(
+                .authenticationFailed, "MyKey ID or password is wrong (or no password is set: log in with the card)")
+        case .failed(_, lockedUntil: let until?):
+            throw RegistrationError(
+                .passwordLoginLocked,
+                "MyKey ID or password is wrong; after \(Ledger.passwordFailureLimit) failures in a row, password login "
+                    + "for this MyKey ID is locked until \(until): log in with the card (PIN) to unlock it")
+        case .locked(let until):
+            throw RegistrationError(
+                .passwordLoginLocked,
+                "password login for this MyKey ID is locked until \(until) after \(Ledger.passwordFailureLimit) "
+                    + "failures in a row; log in with the card (PIN) to unlock it")
+        }
+    }
+
+    /// Compares `password` with `stored` in constant time, or with a decoy of the same cost when there is no hash,
+    /// and prepares a rehash when `stored` was made with weaker parameters than `passwordCost`.
+    private func check(_ password: Password, against stored: String?) -> PasswordCheck {
+        guard let stored else {
+            // Spend the same effort as a real check, so timing does not reveal unknown IDs either.
+            if let decoy = try? PasswordHash.decoy(cost: passwordCost) {
+                _ = PasswordHash.verify(password: password.text, encoded: decoy)
+            }
+            return .mismatch
+        }
+        guard PasswordHash.verify(password: password.text, encoded: stored) else { return .mismatch }
+        guard PasswordHash.needsRehash(stored, cost: passwordCost), let hash = try? self.hash(password) else {
+            return .match(rehash: nil)
+        }
+        let from = PasswordHash.cost(of: stored).map(\.description) ?? "unreadable"
+        return .match(rehash: PasswordRehash(hash: hash, from: from, to: passwordCost.description))
+    }
 
     private func requireActive(_ account: HolderAccount) throws(RegistrationError) {
         switch account.status {

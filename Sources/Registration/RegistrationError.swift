@@ -52,6 +52,8 @@ public struct RegistrationError: Error, CustomStringConvertible, Equatable {
         case myKeyTaken
         /// MyKey ID and password do not match, or no password is set.
         case authenticationFailed
+        /// Password login for the MyKey ID is locked after too many failures; the card (PIN) unlocks it.
+        case passwordLoginLocked
         /// The holder already applied; an application cannot be changed.
         case alreadyApplied
         /// No provider of that ID is registered.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Postgres
 
 @main
 struct Mynapoint: ParsableCommand {
@@ -13,7 +14,7 @@ struct Mynapoint: ParsableCommand {
             Providers drop zstd-compressed record files with control files into an inbox; `settle` checks them,
             grants the 25 % premium up to the cap once per record in PostgreSQL, and writes a result file per input.
             The database comes from libpq's environment (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, ~/.pgpass)
-            or --database-url / DATABASE_URL.
+            or DATABASE_URL / --database-url (which must not carry a password: other users can read arguments).
             """,
         version: version,
         subcommands: [
@@ -68,7 +69,10 @@ enum UsageMessage {
 struct DatabaseOptions: ParsableArguments {
     @Option(
         name: .customLong("database-url"),
-        help: "postgresql:// URL or conninfo (default: DATABASE_URL, then libpq's environment).")
+        help: """
+            postgresql:// URL or conninfo, without a password (default: DATABASE_URL, then libpq's environment); \
+            give the password in PGPASSWORD, ~/.pgpass or DATABASE_URL.
+            """)
     var databaseURL: String?
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
@@ -80,6 +84,7 @@ struct DatabaseOptions: ParsableArguments {
     var logFormat: String = ProcessInfo.processInfo.environment["MYNAPOINT_LOG_FORMAT"] ?? "text"
 
     func validate() throws {
+        if let databaseURL { try Self.refuseSecrets(in: databaseURL) }
         guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format must be text or json") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be trace, debug, info, notice, warning, error or critical")
@@ -87,6 +92,22 @@ struct DatabaseOptions: ParsableArguments {
     }
 
     var url: String? { databaseURL ?? ProcessInfo.processInfo.environment["DATABASE_URL"] }
+
+    /// Refuses a `--database-url` that carries a password: any user can read a process's arguments (`ps`,
+    /// `/proc/PID/cmdline`), while the environment and files are the owner's. Never echoes the value.
+    static func refuseSecrets(in databaseURL: String) throws {
+        switch ConnectionString.passwordPresence(databaseURL) {
+        case .none:
+            return
+        case .present:
+            throw ValidationError(
+                "--database-url must not carry a password: other users can read it in the process list; "
+                    + "give the password in PGPASSWORD or ~/.pgpass, or the whole URL in DATABASE_URL")
+        case .unreadable:
+            throw ValidationError(
+                "--database-url is neither a postgresql:// URL nor a conninfo string (key=value …) that libpq can read")
+        }
+    }
 
     func logger(_ label: String) -> Logger {
         Output.bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .notice, json: logFormat == "json")

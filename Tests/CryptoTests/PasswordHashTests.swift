@@ -4,23 +4,59 @@ import Testing
 
 @Suite struct PasswordHashTests {
     @Test func verifiesTheRightPasswordOnly() throws {
-        let encoded = try PasswordHash.hash(password: "correct horse", cost: .test)
+        let encoded = try PasswordHash.hash(password: "correct horse", cost: .cheap)
         #expect(encoded.hasPrefix("$scrypt$ln=10,r=8,p=1$"))
         #expect(PasswordHash.verify(password: "correct horse", encoded: encoded))
         #expect(!PasswordHash.verify(password: "correct horsf", encoded: encoded))
         #expect(!PasswordHash.verify(password: "", encoded: encoded))
     }
 
-    @Test func defaultCostRoundTrip() throws {
+    @Test func whatShipsMeetsTheSpecification() throws {
+        // Registration spec §5: scrypt with N ≥ 2^17, r = 8, p = 1.
+        let current = PasswordHash.ScryptCost.current
+        #expect(current.ln >= 17 && current.r == 8 && current.p == 1)
+        // The default is what ships; this also shows OpenSSL's maxmem is raised (its 32 MiB default refuses 2^17).
         let encoded = try PasswordHash.hash(password: "パスワード")
-        #expect(encoded.hasPrefix("$scrypt$ln=15,r=8,p=1$"))
+        #expect(encoded.hasPrefix("$scrypt$\(current)$"))
+        #expect(PasswordHash.cost(of: encoded) == current)
+        #expect(PasswordHash.cost(of: encoded).map { $0.ln >= 17 } == true)
         #expect(PasswordHash.verify(password: "パスワード", encoded: encoded))
         #expect(!PasswordHash.verify(password: "パスワート", encoded: encoded))
+        #expect(!PasswordHash.needsRehash(encoded))
+        let fields = encoded.split(separator: "$").map(String.init)
+        #expect(fields.count == 4)
+        #expect(Data(base64Encoded: fields[2] + "==")?.count == 16)
+        #expect(Data(base64Encoded: fields[3] + "=")?.count == 32)
+    }
+
+    @Test func weakerHashesNeedARehashStrongerOnesDoNot() throws {
+        let cheap = try PasswordHash.hash(password: "pw", cost: .cheap)
+        #expect(PasswordHash.needsRehash(cheap))
+        #expect(PasswordHash.needsRehash(cheap, cost: .init(ln: 10, r: 8, p: 2)))
+        #expect(!PasswordHash.needsRehash(cheap, cost: .cheap))
+        // Lowering the parameters never replaces a stronger hash.
+        #expect(!PasswordHash.needsRehash(cheap, cost: .init(ln: 9, r: 8, p: 1)))
+        // A short salt or key is weaker too, whatever the cost; and an unreadable hash is replaced.
+        let fields = cheap.split(separator: "$").map(String.init)
+        #expect(PasswordHash.needsRehash("$scrypt$ln=10,r=8,p=1$AAAAAAAAAAA$\(fields[3])", cost: .cheap))
+        #expect(PasswordHash.needsRehash("$pbkdf2$whatever", cost: .cheap))
+        #expect(PasswordHash.ScryptCost(ln: 16, r: 8, p: 1).isWeaker(than: .current))
+        #expect(PasswordHash.ScryptCost(ln: 17, r: 4, p: 1).isWeaker(than: .current))
+        #expect(!PasswordHash.ScryptCost(ln: 18, r: 8, p: 1).isWeaker(than: .current))
+    }
+
+    @Test func aDecoyHasTheCostOfARealHashAndMatchesNothing() throws {
+        let decoy = try PasswordHash.decoy(cost: .cheap)
+        #expect(PasswordHash.cost(of: decoy) == .cheap)
+        #expect(!PasswordHash.verify(password: "", encoded: decoy))
+        #expect(!PasswordHash.verify(password: "pw", encoded: decoy))
+        #expect(try PasswordHash.decoy(cost: .cheap) != decoy)
+        #expect(PasswordHash.cost(of: try PasswordHash.decoy()) == .current)
     }
 
     @Test func saltMakesHashesDiffer() throws {
-        let first = try PasswordHash.hash(password: "same", cost: .test)
-        let second = try PasswordHash.hash(password: "same", cost: .test)
+        let first = try PasswordHash.hash(password: "same", cost: .cheap)
+        let second = try PasswordHash.hash(password: "same", cost: .cheap)
         #expect(first != second)
         #expect(first.split(separator: "$")[2] != second.split(separator: "$")[2])
     }
@@ -40,12 +76,12 @@ import Testing
     @Test func unicodeNormalisation() throws {
         let composed = "caf\u{E9}"
         let decomposed = "cafe\u{301}"
-        let encoded = try PasswordHash.hash(password: composed, cost: .test)
+        let encoded = try PasswordHash.hash(password: composed, cost: .cheap)
         #expect(PasswordHash.verify(password: decomposed, encoded: encoded))
     }
 
     @Test func malformedEncodingsAreFalse() throws {
-        let valid = try PasswordHash.hash(password: "pw", cost: .test)
+        let valid = try PasswordHash.hash(password: "pw", cost: .cheap)
         let fields = valid.split(separator: "$", omittingEmptySubsequences: false).map(String.init)
         let salt = fields[3]
         let key = fields[4]

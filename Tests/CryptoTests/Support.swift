@@ -29,3 +29,8 @@ func utc(_ year: Int, _ month: Int, _ day: Int, _ hour: Int = 0) -> Date {
     calendar.timeZone = TimeZone(identifier: "UTC")!
     return calendar.date(from: DateComponents(year: year, month: month, day: day, hour: hour))!
 }
+
+extension PasswordHash.ScryptCost {
+    /// N = 2^10: fast enough to hash in every test; what ships is `current`.
+    static let cheap = PasswordHash.ScryptCost(ln: 10, r: 8, p: 1)
+}

@@ -24,17 +24,19 @@ struct Binary {
         return ".build/debug/mynapoint"
     }
 
-    /// Runs `mynapoint` with arguments against `database`, waiting for it to end.
+    /// Runs `mynapoint` with arguments against `database`, waiting for it to end; through `launcher` (a command
+    /// that runs the rest of its arguments, such as `setpriv …`) when one is given.
     @discardableResult
     static func run(
         _ arguments: [String], database: TemporaryDatabase?, environment extra: [String: String] = [:],
-        cwd: String? = nil, executable: String? = nil
+        cwd: String? = nil, launcher: [String] = []
     ) throws
         -> Outcome
     {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable ?? path)
-        process.arguments = arguments
+        let command = launcher + [path] + arguments
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         var environment = ProcessInfo.processInfo.environment
         if let database { environment["PGDATABASE"] = database.name }
         environment["MYNAPOINT_LOG_LEVEL"] = "error"

@@ -82,8 +82,10 @@ import Zstd
             ["settle", "--outbox", "o", "--archive", "a", "--quarantine", "q"], database: deployment.database)
         #expect(noInbox.status == 1)
         #expect(noInbox.stderr.contains("--inbox"))
+        // A password may come from DATABASE_URL (never from an argument); a failed connection does not show it.
         let badDatabase = try Binary.run(
-            ["migrate", "--database-url", "postgresql://nobody:secret-pw@/nodb?host=/nonexistent"], database: nil)
+            ["migrate"], database: nil,
+            environment: ["DATABASE_URL": "postgresql://nobody:secret-pw@/nodb?host=/nonexistent"])
         #expect(badDatabase.status == 1)
         #expect(!badDatabase.stderr.contains("secret-pw"))
         #expect(badDatabase.stderr.split(separator: "\n").count == 1)

@@ -187,8 +187,8 @@ import Glibc
         let workspace = deployment.workspace
         try workspace.drop("BAD_NAME.csv.zst", csv: "record_id,mykey_id,kind,amount_yen,occurred_at\n")
         let settled = try Binary.run(
-            ["-c", "umask \(umask); exec \"$0\" \"$@\"", Binary.path, "settle"] + deployment.folderArguments,
-            database: deployment.database, executable: "/bin/sh")
+            ["settle"] + deployment.folderArguments, database: deployment.database,
+            launcher: ["/bin/sh", "-c", "umask \(umask); exec \"$0\" \"$@\""])
         #expect(settled.status == 3, "\(settled.stderr)")
         let files = [
             workspace.outbox + "/P0001/P0001_20210105_0001.result.csv.zst",

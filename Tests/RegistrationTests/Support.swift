@@ -38,7 +38,7 @@ final class Fixture: @unchecked Sendable {
         database.drop()
     }
 
-    var registrar: Registrar { Registrar(ledger: ledger, passwordCost: .test, actor: "tester@test") }
+    var registrar: Registrar { Registrar(ledger: ledger, passwordCost: .cheap, actor: "tester@test") }
 
     /// A leaf of the current CA generation, valid from a year ago for four years, with the shared key.
     func leaf(
@@ -175,4 +175,9 @@ extension Result {
         if case .failure(let error) = self { return error as? RegistrationError }
         return nil
     }
+}
+
+extension PasswordHash.ScryptCost {
+    /// N = 2^10: fast enough to hash in every test; what ships is `current`.
+    static let cheap = PasswordHash.ScryptCost(ln: 10, r: 8, p: 1)
 }
