@@ -115,6 +115,45 @@ public enum RegistryReader {
         RegistryImportError(file: file, line: line, message: message)
     }
 
+    /// The fields of one CSV line (RFC 4180 quoting, `""` for a quote inside a quoted field); nil when the quoting
+    /// is broken or a field is not UTF-8.
+    static func split(_ line: UnsafeRawBufferPointer) -> [String]? {
+        var fields: [String] = []
+        var field: [UInt8] = []
+        var index = 0
+        let bytes = Array(line)
+        while true {
+            if index < bytes.count && bytes[index] == 0x22 {
+                index += 1
+                while true {
+                    guard index < bytes.count else { return nil }
+                    if bytes[index] == 0x22 {
+                        if index + 1 < bytes.count && bytes[index + 1] == 0x22 {
+                            field.append(0x22)
+                            index += 2
+                            continue
+                        }
+                        index += 1
+                        break
+                    }
+                    field.append(bytes[index])
+                    index += 1
+                }
+                guard index == bytes.count || bytes[index] == 0x2C else { return nil }
+            } else {
+                while index < bytes.count && bytes[index] != 0x2C {
+                    field.append(bytes[index])
+                    index += 1
+                }
+            }
+            guard let text = String(validating: field, as: UTF8.self) else { return nil }
+            fields.append(text)
+            field.removeAll(keepingCapacity: true)
+            guard index < bytes.count else { return fields }
+            index += 1  // the comma
+        }
+    }
+
     /// The name of `NAME.csv` or `NAME.csv.zst`, whichever is there, and its data lines with their numbers, after
     /// checking the header; nil when absent. With `orHeader`, a file may have that header (and its number of
     /// fields) instead.
@@ -157,6 +196,17 @@ public enum RegistryReader {
                 return
             }
             if text.isEmpty { return }
+            // The record splitter stops at five fields (provider files never have more); wider registry files
+            // (certificates.csv with its issuer column) are split here.
+            if fields > FieldSplitter.maxFields {
+                guard let values = Self.split(text), values.count == fields else {
+                    failure = RegistryImportError(
+                        file: file, line: number, message: "expected \(fields) comma-separated UTF-8 fields")
+                    return
+                }
+                rows.append((number, values))
+                return
+            }
             guard case .fields(let count) = splitter.split(text), count == fields else {
                 failure = RegistryImportError(
                     file: file, line: number, message: "expected \(fields) comma-separated fields")

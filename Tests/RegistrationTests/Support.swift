@@ -67,8 +67,12 @@ final class Fixture: @unchecked Sendable {
             notAfter: notAfter ?? Date().addingTimeInterval(3 * 365 * 86_400), key: pki.sharedLeafKey)
     }
 
-    func options(reader: String? = VirtualReaders.cardReader, timeout: Duration = .seconds(10)) -> CardLoginOptions {
-        CardLoginOptions(reader: reader, timeout: timeout, trustStore: trust)
+    func options(
+        reader: String? = VirtualReaders.cardReader, timeout: Duration = .seconds(10), requireCurrentCRL: Bool = true
+    ) -> CardLoginOptions {
+        var options = CardLoginOptions(reader: reader, timeout: timeout, trustStore: trust)
+        options.requireCurrentCRL = requireCurrentCRL
+        return options
     }
 
     /// Every value of every text-like column of every table, for secret scans.
@@ -165,11 +169,13 @@ func applet(_ leaf: TestLeaf, pki: TestPKI, triesLeft: Int = 3, jpki: Bool = tru
 
 /// Card login through an in-process channel (no pcscd).
 func loginInProcess(
-    _ applet: VirtualJPKIApplet, fixture: Fixture, person: ScriptedPerson = ScriptedPerson()
+    _ applet: VirtualJPKIApplet, fixture: Fixture, person: ScriptedPerson = ScriptedPerson(),
+    requireCurrentCRL: Bool = true
 ) throws -> VerifiedCard {
     let card = JPKICard(channel: AppletChannel(applet))
     return try CardLogin.authenticate(
-        card: card, reader: "in-process", options: fixture.options(), ledger: fixture.ledger, interaction: person)
+        card: card, reader: "in-process", options: fixture.options(requireCurrentCRL: requireCurrentCRL),
+        ledger: fixture.ledger, interaction: person)
 }
 
 /// Expects `body` to fail with a `RegistrationError` of `code`; returns it.
