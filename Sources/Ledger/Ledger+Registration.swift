@@ -253,7 +253,9 @@ extension Ledger {
                     VALUES ($1, $2, $3, $4, $5, $6)
                     """, Self.certificateParameters(certificate, holderKey: holderKey))
             }
-            var detail = ["certificate_serial": certificate.serial, "certificate_issuer": certificate.issuer, "via": "card"]
+            var detail = [
+                "certificate_serial": certificate.serial, "certificate_issuer": certificate.issuer, "via": "card",
+            ]
             if !revocationChecked { detail["revocation"] = Self.revocationNotChecked }
             try audit(action: "holder.create", subject: myKey.description, detail: detail, actor: actor)
             if let previousHolder {

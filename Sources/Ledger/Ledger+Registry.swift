@@ -343,7 +343,8 @@ extension Ledger {
             let file = "certificates.csv"
             let id = CertificateID(issuer: certificate.issuer ?? certificateIssuer, serial: certificate.serial)
             guard seenCertificates.insert(id).inserted else {
-                throw RegistryImportError(file: file, line: certificate.line, message: "certificate \(id) appears twice")
+                throw RegistryImportError(
+                    file: file, line: certificate.line, message: "certificate \(id) appears twice")
             }
             guard let key = holderKey(of: certificate.myKey) else {
                 throw RegistryImportError(
@@ -546,4 +547,3 @@ extension Ledger {
         return changes
     }
 }
-

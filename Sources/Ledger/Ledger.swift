@@ -169,7 +169,10 @@ extension Ledger {
         let json = try encoder.encode(detail)
         try connection.query(
             "INSERT INTO audit_log (actor, action, subject, detail) VALUES ($1, $2, $3, $4::jsonb)",
-            [.text(actor), .text(action), subject.map { .text($0) } ?? .null, .text(String(decoding: json, as: UTF8.self))])
+            [
+                .text(actor), .text(action), subject.map { .text($0) } ?? .null,
+                .text(String(decoding: json, as: UTF8.self)),
+            ])
     }
 }
 

@@ -180,7 +180,8 @@ public final class TestPKI: Sendable {
     /// A new CA in this PKI's directory, valid `from` … `until`; without `crlSign` its keyUsage allows signing
     /// certificates only, so a CRL it signs must be refused.
     public func newCA(
-        subject: String, crlSign: Bool = true, from: Date = TestPKI.date(year: 2000), until: Date = TestPKI.date(year: 2049)
+        subject: String, crlSign: Bool = true, from: Date = TestPKI.date(year: 2000),
+        until: Date = TestPKI.date(year: 2049)
     ) async throws(TestPKIError) -> TestCA {
         try await Self.makeCA(
             in: directory.appendingPathComponent("ca-\(UUID().uuidString)"), subject: subject, from: from, until: until,

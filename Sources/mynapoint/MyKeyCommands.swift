@@ -260,7 +260,8 @@ enum LinkFeed {
             validity = (from, until)
         }
         return CertificateLink(
-            old: CertificateID(issuer: issuer, serial: oldSerial), new: CertificateID(issuer: issuer, serial: newSerial),
+            old: CertificateID(issuer: issuer, serial: oldSerial),
+            new: CertificateID(issuer: issuer, serial: newSerial),
             validity: validity, line: line)
     }
 }
@@ -351,11 +352,14 @@ extension CertificateCommand {
 
         func run() throws {
             try RegistrationSupport.run("certificate revoke") {
-                let id = CertificateID(issuer: try issuerOptions.resolved(), serial: RegistrationSupport.serial(serial)!)
+                let id = CertificateID(
+                    issuer: try issuerOptions.resolved(), serial: RegistrationSupport.serial(serial)!)
                 let instant = at.flatMap(RFC3339.parse) ?? Instant(Date())
                 let registrar = Registrar(ledger: try RegistrationSupport.ledger(database, configuration: nil))
                 let (old, new) = try registrar.revokeCertificate(id, at: instant, reason: reason)
-                print("certificate \(id) is revoked at \(new)" + (old.map { $0 == new ? " (unchanged)" : " (was \($0))" } ?? ""))
+                print(
+                    "certificate \(id) is revoked at \(new)"
+                        + (old.map { $0 == new ? " (unchanged)" : " (was \($0))" } ?? ""))
             }
         }
     }

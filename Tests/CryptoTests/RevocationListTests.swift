@@ -109,8 +109,10 @@ import Testing
         #expect(pki.ca.certificate.keyUsage == [.keyCertSign, .cRLSign])
         let store = TrustStore(anchors: [pki.ca.certificate, noCRLSign.certificate])
         let good = try CertificateRevocationList(
-            der: await pki.revocationList(by: pki.ca, revoked: [], thisUpdate: utc(2025, 6, 1), nextUpdate: utc(2025, 7, 1))
-                .der)
+            der: await pki.revocationList(
+                by: pki.ca, revoked: [], thisUpdate: utc(2025, 6, 1), nextUpdate: utc(2025, 7, 1)
+            )
+            .der)
         #expect(try store.verify(good).publicKeyDER == pki.ca.certificate.publicKeyDER)
         let unauthorised = try CertificateRevocationList(
             der: await pki.revocationList(
@@ -118,12 +120,16 @@ import Testing
             ).der)
         expectCryptoError(.usageNotPermitted) { try store.verify(unauthorised) }
         let early = try CertificateRevocationList(
-            der: await pki.revocationList(by: pki.ca, revoked: [], thisUpdate: utc(1999, 6, 1), nextUpdate: utc(2025, 7, 1))
-                .der)
+            der: await pki.revocationList(
+                by: pki.ca, revoked: [], thisUpdate: utc(1999, 6, 1), nextUpdate: utc(2025, 7, 1)
+            )
+            .der)
         expectCryptoError(.notYetValid) { try store.verify(early) }
         let late = try CertificateRevocationList(
-            der: await pki.revocationList(by: pki.ca, revoked: [], thisUpdate: utc(2050, 6, 1), nextUpdate: utc(2050, 7, 1))
-                .der)
+            der: await pki.revocationList(
+                by: pki.ca, revoked: [], thisUpdate: utc(2050, 6, 1), nextUpdate: utc(2050, 7, 1)
+            )
+            .der)
         expectCryptoError(.expired) { try store.verify(late) }
     }
 

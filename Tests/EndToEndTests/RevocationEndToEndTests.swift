@@ -107,17 +107,24 @@ import Testing
 
         let registry: [String: [String]] = [
             "providers.csv": Self.providers,
-            "holders.csv": ["mykey_id,status,provider_id,applied_at", "REVK0001,active,\(Self.applied)",
-                            "REVK0002,active,\(Self.applied)"],
-            "certificates.csv": [Self.certificateHeader, "1E01,REVK0001,\(Self.validity),",
-                                 "1E02,REVK0002,\(Self.validity),"],
+            "holders.csv": [
+                "mykey_id,status,provider_id,applied_at", "REVK0001,active,\(Self.applied)",
+                "REVK0002,active,\(Self.applied)",
+            ],
+            "certificates.csv": [
+                Self.certificateHeader, "1E01,REVK0001,\(Self.validity),",
+                "1E02,REVK0002,\(Self.validity),",
+            ],
         ]
         let imported = try setup.importRegistry(registry)
         #expect(imported.status == 0, "\(imported.stderr)")
         // After the registry import: a CRL revoking the second holder's certificate.
         let after = try await setup.importCRL(
-            by: setup.pki.ca, revoked: [("1E01", Self.date("2020-12-01T00:00:00Z")),
-                                        ("1E02", Self.date("2021-01-10T00:00:00Z"))],
+            by: setup.pki.ca,
+            revoked: [
+                ("1E01", Self.date("2020-12-01T00:00:00Z")),
+                ("1E02", Self.date("2021-01-10T00:00:00Z")),
+            ],
             thisUpdate: Self.date("2021-01-15T00:00:00Z"), nextUpdate: Self.date("2021-02-15T00:00:00Z"))
         #expect(after.status == 0, "\(after.stderr)")
         #expect(after.stdout.contains("1 newly revoked"), "\(after.stdout)")
@@ -153,7 +160,9 @@ import Testing
         ])
         #expect(first.status == 0, "\(first.stderr)")
         let undo = try setup.importRegistry([
-            "holders.csv": ["mykey_id,status,provider_id,applied_at", "NEWH0001,active,,", "GONE0001,active,\(Self.applied)"]
+            "holders.csv": [
+                "mykey_id,status,provider_id,applied_at", "NEWH0001,active,,", "GONE0001,active,\(Self.applied)",
+            ]
         ])
         #expect(undo.status == 1)
         #expect(undo.stderr.contains("holders.csv:3"), "\(undo.stderr)")
@@ -195,7 +204,8 @@ import Testing
             return try setup.run(["crl", "import", file, "--trust-anchor", anchors])
         }
         let unauthorised = try await setup.pki.revocationList(
-            by: noCRLSign, revoked: [("6A01", Date())], thisUpdate: Date(), nextUpdate: Date().addingTimeInterval(86_400))
+            by: noCRLSign, revoked: [("6A01", Date())], thisUpdate: Date(),
+            nextUpdate: Date().addingTimeInterval(86_400))
         let refused = try importing(unauthorised)
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("cRLSign"), "\(refused.stderr)")
@@ -215,11 +225,15 @@ import Testing
         let setup = try await Setup()
         let imported = try setup.importRegistry([
             "providers.csv": Self.providers,
-            "holders.csv": ["mykey_id,status,provider_id,applied_at", "JPKI0001,active,\(Self.applied)",
-                            "SECD0001,active,\(Self.applied)"],
+            "holders.csv": [
+                "mykey_id,status,provider_id,applied_at", "JPKI0001,active,\(Self.applied)",
+                "SECD0001,active,\(Self.applied)",
+            ],
             // The first row names no issuer: the configuration's (the test JPKI CA) applies.
-            "certificates.csv": [Self.certificateHeader + ",issuer", "7F01,JPKI0001,\(Self.validity),,",
-                                 "7F01,SECD0001,\(Self.validity),,\"\(TestPKI.otherIssuerName)\""],
+            "certificates.csv": [
+                Self.certificateHeader + ",issuer", "7F01,JPKI0001,\(Self.validity),,",
+                "7F01,SECD0001,\(Self.validity),,\"\(TestPKI.otherIssuerName)\"",
+            ],
         ])
         #expect(imported.status == 0, "\(imported.stderr)")
         let crl = try await setup.importCRL(

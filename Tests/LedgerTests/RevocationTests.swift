@@ -16,7 +16,9 @@ import Testing
         _ entries: [(String, String)], number: String? = "1", thisUpdate: String = "2021-01-01T00:00:00Z",
         issuer: String = issuer
     ) throws -> ImportedCRL {
-        let digest = Array("\(entries)|\(number ?? "-")|\(thisUpdate)".utf8).reduce(into: [UInt8](repeating: 0, count: 32)) {
+        let digest = Array("\(entries)|\(number ?? "-")|\(thisUpdate)".utf8).reduce(
+            into: [UInt8](repeating: 0, count: 32)
+        ) {
             $0[Int($1) % 32] &+= $1
         }
         return ImportedCRL(
@@ -283,9 +285,10 @@ import Testing
                 SELECT c.serial, c.issuer, r.revoked_at_ns FROM certificates c
                 LEFT JOIN certificate_revocations r USING (issuer, serial) ORDER BY 1
                 """)
-            #expect(try rows.map { "\(try $0[0].string()) \(try $0[1].string()) \($0[2].optionalString() ?? "-")" } == [
-                "1A01 \(Self.issuer) 40", "1A02 \(Self.issuer) -",
-            ])
+            #expect(
+                try rows.map { "\(try $0[0].string()) \(try $0[1].string()) \($0[2].optionalString() ?? "-")" } == [
+                    "1A01 \(Self.issuer) 40", "1A02 \(Self.issuer) -",
+                ])
             let link = try connection.query("SELECT old_issuer, new_issuer FROM certificate_links")
             #expect(try link[0, 0].string() == Self.issuer && (try link[0, 1].string()) == Self.issuer)
         }

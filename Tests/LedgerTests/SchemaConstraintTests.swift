@@ -204,6 +204,10 @@ import Testing
             """
             INSERT INTO certificates (issuer, serial, holder_key, not_before_ns, not_after_ns)
             VALUES ($1, $2, $3, $4, $5)
-            """, [.text(CertificateIssuer.jpkiUserAuthentication), .text(serial), .int(holder), .int(notBefore), .int(notAfter)])
+            """,
+            [
+                .text(CertificateIssuer.jpkiUserAuthentication), .text(serial), .int(holder), .int(notBefore),
+                .int(notAfter),
+            ])
     }
 }

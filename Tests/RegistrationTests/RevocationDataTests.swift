@@ -17,7 +17,9 @@ import Testing
         let leaf = try await fixture.leaf(serial: "E10001")
         let card = applet(leaf, pki: fixture.pki)
         let person = ScriptedPerson()
-        let none = expectFailure(.revocationDataNotCurrent) { try loginInProcess(card, fixture: fixture, person: person) }
+        let none = expectFailure(.revocationDataNotCurrent) {
+            try loginInProcess(card, fixture: fixture, person: person)
+        }
         #expect(none?.message.contains("import a current CRL") == true)
         #expect(!person.events.contains("pin?"))
 
@@ -103,7 +105,8 @@ import Testing
         #expect(refused?.message.contains("cRLSign") == true)
         let misdated = try await fixture.pki.revocationList(
             by: fixture.pki.ca, revoked: [("E50002", TestPKI.date(year: 1999))],
-            thisUpdate: TestPKI.date(year: 1999).addingTimeInterval(86_400), nextUpdate: Date().addingTimeInterval(86_400))
+            thisUpdate: TestPKI.date(year: 1999).addingTimeInterval(86_400),
+            nextUpdate: Date().addingTimeInterval(86_400))
         let outside = expectFailure(.untrustedCRL) {
             try fixture.registrar.importCRL(misdated.der, source: "old.crl", trustStore: trust)
         }
