@@ -183,7 +183,7 @@ import Testing
     @Test func aConfiguredIssuerNamesTheCertificatesARowLeavesUnnamed() throws {
         try withLedger { ledger, _ in
             let folder = try Self.registry()
-            try ledger.importRegistry(try folder.read(), certificateIssuer: "Configured CA")
+            _ = try ledger.importRegistry(try folder.read(), certificateIssuer: "Configured CA")
             let issuer = try ledger.connection.query("SELECT issuer FROM certificates")[0, 0].string()
             #expect(issuer == "Configured CA")
         }
