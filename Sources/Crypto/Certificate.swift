@@ -32,6 +32,8 @@ public struct Certificate: Sendable {
     public let publicKeyDER: [UInt8]
     /// The certificate's public key.
     public let publicKey: PublicKey
+    /// The key usages the certificate allows, or nil when it has no keyUsage extension (then any usage).
+    public let keyUsage: KeyUsage?
 
     /// Parses one DER certificate; bytes after it are an error.
     public init(der: [UInt8]) throws(CryptoError) {
@@ -93,6 +95,9 @@ public struct Certificate: Sendable {
             throw .openSSL(.unsupported, "certificate \(serial): unsupported public key")
         }
         self.publicKey = PublicKey(handle: KeyHandle(key))
+        // X509_get_key_usage answers UINT32_MAX when the extension is absent (and caches the extensions first).
+        let usage = X509_get_key_usage(x509)
+        self.keyUsage = usage == UInt32.max ? nil : KeyUsage(rawValue: usage)
         self.serialHex = serial
         self.notBefore = notBefore
         self.notAfter = notAfter
@@ -100,6 +105,19 @@ public struct Certificate: Sendable {
         self.subject = subject
         self.publicKeyDER = publicKeyDER
     }
+
+    /// Whether this certificate's signature verifies with `issuer`'s public key.
+    ///
+    /// Several CA generations share one name, so only the signature tells which of them issued a certificate.
+    /// The corresponding C function is `X509_verify`.
+    public func isSigned(by issuer: Certificate) -> Bool {
+        let result = X509_verify(handle.pointer, issuer.publicKey.handle.pointer)
+        OpenSSLErrorQueue.clear()
+        return result == 1
+    }
+
+    /// Whether the certificate was within its validity period at `time`.
+    public func isValid(at time: Date) -> Bool { notBefore <= time && time <= notAfter }
 
     /// SHA-256 of the DER SubjectPublicKeyInfo: a stable identifier of the key pair.
     public var publicKeySHA256: [UInt8] { SHA256.hash(publicKeyDER) }
@@ -118,4 +136,20 @@ public struct Certificate: Sendable {
         }
         return String(decoding: bio.readAll(), as: UTF8.self)
     }
+}
+
+/// The keyUsage bits of a certificate (RFC 5280, 4.2.1.3), as OpenSSL reports them.
+public struct KeyUsage: OptionSet, Sendable, Hashable {
+    /// The bits, in OpenSSL's `KU_*` layout.
+    public let rawValue: UInt32
+
+    /// Key usage bits as OpenSSL reports them.
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// digitalSignature.
+    public static let digitalSignature = KeyUsage(rawValue: UInt32(KU_DIGITAL_SIGNATURE))
+    /// keyCertSign: may sign certificates.
+    public static let keyCertSign = KeyUsage(rawValue: UInt32(KU_KEY_CERT_SIGN))
+    /// cRLSign: may sign certificate revocation lists.
+    public static let cRLSign = KeyUsage(rawValue: UInt32(KU_CRL_SIGN))
 }

@@ -38,6 +38,8 @@ public struct CertificateRevocationList: Sendable {
     public let thisUpdate: Date
     /// When the next CRL is due, if the CRL says.
     public let nextUpdate: Date?
+    /// The cRLNumber extension (RFC 5280, 5.2.3) as uppercase hexadecimal without leading zeros, if present.
+    public let crlNumber: String?
     /// The revoked certificates, in the CRL's order.
     public let entries: [RevokedEntry]
 
@@ -89,6 +91,7 @@ public struct CertificateRevocationList: Sendable {
             guard let date = ASN1.date(time) else { throw .openSSL(.invalidEncoding, "CRL: unreadable nextUpdate") }
             nextUpdate = date
         }
+        let crlNumber = try Self.crlNumber(list)
         var entries: [RevokedEntry] = []
         if let revoked = X509_CRL_get_REVOKED(list) {
             let count = mynapoint_sk_X509_REVOKED_num(revoked)
@@ -104,7 +107,31 @@ public struct CertificateRevocationList: Sendable {
         self.issuer = issuer
         self.thisUpdate = thisUpdate
         self.nextUpdate = nextUpdate
+        self.crlNumber = crlNumber
         self.entries = entries
+    }
+
+    /// The cRLNumber extension, decoded; nil when absent. The corresponding C function is `X509_CRL_get_ext_d2i`.
+    private static func crlNumber(_ list: OpaquePointer) throws(CryptoError) -> String? {
+        var critical: Int32 = 0
+        guard let decoded = X509_CRL_get_ext_d2i(list, NID_crl_number, &critical, nil) else {
+            // -1: absent; anything else: present but undecodable (or repeated).
+            guard critical == -1 else { throw .openSSL(.invalidEncoding, "CRL: unreadable cRLNumber") }
+            OpenSSLErrorQueue.clear()
+            return nil
+        }
+        let integer = decoded.assumingMemoryBound(to: ASN1_INTEGER.self)
+        defer { ASN1_INTEGER_free(integer) }
+        guard let hex = ASN1.serialHex(integer), !hex.hasPrefix("-") else {
+            throw CryptoError(.invalidEncoding, "CRL: cRLNumber is not a non-negative integer")
+        }
+        return hex
+    }
+
+    /// The CRL's DER encoding: what `sha256` identifies and the ledger records.
+    public var der: [UInt8] {
+        // Re-encoding a parsed CRL returns its cached original bytes; it cannot fail.
+        (try? encodeDER("CRL") { i2d_X509_CRL(handle.pointer, $0) }) ?? []
     }
 
     /// Whether the CRL's signature verifies with `issuer`'s public key.

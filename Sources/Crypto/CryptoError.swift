@@ -16,6 +16,8 @@ public struct CryptoError: Error, CustomStringConvertible, Sendable {
         case badSignature
         /// A certificate in the chain is revoked by a CRL known to the verifier.
         case revoked
+        /// The key may not be used for this (a CA certificate without the cRLSign key usage signed a CRL).
+        case usageNotPermitted
         /// The random number generator could not produce bytes.
         case randomFailure
         /// A key does not match the key it was expected to pair with.

@@ -140,15 +140,44 @@ public struct TrustStore: Sendable {
         }
     }
 
-    /// Checks that `crl` is signed by one of the anchors.
+    /// Checks that `crl` is signed by an anchor that was within its validity period at the CRL's `thisUpdate`
+    /// and may sign CRLs (`cRLSign`, when the anchor has a keyUsage extension); returns that anchor.
     ///
     /// `.untrustedIssuer` when no anchor has the CRL's issuer name, `.badSignature` when some do but none
-    /// of their keys verifies the signature.
-    public func verify(_ crl: CertificateRevocationList) throws(CryptoError) {
-        if anchors.contains(where: { crl.isSigned(by: $0) }) { return }
+    /// of their keys verifies the signature, `.expired` / `.notYetValid` when the signing anchor was not valid
+    /// at `thisUpdate` (a CRL dated outside its signer's life is forged or misdated), `.usageNotPermitted` when
+    /// the signing anchor may not sign CRLs. The corresponding C function is `X509_CRL_verify`.
+    @discardableResult
+    public func verify(_ crl: CertificateRevocationList) throws(CryptoError) -> Certificate {
+        let signers = anchors.filter { crl.isSigned(by: $0) }
+        if let signer = signers.first(where: { $0.isValid(at: crl.thisUpdate) && Self.maySignCRLs($0) }) {
+            return signer
+        }
+        if let signer = signers.first {
+            if !signers.contains(where: { $0.isValid(at: crl.thisUpdate) }) {
+                let code: CryptoError.Code = crl.thisUpdate < signer.notBefore ? .notYetValid : .expired
+                throw CryptoError(
+                    code,
+                    "CRL from \(crl.issuer): the trust anchor that signed it was not valid at its thisUpdate "
+                        + "(anchor valid \(signer.notBefore) to \(signer.notAfter))")
+            }
+            throw CryptoError(
+                .usageNotPermitted,
+                "CRL from \(crl.issuer): the trust anchor that signed it may not sign CRLs (no cRLSign key usage)")
+        }
         if anchors.contains(where: { $0.subject == crl.issuer }) {
             throw CryptoError(.badSignature, "CRL from \(crl.issuer): no trust anchor of that name signed it")
         }
         throw CryptoError(.untrustedIssuer, "CRL from \(crl.issuer): issuer is not a trust anchor")
+    }
+
+    /// The anchor whose key signed `certificate`, if one did: which CA generation issued it.
+    public func issuingAnchor(of certificate: Certificate) -> Certificate? {
+        anchors.first { $0.subject == certificate.issuer && certificate.isSigned(by: $0) }
+    }
+
+    /// Whether `anchor` may sign CRLs: any key without a keyUsage extension, else only with `cRLSign`.
+    private static func maySignCRLs(_ anchor: Certificate) -> Bool {
+        anchor.keyUsage?.contains(.cRLSign) ?? true
     }
 }

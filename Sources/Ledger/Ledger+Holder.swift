@@ -3,21 +3,43 @@ public import Rules
 
 /// A holder as `holder show` prints it.
 public struct HolderView: Sendable, Codable, Equatable {
+    /// One of the holder's certificates, with its revocation as every other reader sees it.
+    public struct CertificateView: Sendable, Codable, Equatable {
+        /// The issuer name.
+        public var issuer: String
+        /// The serial, uppercase hexadecimal.
+        public var serial: String
+        /// Start of validity, RFC 3339.
+        public var not_before: String
+        /// End of validity, RFC 3339.
+        public var not_after: String
+        /// When it was revoked (the earliest time any source gave), RFC 3339; nil when not revoked.
+        public var revoked_at: String?
+    }
+
+    /// The current MyKey ID.
     public var mykey_id: String
+    /// active, suspended or revoked.
     public var status: String
+    /// The provider applied with, when the holder applied.
     public var provider_id: String?
+    /// Eligible amount settled so far, in yen.
     public var eligible_amount: Int
+    /// Points granted so far.
     public var points: Int
+    /// Settled eligible records.
     public var records: Int
+    /// The holder's certificates, by issuer and serial.
+    public var certificates: [CertificateView]
 }
 
 extension Ledger {
-    /// The holder that has or ever had `myKey`, with its current MyKey ID and balance; nil when none.
+    /// The holder that has or ever had `myKey`, with its current MyKey ID, balance and certificates; nil when none.
     public func holder(myKey: MyKeyID) throws -> HolderView? {
         let result = try connection.query(
             """
             SELECT cur.mykey_id, h.status, p.provider_id, coalesce(l.eligible_amount, 0), coalesce(l.points, 0),
-                   coalesce(l.records, 0)
+                   coalesce(l.records, 0), h.holder_key
             FROM mykey_ids m
             JOIN holders h ON h.holder_key = m.holder_key
             LEFT JOIN mykey_ids cur ON cur.holder_key = h.holder_key AND cur.retired_at_ns IS NULL
@@ -32,6 +54,23 @@ extension Ledger {
             status: try result[0, 1].string(),
             provider_id: result[0, 2].isNull ? nil : try result[0, 2].string(),
             eligible_amount: Int(try result[0, 3].int()), points: Int(try result[0, 4].int()),
-            records: Int(try result[0, 5].int()))
+            records: Int(try result[0, 5].int()), certificates: try certificates(holderKey: try result[0, 6].int()))
+    }
+
+    /// The holder's certificates with their revocation (the same fact settlement and registration read).
+    private func certificates(holderKey: Int64) throws -> [HolderView.CertificateView] {
+        let rows = try connection.query(
+            """
+            SELECT c.issuer, c.serial, c.not_before_ns, c.not_after_ns, r.revoked_at_ns FROM certificates c
+            LEFT JOIN certificate_revocations r ON r.issuer = c.issuer AND r.serial = c.serial
+            WHERE c.holder_key = $1 ORDER BY c.not_before_ns, c.issuer, c.serial
+            """, [.int(holderKey)])
+        return try rows.map { row in
+            HolderView.CertificateView(
+                issuer: try row[0].string(), serial: try row[1].string(),
+                not_before: Instant(nanosecondsSinceEpoch: try row[2].int()).description,
+                not_after: Instant(nanosecondsSinceEpoch: try row[3].int()).description,
+                revoked_at: try row[4].optionalInt().map { Instant(nanosecondsSinceEpoch: $0).description })
+        }
     }
 }

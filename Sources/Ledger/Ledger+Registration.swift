@@ -15,6 +15,24 @@ public struct HolderAccount: Sendable, Equatable {
     public var provider: ProviderID?
 }
 
+/// A certificate's identity (registration spec §5): its issuer's name and its serial. Two issuers may use the
+/// same serial, so a serial alone never names a certificate.
+public struct CertificateID: Sendable, Hashable, CustomStringConvertible {
+    /// The issuer name, in `Certificate.issuer` form.
+    public var issuer: String
+    /// Uppercase hexadecimal without leading zeros.
+    public var serial: String
+
+    /// The certificate `serial` of `issuer`.
+    public init(issuer: String, serial: String) {
+        self.issuer = issuer
+        self.serial = serial
+    }
+
+    /// "serial S of ISSUER", for messages.
+    public var description: String { "\(serial) of \(issuer)" }
+}
+
 /// A certificate as registration binds it: serial, validity, issuer and public-key hash.
 public struct CertificateBinding: Sendable, Equatable {
     /// Uppercase hexadecimal without leading zeros.
@@ -36,14 +54,17 @@ public struct CertificateBinding: Sendable, Equatable {
         self.issuer = issuer
         self.publicKeySHA256 = publicKeySHA256
     }
+
+    /// The certificate's identity.
+    public var id: CertificateID { CertificateID(issuer: issuer, serial: serial) }
 }
 
 /// One row of the reissue/renewal feed: a new certificate for the holder of an old one.
 public struct CertificateLink: Sendable, Equatable {
-    /// The serial already bound to the holder.
-    public var oldSerial: String
-    /// The new card's certificate serial.
-    public var newSerial: String
+    /// The certificate already bound to the holder.
+    public var old: CertificateID
+    /// The new card's certificate.
+    public var new: CertificateID
     /// The new certificate's validity, when the feed gives it: then it counts for settlement at once.
     public var validity: (notBefore: Instant, notAfter: Instant)?
     /// The line of the feed (0 for a single link), for error messages.
@@ -51,29 +72,19 @@ public struct CertificateLink: Sendable, Equatable {
 
     /// Creates a link.
     public init(
-        oldSerial: String, newSerial: String, validity: (notBefore: Instant, notAfter: Instant)? = nil, line: Int = 0
+        old: CertificateID, new: CertificateID, validity: (notBefore: Instant, notAfter: Instant)? = nil, line: Int = 0
     ) {
-        self.oldSerial = oldSerial
-        self.newSerial = newSerial
+        self.old = old
+        self.new = new
         self.validity = validity
         self.line = line
     }
 
+    /// Whether both links bind the same certificates with the same validity, from the same line.
     public static func == (lhs: CertificateLink, rhs: CertificateLink) -> Bool {
-        lhs.oldSerial == rhs.oldSerial && lhs.newSerial == rhs.newSerial && lhs.line == rhs.line
+        lhs.old == rhs.old && lhs.new == rhs.new && lhs.line == rhs.line
             && lhs.validity?.notBefore == rhs.validity?.notBefore && lhs.validity?.notAfter == rhs.validity?.notAfter
     }
-}
-
-/// What a CRL import changed.
-public struct RevocationCounts: Sendable, Equatable {
-    /// Serials the CRL lists.
-    public var listed = 0
-    /// Bound certificates newly marked revoked (or given an earlier revocation time).
-    public var marked = 0
-
-    /// No changes.
-    public init() {}
 }
 
 /// A registry change that the rules forbid; nothing was changed.
@@ -98,6 +109,8 @@ public struct RegistryChangeError: Error, Sendable, CustomStringConvertible {
         case certificateBound
         /// A link whose old serial is unknown or whose new serial belongs to another holder.
         case invalidLink
+        /// A CRL older than the newest already imported for its issuer.
+        case staleCRL
     }
 
     /// Which rule.
@@ -156,33 +169,22 @@ extension Ledger {
         try account(where: "cur.mykey_id = $1", [.text(myKey.description)])
     }
 
-    /// The holder a certificate serial belongs to: bound in `certificates`, or linked by the reissue feed.
-    public func account(certificateSerial serial: String) throws -> (account: HolderAccount, linkedOnly: Bool)? {
+    /// The holder a certificate belongs to: bound in `certificates`, or linked by the reissue feed.
+    public func account(certificate id: CertificateID) throws -> (account: HolderAccount, linkedOnly: Bool)? {
+        let parameters: [PostgresBind] = [.text(id.issuer), .text(id.serial)]
         if let bound = try account(
-            where: "h.holder_key = (SELECT holder_key FROM certificates WHERE serial = $1)", [.text(serial)])
+            where: "h.holder_key = (SELECT holder_key FROM certificates WHERE issuer = $1 AND serial = $2)", parameters)
         {
             return (bound, false)
         }
         if let linked = try account(
-            where: "h.holder_key = (SELECT holder_key FROM certificate_links WHERE new_serial = $1)", [.text(serial)])
+            where:
+                "h.holder_key = (SELECT holder_key FROM certificate_links WHERE new_issuer = $1 AND new_serial = $2)",
+            parameters)
         {
             return (linked, true)
         }
         return nil
-    }
-
-    /// The earliest revocation time recorded for a serial: on its bound certificate or in an imported CRL of
-    /// `issuer`.
-    public func revocationTime(serial: String, issuer: String) throws -> Instant? {
-        let result = try connection.query(
-            """
-            SELECT min(t) FROM (
-                SELECT revoked_at_ns AS t FROM certificates WHERE serial = $1
-                UNION ALL
-                SELECT revoked_at_ns FROM certificate_revocations WHERE serial = $1 AND issuer = $2
-            ) r
-            """, [.text(serial), .text(issuer)])
-        return try result[0, 0].optionalInt().map { Instant(nanosecondsSinceEpoch: $0) }
     }
 
     // MARK: Registration
@@ -192,9 +194,12 @@ extension Ledger {
     ///
     /// A certificate bound to a revoked holder moves to the new holder (a revoked MyKey ID is final, and the
     /// person needs a new one); bound to any other holder it is `.certificateBound`.
+    ///
+    /// `revocationChecked` false (registration without a current CRL, allowed by configuration) is recorded in the
+    /// audit entry.
     public func createHolder(
         certificate: CertificateBinding, passwordHash: String?, provider: ProviderID?, at: Instant,
-        actor: String = Ledger.actor, newMyKey: () throws -> MyKeyID
+        revocationChecked: Bool = true, actor: String = Ledger.actor, newMyKey: () throws -> MyKeyID
     ) throws -> HolderAccount {
         try connection.transaction { connection in
             var providerKey: Int64?
@@ -209,8 +214,8 @@ extension Ledger {
             let bound = try connection.query(
                 """
                 SELECT c.holder_key, h.status FROM certificates c JOIN holders h ON h.holder_key = c.holder_key
-                WHERE c.serial = $1 FOR UPDATE OF c
-                """, [.text(certificate.serial)])
+                WHERE c.issuer = $1 AND c.serial = $2 FOR UPDATE OF c
+                """, [.text(certificate.issuer), .text(certificate.serial)])
             var previousHolder: Int64?
             if bound.rowCount == 1 {
                 guard try bound[0, 1].string() == HolderStatus.revoked.name else {
@@ -238,8 +243,8 @@ extension Ledger {
             if previousHolder != nil {
                 try connection.query(
                     """
-                    UPDATE certificates SET holder_key = $2, not_before_ns = $3, not_after_ns = $4, issuer = $5,
-                        public_key_sha256 = $6 WHERE serial = $1
+                    UPDATE certificates SET holder_key = $2, not_before_ns = $3, not_after_ns = $4,
+                        public_key_sha256 = $6 WHERE serial = $1 AND issuer = $5
                     """, Self.certificateParameters(certificate, holderKey: holderKey))
             } else {
                 try connection.query(
@@ -248,9 +253,11 @@ extension Ledger {
                     VALUES ($1, $2, $3, $4, $5, $6)
                     """, Self.certificateParameters(certificate, holderKey: holderKey))
             }
-            try audit(
-                action: "holder.create", subject: myKey.description,
-                detail: ["certificate_serial": certificate.serial, "via": "card"], actor: actor)
+            var detail = [
+                "certificate_serial": certificate.serial, "certificate_issuer": certificate.issuer, "via": "card",
+            ]
+            if !revocationChecked { detail["revocation"] = Self.revocationNotChecked }
+            try audit(action: "holder.create", subject: myKey.description, detail: detail, actor: actor)
             if let previousHolder {
                 try audit(
                     action: "certificate.rebind", subject: myKey.description,
@@ -285,20 +292,21 @@ extension Ledger {
                 """
                 INSERT INTO certificates (serial, holder_key, not_before_ns, not_after_ns, issuer, public_key_sha256)
                 VALUES ($1, $2, $3, $4, $5, $6)
-                ON CONFLICT (serial) DO UPDATE SET not_before_ns = EXCLUDED.not_before_ns,
-                    not_after_ns = EXCLUDED.not_after_ns, issuer = EXCLUDED.issuer,
-                    public_key_sha256 = EXCLUDED.public_key_sha256
+                ON CONFLICT (issuer, serial) DO UPDATE SET not_before_ns = EXCLUDED.not_before_ns,
+                    not_after_ns = EXCLUDED.not_after_ns, public_key_sha256 = EXCLUDED.public_key_sha256
                 WHERE certificates.holder_key = EXCLUDED.holder_key
                 RETURNING serial
                 """, Self.certificateParameters(certificate, holderKey: holderKey))
             guard written.rowCount == 1 else {
                 throw RegistryChangeError(
-                    .certificateBound, "certificate \(certificate.serial) is bound to another holder")
+                    .certificateBound, "certificate \(certificate.id) is bound to another holder")
             }
             let myKey = try account(holderKey: holderKey)?.myKey.description
             try audit(
                 action: "certificate.bind", subject: myKey,
-                detail: ["certificate_serial": certificate.serial, "via": "card"], actor: actor)
+                detail: [
+                    "certificate_serial": certificate.serial, "certificate_issuer": certificate.issuer, "via": "card",
+                ], actor: actor)
         }
     }
 
@@ -443,8 +451,9 @@ extension Ledger {
         }
     }
 
-    /// Applies the reissue/renewal feed, all or nothing, set-based: each new serial is linked to the holder of its
-    /// old serial, and bound as a certificate at once when the feed gives its validity.
+    /// Applies the reissue/renewal feed, all or nothing, set-based: each new certificate is linked to the holder of
+    /// its old certificate (both by issuer and serial), and bound as a certificate at once when the feed gives its
+    /// validity.
     ///
     /// A link already recorded identically is accepted again (the feed may be replayed).
     /// - Complexity: a fixed number of statements, whatever the number of links.
@@ -452,128 +461,99 @@ extension Ledger {
     public func linkCertificates(_ links: [CertificateLink], actor: String = Ledger.actor) throws -> Int {
         guard !links.isEmpty else { return 0 }
         return try connection.transaction { connection in
-            try connection.execute(
-                """
-                CREATE TEMPORARY TABLE link_feed (line integer, old_serial text, new_serial text, not_before_ns bigint,
-                    not_after_ns bigint) ON COMMIT DROP
-                """)
-            try connection.copyIn("COPY link_feed FROM STDIN (FORMAT binary)") { writer in
-                for link in links {
-                    writer.beginRow(fieldCount: 5)
-                    writer.writeInt32(Int32(clamping: link.line))
-                    writer.writeText(link.oldSerial)
-                    writer.writeText(link.newSerial)
-                    if let validity = link.validity {
-                        writer.writeInt64(validity.notBefore.nanosecondsSinceEpoch)
-                        writer.writeInt64(validity.notAfter.nanosecondsSinceEpoch)
-                    } else {
-                        writer.writeNull()
-                        writer.writeNull()
-                    }
-                }
-            }
-            try connection.execute(
-                """
-                CREATE TEMPORARY TABLE link_resolved ON COMMIT DROP AS
-                SELECT f.line, f.old_serial, f.new_serial, f.not_before_ns, f.not_after_ns,
-                       coalesce(c.holder_key, l.holder_key) AS holder_key
-                FROM link_feed f
-                LEFT JOIN certificates c ON c.serial = f.old_serial
-                LEFT JOIN certificate_links l ON l.new_serial = f.old_serial
-                """)
-            let problems: [(String, String)] = [
-                (
-                    "SELECT line, old_serial FROM link_resolved WHERE holder_key IS NULL ORDER BY line LIMIT 1",
-                    "no holder has certificate"
-                ),
-                (
-                    """
-                    SELECT r.line, r.new_serial FROM link_resolved r
-                    WHERE EXISTS (SELECT 1 FROM certificates c WHERE c.serial = r.new_serial AND c.holder_key <> r.holder_key)
-                       OR EXISTS (SELECT 1 FROM certificate_links l WHERE l.new_serial = r.new_serial
-                                  AND l.holder_key <> r.holder_key)
-                    ORDER BY r.line LIMIT 1
-                    """, "already belongs to another holder: certificate"
-                ),
-                (
-                    """
-                    SELECT min(line), new_serial FROM link_resolved GROUP BY new_serial
-                    HAVING count(DISTINCT holder_key) > 1 OR count(*) > 1 ORDER BY 1 LIMIT 1
-                    """, "appears more than once in the feed: certificate"
-                ),
-            ]
-            for (sql, what) in problems {
-                let found = try connection.query(sql)
-                if found.rowCount > 0 {
-                    let line = try found[0, 0].int()
-                    throw RegistryChangeError(
-                        .invalidLink, "\(line > 0 ? "line \(line): " : "")\(what) \(try found[0, 1].string())")
-                }
-            }
+            try Self.stageLinks(links, connection: connection)
+            try Self.checkLinks(connection: connection)
             try connection.query(
                 """
-                INSERT INTO certificate_links (new_serial, old_serial, holder_key, linked_by)
-                SELECT new_serial, old_serial, holder_key, $1 FROM link_resolved
-                ON CONFLICT (new_serial) DO NOTHING
+                INSERT INTO certificate_links (new_issuer, new_serial, old_issuer, old_serial, holder_key, linked_by)
+                SELECT new_issuer, new_serial, old_issuer, old_serial, holder_key, $1 FROM link_resolved
+                ON CONFLICT (new_issuer, new_serial) DO NOTHING
                 """, [.text(actor)])
             try connection.execute(
                 """
-                INSERT INTO certificates (serial, holder_key, not_before_ns, not_after_ns)
-                SELECT new_serial, holder_key, not_before_ns, not_after_ns FROM link_resolved
+                INSERT INTO certificates (issuer, serial, holder_key, not_before_ns, not_after_ns)
+                SELECT new_issuer, new_serial, holder_key, not_before_ns, not_after_ns FROM link_resolved
                 WHERE not_before_ns IS NOT NULL AND not_after_ns IS NOT NULL
-                ON CONFLICT (serial) DO NOTHING
+                ON CONFLICT (issuer, serial) DO NOTHING
                 """)
             try audit(
                 action: "certificate.link", subject: nil,
                 detail: [
                     "links": "\(links.count)",
-                    "first": "\(links[0].oldSerial)->\(links[0].newSerial)",
+                    "first": "\(links[0].old) -> \(links[0].new)",
                 ], actor: actor)
             return links.count
         }
     }
 
-    /// Records a verified CRL's entries, set-based: every listed serial (bound or not) with its revocation time, and
-    /// the bound certificates of that issuer (or of no recorded issuer) marked revoked at the listed time.
-    /// - Complexity: a fixed number of statements, whatever the number of entries.
-    public func recordRevocations(
-        _ entries: [(serial: String, revokedAt: Instant)], issuer: String, source: String, actor: String = Ledger.actor
-    ) throws -> RevocationCounts {
-        var counts = RevocationCounts()
-        counts.listed = entries.count
-        try connection.transaction { connection in
-            try connection.execute(
-                "CREATE TEMPORARY TABLE crl_entries (serial text, revoked_at_ns bigint) ON COMMIT DROP")
-            if !entries.isEmpty {
-                try connection.copyIn("COPY crl_entries FROM STDIN (FORMAT binary)") { writer in
-                    for entry in entries {
-                        writer.beginRow(fieldCount: 2)
-                        writer.writeText(entry.serial)
-                        writer.writeInt64(entry.revokedAt.nanosecondsSinceEpoch)
-                    }
+    /// Copies the feed into `link_resolved`, each link with the holder of its old certificate (NULL if none).
+    private static func stageLinks(_ links: [CertificateLink], connection: PostgresConnection) throws {
+        try connection.execute(
+            """
+            CREATE TEMPORARY TABLE link_feed (line integer, old_issuer text, old_serial text, new_issuer text,
+                new_serial text, not_before_ns bigint, not_after_ns bigint) ON COMMIT DROP
+            """)
+        try connection.copyIn("COPY link_feed FROM STDIN (FORMAT binary)") { writer in
+            for link in links {
+                writer.beginRow(fieldCount: 7)
+                writer.writeInt32(Int32(clamping: link.line))
+                writer.writeText(link.old.issuer)
+                writer.writeText(link.old.serial)
+                writer.writeText(link.new.issuer)
+                writer.writeText(link.new.serial)
+                if let validity = link.validity {
+                    writer.writeInt64(validity.notBefore.nanosecondsSinceEpoch)
+                    writer.writeInt64(validity.notAfter.nanosecondsSinceEpoch)
+                } else {
+                    writer.writeNull()
+                    writer.writeNull()
                 }
             }
-            try connection.query(
-                """
-                INSERT INTO certificate_revocations (serial, issuer, revoked_at_ns)
-                SELECT serial, $1, min(revoked_at_ns) FROM crl_entries GROUP BY serial
-                ON CONFLICT (serial, issuer) DO UPDATE
-                    SET revoked_at_ns = least(certificate_revocations.revoked_at_ns, EXCLUDED.revoked_at_ns)
-                """, [.text(issuer)])
-            let marked = try connection.query(
-                """
-                WITH listed AS (SELECT serial, min(revoked_at_ns) AS revoked_at_ns FROM crl_entries GROUP BY serial)
-                UPDATE certificates c SET revoked_at_ns = l.revoked_at_ns
-                FROM listed l
-                WHERE c.serial = l.serial AND (c.issuer IS NULL OR c.issuer = $1)
-                  AND (c.revoked_at_ns IS NULL OR c.revoked_at_ns > l.revoked_at_ns)
-                RETURNING c.serial
-                """, [.text(issuer)])
-            counts.marked = marked.rowCount
-            try audit(
-                action: "crl.import", subject: issuer,
-                detail: ["source": source, "listed": "\(counts.listed)", "marked": "\(counts.marked)"], actor: actor)
         }
-        return counts
+        try connection.execute(
+            """
+            CREATE TEMPORARY TABLE link_resolved ON COMMIT DROP AS
+            SELECT f.line, f.old_issuer, f.old_serial, f.new_issuer, f.new_serial, f.not_before_ns, f.not_after_ns,
+                   coalesce(c.holder_key, l.holder_key) AS holder_key
+            FROM link_feed f
+            LEFT JOIN certificates c ON c.issuer = f.old_issuer AND c.serial = f.old_serial
+            LEFT JOIN certificate_links l ON l.new_issuer = f.old_issuer AND l.new_serial = f.old_serial
+            """)
+    }
+
+    /// Refuses the staged feed, naming the first bad line, when a link cannot be applied.
+    private static func checkLinks(connection: PostgresConnection) throws {
+        let problems: [(String, String)] = [
+            (
+                """
+                SELECT line, old_serial || ' of ' || old_issuer FROM link_resolved WHERE holder_key IS NULL
+                ORDER BY line LIMIT 1
+                """, "no holder has certificate"
+            ),
+            (
+                """
+                SELECT r.line, r.new_serial || ' of ' || r.new_issuer FROM link_resolved r
+                WHERE EXISTS (SELECT 1 FROM certificates c WHERE c.issuer = r.new_issuer AND c.serial = r.new_serial
+                              AND c.holder_key <> r.holder_key)
+                   OR EXISTS (SELECT 1 FROM certificate_links l WHERE l.new_issuer = r.new_issuer
+                              AND l.new_serial = r.new_serial AND l.holder_key <> r.holder_key)
+                ORDER BY r.line LIMIT 1
+                """, "already belongs to another holder: certificate"
+            ),
+            (
+                """
+                SELECT min(line), new_serial || ' of ' || new_issuer FROM link_resolved GROUP BY new_issuer, new_serial
+                HAVING count(DISTINCT holder_key) > 1 OR count(*) > 1 ORDER BY 1 LIMIT 1
+                """, "appears more than once in the feed: certificate"
+            ),
+        ]
+        for (sql, what) in problems {
+            let found = try connection.query(sql)
+            if found.rowCount > 0 {
+                let line = try found[0, 0].int()
+                throw RegistryChangeError(
+                    .invalidLink, "\(line > 0 ? "line \(line): " : "")\(what) \(try found[0, 1].string())")
+            }
+        }
     }
 }

@@ -31,11 +31,16 @@ public struct RegistryLoad: Sendable {
     /// A certificate row.
     public struct Certificate: Sendable {
         public var serial: String
+        /// The issuer the row names; nil when the file has no issuer column or leaves it empty (then the import's
+        /// configured issuer applies).
+        public var issuer: String?
         public var myKey: MyKeyID
+        /// Validity, and `revoked_at` when the row gives one.
         public var validity: CertificateValidity
         public var line: Int
-        public init(serial: String, myKey: MyKeyID, validity: CertificateValidity, line: Int) {
+        public init(serial: String, issuer: String? = nil, myKey: MyKeyID, validity: CertificateValidity, line: Int) {
             self.serial = serial
+            self.issuer = issuer
             self.myKey = myKey
             self.validity = validity
             self.line = line
@@ -72,7 +77,23 @@ public struct RegistryImportCounts: Sendable, Codable, Equatable {
     public var updated_holders = 0
     public var applications = 0
     public var certificates = 0
+    /// Certificates whose revocation this import recorded or moved earlier.
+    public var revocations = 0
     public var mykey_changes = 0
+}
+
+/// One change a registry import made, for its audit entry: what, and the old and new values (nil: none).
+struct RegistryChange: Encodable {
+    /// The holder's MyKey ID (for a certificate: its holder's current ID).
+    var mykey_id: String
+    /// The certificate's issuer and serial, for a certificate change.
+    var issuer: String? = nil
+    var serial: String? = nil
+    /// Which value changed: `holder`, `status`, `application`, `mykey_id`, `certificate`, `not_before`,
+    /// `not_after`, `revoked_at`.
+    var field: String
+    var old: String?
+    var new: String?
 }
 
 /// A registry row that cannot be loaded: the file, line and reason.
@@ -92,9 +113,15 @@ public struct RegistryImportError: Error, Sendable, CustomStringConvertible {
 
 extension Ledger {
     /// Loads a registry, all or nothing, in one transaction; resolves MyKey ID chains to the current holder.
-    public func importRegistry(_ load: RegistryLoad) throws -> RegistryImportCounts {
+    ///
+    /// Never weakens what is known (settlement spec §8): a revoked holder stays revoked (a line saying otherwise
+    /// is refused), and a certificate's revocation is never cleared or moved later. Certificates whose row names no
+    /// issuer are `certificateIssuer`'s. The audit entry lists every change with its old and new value.
+    public func importRegistry(
+        _ load: RegistryLoad, certificateIssuer: String = CertificateIssuer.jpkiUserAuthentication
+    ) throws -> RegistryImportCounts {
         try connection.transaction { connection in
-            try self.importRegistry(load, connection: connection)
+            try self.importRegistry(load, certificateIssuer: certificateIssuer, connection: connection)
         }
     }
 
@@ -103,8 +130,11 @@ extension Ledger {
         var current: Bool
     }
 
-    private func importRegistry(_ load: RegistryLoad, connection: PostgresConnection) throws -> RegistryImportCounts {
+    private func importRegistry(
+        _ load: RegistryLoad, certificateIssuer: String, connection: PostgresConnection
+    ) throws -> RegistryImportCounts {
         var counts = RegistryImportCounts()
+        var changes: [RegistryChange] = []
         // Providers first: holders refer to them.
         for provider in load.providers {
             try connection.query(
@@ -215,7 +245,21 @@ extension Ledger {
             }
             holderOfCurrent[holder.myKey] = key
             if let status = statuses[key], status != holder.status.name {
+                // Revocation is final: refuse the line rather than load a file that contradicts it.
+                guard status != HolderStatus.revoked.name else {
+                    throw RegistryImportError(
+                        file: file, line: holder.line,
+                        message:
+                            "MyKey ID \(holder.myKey) was revoked, which is final; the line says \(holder.status.name)")
+                }
                 statusUpdates.append((key, holder.status))
+                changes.append(
+                    RegistryChange(
+                        mykey_id: holder.myKey.description, field: "status", old: status, new: holder.status.name))
+            } else if statuses[key] == nil {
+                changes.append(
+                    RegistryChange(
+                        mykey_id: holder.myKey.description, field: "holder", old: nil, new: holder.status.name))
             }
             if let application = holder.application {
                 guard let providerKey = providerKeys[application.provider] else {
@@ -235,6 +279,10 @@ extension Ledger {
                 } else {
                     newApplications.append((key, providerKey, at))
                     applications[key] = (providerKey, at)
+                    changes.append(
+                        RegistryChange(
+                            mykey_id: holder.myKey.description, field: "application", old: nil,
+                            new: "\(application.provider) at \(application.at)"))
                 }
             }
         }
@@ -271,27 +319,39 @@ extension Ledger {
                         file: file, line: change.line,
                         message: "\(change.old) is bound to another holder (MyKey IDs are never reused)")
                 }
-                if existing.current { retire.append((change.old, change.at.nanosecondsSinceEpoch)) }
+                // A change recorded by an earlier import (the old ID already retired) is no change now.
+                if existing.current {
+                    retire.append((change.old, change.at.nanosecondsSinceEpoch))
+                    changes.append(
+                        RegistryChange(
+                            mykey_id: final.description, field: "mykey_id", old: change.old.description,
+                            new: change.new.description))
+                }
             } else {
                 bind.append((change.old, key, change.at.nanosecondsSinceEpoch))
+                changes.append(
+                    RegistryChange(
+                        mykey_id: final.description, field: "mykey_id", old: change.old.description,
+                        new: change.new.description))
             }
             counts.mykey_changes += 1
         }
 
-        var certificateRows: [(serial: String, holder: Int64, validity: CertificateValidity)] = []
-        var seenSerials = Set<String>()
+        var certificateRows: [CertificateRow] = []
+        var seenCertificates = Set<CertificateID>()
         for certificate in load.certificates {
             let file = "certificates.csv"
-            guard seenSerials.insert(certificate.serial).inserted else {
+            let id = CertificateID(issuer: certificate.issuer ?? certificateIssuer, serial: certificate.serial)
+            guard seenCertificates.insert(id).inserted else {
                 throw RegistryImportError(
-                    file: file, line: certificate.line, message: "serial \(certificate.serial) appears twice")
+                    file: file, line: certificate.line, message: "certificate \(id) appears twice")
             }
             guard let key = holderKey(of: certificate.myKey) else {
                 throw RegistryImportError(
                     file: file, line: certificate.line,
                     message: "no holder has MyKey ID \(certificate.myKey) (add the holder to holders.csv)")
             }
-            certificateRows.append((certificate.serial, key, certificate.validity))
+            certificateRows.append(CertificateRow(id: id, holder: key, validity: certificate.validity))
         }
 
         // Apply, set-based. A large load checks its references once, set-based, instead of row by row:
@@ -355,45 +415,10 @@ extension Ledger {
             }
         }
         if !certificateRows.isEmpty {
-            try connection.execute(
-                """
-                CREATE TEMPORARY TABLE import_certificates (serial text, holder_key bigint, not_before_ns bigint,
-                    not_after_ns bigint, revoked_at_ns bigint) ON COMMIT DROP
-                """)
-            _ = try connection.copyIn("COPY import_certificates FROM STDIN (FORMAT binary)") { writer in
-                for row in certificateRows {
-                    writer.beginRow(fieldCount: 5)
-                    writer.writeText(row.serial)
-                    writer.writeInt64(row.holder)
-                    writer.writeInt64(row.validity.notBefore.nanosecondsSinceEpoch)
-                    writer.writeInt64(row.validity.notAfter.nanosecondsSinceEpoch)
-                    if let revoked = row.validity.revokedAt {
-                        writer.writeInt64(revoked.nanosecondsSinceEpoch)
-                    } else {
-                        writer.writeNull()
-                    }
-                }
-            }
-            let moved = try connection.query(
-                """
-                SELECT i.serial FROM import_certificates i JOIN certificates c ON c.serial = i.serial
-                WHERE c.holder_key <> i.holder_key LIMIT 1
-                """)
-            if moved.rowCount > 0 {
-                throw RegistryImportError(
-                    file: "certificates.csv", line: nil,
-                    message:
-                        "certificate \(try moved[0, 0].string()) is bound to another holder; a certificate belongs to one holder"
-                )
-            }
-            try connection.execute(
-                """
-                INSERT INTO certificates (serial, holder_key, not_before_ns, not_after_ns, revoked_at_ns)
-                SELECT serial, holder_key, not_before_ns, not_after_ns, revoked_at_ns FROM import_certificates
-                ON CONFLICT (serial) DO UPDATE SET not_before_ns = EXCLUDED.not_before_ns,
-                    not_after_ns = EXCLUDED.not_after_ns, revoked_at_ns = EXCLUDED.revoked_at_ns
-                """)
+            let certificateChanges = try Self.applyCertificates(certificateRows, connection: connection)
             counts.certificates = certificateRows.count
+            counts.revocations = certificateChanges.filter { $0.field == "revoked_at" }.count
+            changes += certificateChanges
         }
         if bulk {
             try connection.execute(
@@ -406,11 +431,119 @@ extension Ledger {
         }
         try audit(
             action: "registry.import", subject: nil,
-            detail: [
-                "providers": "\(counts.providers)", "new_holders": "\(counts.new_holders)",
-                "updated_holders": "\(counts.updated_holders)", "applications": "\(counts.applications)",
-                "certificates": "\(counts.certificates)", "mykey_changes": "\(counts.mykey_changes)",
-            ])
+            encoded: RegistryAudit(counts: counts, certificate_issuer: certificateIssuer, changes: changes))
         return counts
+    }
+
+    /// A certificate row of an import, resolved to its holder and issuer.
+    struct CertificateRow {
+        var id: CertificateID
+        var holder: Int64
+        var validity: CertificateValidity
+    }
+
+    /// The registry import's audit entry.
+    private struct RegistryAudit: Encodable {
+        var counts: RegistryImportCounts
+        var certificate_issuer: String
+        var changes: [RegistryChange]
+    }
+
+    /// Upserts the certificates and records their revocations (earliest wins; never cleared); returns every change
+    /// with its old and new value. Refuses a certificate bound to another holder.
+    private static func applyCertificates(
+        _ rows: [CertificateRow], connection: PostgresConnection
+    ) throws -> [RegistryChange] {
+        try connection.execute(
+            """
+            CREATE TEMPORARY TABLE import_certificates (issuer text, serial text, holder_key bigint,
+                not_before_ns bigint, not_after_ns bigint, revoked_at_ns bigint) ON COMMIT DROP
+            """)
+        _ = try connection.copyIn("COPY import_certificates FROM STDIN (FORMAT binary)") { writer in
+            for row in rows {
+                writer.beginRow(fieldCount: 6)
+                writer.writeText(row.id.issuer)
+                writer.writeText(row.id.serial)
+                writer.writeInt64(row.holder)
+                writer.writeInt64(row.validity.notBefore.nanosecondsSinceEpoch)
+                writer.writeInt64(row.validity.notAfter.nanosecondsSinceEpoch)
+                if let revoked = row.validity.revokedAt {
+                    writer.writeInt64(revoked.nanosecondsSinceEpoch)
+                } else {
+                    writer.writeNull()
+                }
+            }
+        }
+        let moved = try connection.query(
+            """
+            SELECT i.serial || ' of ' || i.issuer FROM import_certificates i
+            JOIN certificates c ON c.issuer = i.issuer AND c.serial = i.serial
+            WHERE c.holder_key <> i.holder_key LIMIT 1
+            """)
+        if moved.rowCount > 0 {
+            throw RegistryImportError(
+                file: "certificates.csv", line: nil,
+                message:
+                    "certificate \(try moved[0, 0].string()) is bound to another holder; a certificate belongs to one holder"
+            )
+        }
+        let changes = try certificateChanges(connection: connection)
+        try connection.execute(
+            """
+            INSERT INTO certificates (issuer, serial, holder_key, not_before_ns, not_after_ns)
+            SELECT issuer, serial, holder_key, not_before_ns, not_after_ns FROM import_certificates
+            ON CONFLICT (issuer, serial) DO UPDATE SET not_before_ns = EXCLUDED.not_before_ns,
+                not_after_ns = EXCLUDED.not_after_ns;
+            INSERT INTO certificate_revocations (issuer, serial, revoked_at_ns, source)
+            SELECT issuer, serial, revoked_at_ns, 'registry' FROM import_certificates WHERE revoked_at_ns IS NOT NULL
+            ON CONFLICT (issuer, serial) DO UPDATE SET revoked_at_ns = EXCLUDED.revoked_at_ns, source = 'registry'
+            WHERE EXCLUDED.revoked_at_ns < certificate_revocations.revoked_at_ns;
+            """)
+        return changes
+    }
+
+    /// What upserting `import_certificates` will change: new certificates, changed validity, and revocations
+    /// recorded or moved earlier (a later or empty `revoked_at` changes nothing: the earliest known time wins).
+    private static func certificateChanges(connection: PostgresConnection) throws -> [RegistryChange] {
+        let rows = try connection.query(
+            """
+            SELECT m.mykey_id, i.issuer, i.serial, c.serial IS NULL, c.not_before_ns, i.not_before_ns, c.not_after_ns,
+                   i.not_after_ns, r.revoked_at_ns, i.revoked_at_ns
+            FROM import_certificates i
+            LEFT JOIN certificates c ON c.issuer = i.issuer AND c.serial = i.serial
+            LEFT JOIN certificate_revocations r ON r.issuer = i.issuer AND r.serial = i.serial
+            LEFT JOIN mykey_ids m ON m.holder_key = i.holder_key AND m.retired_at_ns IS NULL
+            WHERE c.serial IS NULL OR c.not_before_ns <> i.not_before_ns OR c.not_after_ns <> i.not_after_ns
+               OR i.revoked_at_ns < coalesce(r.revoked_at_ns, 9223372036854775807)
+            ORDER BY i.issuer, i.serial
+            """)
+        func time(_ value: Int64?) -> String? { value.map { Instant(nanosecondsSinceEpoch: $0).description } }
+        var changes: [RegistryChange] = []
+        for row in rows {
+            let base = RegistryChange(
+                mykey_id: row[0].optionalString() ?? "", issuer: try row[1].string(), serial: try row[2].string(),
+                field: "certificate", old: nil, new: nil)
+            let (oldFrom, newFrom) = (try row[4].optionalInt(), try row[5].optionalInt())
+            let (oldUntil, newUntil) = (try row[6].optionalInt(), try row[7].optionalInt())
+            let (oldRevoked, newRevoked) = (try row[8].optionalInt(), try row[9].optionalInt())
+            var fields: [(String, Int64?, Int64?)] = []
+            if try row[3].bool() {
+                fields.append(("certificate", nil, nil))
+            } else {
+                if oldFrom != newFrom { fields.append(("not_before", oldFrom, newFrom)) }
+                if oldUntil != newUntil { fields.append(("not_after", oldUntil, newUntil)) }
+            }
+            if let newRevoked, oldRevoked.map({ newRevoked < $0 }) ?? true {
+                fields.append(("revoked_at", oldRevoked, newRevoked))
+            }
+            for (field, old, new) in fields {
+                var change = base
+                change.field = field
+                change.old = time(old)
+                change.new = field == "certificate" ? "\(time(newFrom) ?? "") to \(time(newUntil) ?? "")" : time(new)
+                changes.append(change)
+            }
+        }
+        return changes
     }
 }

@@ -7,8 +7,8 @@ extension Ledger {
     /// Reads the registry as it stands now (settlement spec §4: statuses as they stand when the run starts).
     ///
     /// All tables are read in one REPEATABLE READ snapshot of the database, so a registration committing
-    /// meanwhile is seen entirely or not at all. One plain `COPY … TO STDOUT` per table (no joins on the
-    /// server), joined here by holder key into the snapshot's parallel arrays; certificates are grouped by
+    /// meanwhile is seen entirely or not at all. One plain `COPY … TO STDOUT` per table (certificates with
+    /// their revocation, the only join on the server), joined here by holder key into the snapshot's parallel arrays; certificates are grouped by
     /// holder with a counting sort. When the ledger can connect again, MyKey IDs and certificates are read
     /// on a second connection sharing the same database snapshot (`pg_export_snapshot`), in parallel.
     /// - Complexity: O(holders + certificates + MyKey IDs).
@@ -32,8 +32,14 @@ extension Ledger {
             guard let myKey = MyKeyID(bytes: row.bytes(0)), let key = row.int(1) else { return }
             tables.myKeys.append((myKey, key, row.isNull(2)))
         }
-        try connection.copyOut("COPY certificates (holder_key, not_before_ns, not_after_ns, revoked_at_ns) TO STDOUT") {
-            raw in
+        // Revocation is one fact (certificate_revocations, by issuer and serial), whatever its source: the join
+        // reads it for every certificate, so a CRL imported before or after the certificate counts alike.
+        try connection.copyOut(
+            """
+            COPY (SELECT c.holder_key, c.not_before_ns, c.not_after_ns, r.revoked_at_ns FROM certificates c
+                  LEFT JOIN certificate_revocations r ON r.issuer = c.issuer AND r.serial = c.serial) TO STDOUT
+            """
+        ) { raw in
             let row = TextCopyRow(raw)
             guard let key = row.int(0), let notBefore = row.int(1), let notAfter = row.int(2) else { return }
             tables.certificates.append(

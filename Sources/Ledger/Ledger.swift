@@ -197,6 +197,21 @@ public final class Ledger {
 /// Another session holds the settlement lock.
 public struct SettlementLockBusy: Error, Sendable {}
 
+extension Ledger {
+    /// Appends an audit entry whose detail is `detail`, encoded as JSON (for details with lists and nesting).
+    func audit(action: String, subject: String?, encoded detail: some Encodable, actor: String = Ledger.actor) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = try encoder.encode(detail)
+        try connection.query(
+            "INSERT INTO audit_log (actor, action, subject, detail) VALUES ($1, $2, $3, $4::jsonb)",
+            [
+                .text(actor), .text(action), subject.map { .text($0) } ?? .null,
+                .text(String(decoding: json, as: UTF8.self)),
+            ])
+    }
+}
+
 /// A ledger failure that is not PostgreSQL's own: one sentence for the operator.
 public struct LedgerError: Error, Sendable, CustomStringConvertible {
     /// What is wrong and what to do.

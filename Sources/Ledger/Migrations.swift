@@ -19,6 +19,7 @@ public enum Migrations {
         Migration(version: 1, name: "settlement schema", sql: v1),
         Migration(version: 2, name: "registration: CRL entries and certificate links", sql: v2),
         Migration(version: 3, name: "delivery by content: control file digests and raw names", sql: v3),
+        Migration(version: 4, name: "revocation as one fact; certificates by issuer and serial", sql: v4),
         Migration(version: 5, name: "password login failures and lockouts", sql: v5),
     ]
 
@@ -220,6 +221,91 @@ public enum Migrations {
         COMMENT ON COLUMN files.raw_name IS 'The inbox name''s bytes when they are not valid UTF-8 (name then shows them as \\xHH).';
         """
 
+    /// Registration spec §5: certificates identified by (issuer, serial) everywhere, and revocation as one fact.
+    ///
+    /// `certificate_revocations` becomes the only record of a certificate's revocation, bound or not, from every
+    /// source (CRL import, registry import, operator); `certificates.revoked_at_ns` goes, so nothing can read a
+    /// second, diverging copy. Triggers make the database refuse what the rules forbid: moving a revocation
+    /// later, clearing it, or taking a holder out of `revoked`. Certificates recorded without an issuer came from
+    /// registry imports of JPKI user-authentication certificates and get that CA's name. Every imported CRL is
+    /// recorded, so a stale one can be refused and registration can tell whether revocation data is current.
+    static let v4 = """
+        UPDATE certificates SET issuer = '\(CertificateIssuer.jpkiUserAuthentication)' WHERE issuer IS NULL;
+        ALTER TABLE certificates ALTER COLUMN issuer SET NOT NULL;
+        ALTER TABLE certificates DROP CONSTRAINT certificates_pkey;
+        ALTER TABLE certificates ADD CONSTRAINT certificates_pkey PRIMARY KEY (issuer, serial);
+        CREATE INDEX certificates_serial ON certificates (serial);
+
+        ALTER TABLE certificate_revocations DROP CONSTRAINT certificate_revocations_pkey;
+        ALTER TABLE certificate_revocations ADD CONSTRAINT certificate_revocations_pkey PRIMARY KEY (issuer, serial);
+        ALTER TABLE certificate_revocations
+            ADD COLUMN source text NOT NULL DEFAULT 'crl' CHECK (source IN ('crl', 'registry', 'operator', 'migration'));
+        ALTER TABLE certificate_revocations ALTER COLUMN source DROP DEFAULT;
+        INSERT INTO certificate_revocations (issuer, serial, revoked_at_ns, source)
+        SELECT issuer, serial, revoked_at_ns, 'migration' FROM certificates WHERE revoked_at_ns IS NOT NULL
+        ON CONFLICT (issuer, serial) DO UPDATE
+            SET revoked_at_ns = EXCLUDED.revoked_at_ns, source = EXCLUDED.source
+            WHERE EXCLUDED.revoked_at_ns < certificate_revocations.revoked_at_ns;
+        ALTER TABLE certificates DROP COLUMN revoked_at_ns;
+        COMMENT ON TABLE certificate_revocations IS
+            'The one record of each certificate''s revocation, by (issuer, serial): the earliest time any source gave; never cleared, never moved later.';
+
+        CREATE FUNCTION revocation_only_earlier() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.issuer <> OLD.issuer OR NEW.serial <> OLD.serial OR NEW.revoked_at_ns > OLD.revoked_at_ns THEN
+                RAISE EXCEPTION 'the revocation of certificate % of % is final: it can only move earlier',
+                    OLD.serial, OLD.issuer USING ERRCODE = 'integrity_constraint_violation';
+            END IF;
+            RETURN NEW;
+        END
+        $$;
+        CREATE TRIGGER revocations_only_earlier BEFORE UPDATE ON certificate_revocations
+            FOR EACH ROW EXECUTE FUNCTION revocation_only_earlier();
+        CREATE TRIGGER revocations_are_final BEFORE DELETE OR TRUNCATE ON certificate_revocations
+            FOR EACH STATEMENT EXECUTE FUNCTION refuse_change('a certificate revocation is never cleared');
+
+        CREATE FUNCTION holder_revocation_is_final() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF OLD.status = 'revoked' AND (TG_OP = 'DELETE' OR NEW.status <> 'revoked') THEN
+                RAISE EXCEPTION 'holder % is revoked, which is final', OLD.holder_key
+                    USING ERRCODE = 'integrity_constraint_violation';
+            END IF;
+            RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+        END
+        $$;
+        CREATE TRIGGER holders_revocation_is_final BEFORE UPDATE OF status OR DELETE ON holders
+            FOR EACH ROW EXECUTE FUNCTION holder_revocation_is_final();
+
+        ALTER TABLE certificate_links ADD COLUMN old_issuer text, ADD COLUMN new_issuer text;
+        UPDATE certificate_links l SET old_issuer = coalesce(
+            (SELECT min(c.issuer) FROM certificates c WHERE c.serial = l.old_serial AND c.holder_key = l.holder_key),
+            '\(CertificateIssuer.jpkiUserAuthentication)');
+        UPDATE certificate_links SET new_issuer = old_issuer;
+        ALTER TABLE certificate_links ALTER COLUMN old_issuer SET NOT NULL, ALTER COLUMN new_issuer SET NOT NULL;
+        ALTER TABLE certificate_links DROP CONSTRAINT certificate_links_pkey, DROP CONSTRAINT certificate_links_check;
+        ALTER TABLE certificate_links ADD CONSTRAINT certificate_links_pkey PRIMARY KEY (new_issuer, new_serial),
+            ADD CONSTRAINT certificate_links_not_itself CHECK ((new_issuer, new_serial) <> (old_issuer, old_serial));
+
+        CREATE TABLE crl_imports (
+            crl_import_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            issuer text NOT NULL,
+            signer_key_sha256 bytea NOT NULL CHECK (length(signer_key_sha256) = 32),
+            crl_number text CHECK (crl_number ~ '^[0-9A-F]{1,40}$' AND (crl_number = '0' OR crl_number !~ '^0')),
+            this_update_ns bigint NOT NULL,
+            next_update_ns bigint,
+            sha256 bytea NOT NULL CHECK (length(sha256) = 32),
+            entries integer NOT NULL CHECK (entries >= 0),
+            newly_revoked integer NOT NULL CHECK (newly_revoked >= 0),
+            imported_at timestamptz NOT NULL DEFAULT now(),
+            imported_by text NOT NULL
+        );
+        CREATE INDEX crl_imports_issuer ON crl_imports (issuer, signer_key_sha256);
+        COMMENT ON TABLE crl_imports IS
+            'Every verified CRL imported: stale ones are refused against it, and registration needs a current one.';
+        CREATE TRIGGER crl_imports_are_final BEFORE UPDATE OR DELETE OR TRUNCATE ON crl_imports
+            FOR EACH STATEMENT EXECUTE FUNCTION refuse_change('imported CRLs are a record; they are never changed');
+        """
+
     /// Password login (registration spec §5): consecutive failures and the lockout they lead to, per MyKey ID, in
     /// the database so that every process sees them. Keyed by the MyKey ID as typed, known to the registry or not:
     /// an unknown ID fails and locks exactly like a known one, so neither the reply nor the lockout tells which
@@ -234,4 +320,13 @@ public enum Migrations {
         );
         COMMENT ON TABLE password_logins IS 'Consecutive failed password logins per MyKey ID, and the lockout after too many; cleared by a successful login or a card login.';
         """
+}
+
+/// Names of certificate issuers the ledger needs before any configuration is read.
+public enum CertificateIssuer {
+    /// The JPKI user-authentication CA (registration spec §1): the issuer of certificates a registry import lists
+    /// without one, unless the configuration names another.
+    public static let jpkiUserAuthentication =
+        "C=JP, O=JPKI, OU=JPKI for user authentication, OU=Japan Agency for Local Authority Information Systems"
+
 }

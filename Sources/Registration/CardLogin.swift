@@ -27,6 +27,12 @@ public struct VerifiedCard: Sendable {
     public let certificate: Certificate
     /// The reader it was in.
     public let reader: String
+    /// Whether revocation was checked against a current CRL; false only when the configuration allows card flows
+    /// without one (`registration.require_current_crl`), and then every audit entry says so.
+    public let revocationChecked: Bool
+
+    /// The certificate's identity: issuer and serial.
+    public var id: CertificateID { CertificateID(issuer: certificate.issuer, serial: certificate.serialHex) }
 
     /// The certificate as the ledger binds it.
     public var binding: CertificateBinding {
@@ -47,6 +53,8 @@ public struct CardLoginOptions: Sendable {
     public var trustStore: TrustStore
     /// The time certificates must be valid at (now, except in tests).
     public var now: @Sendable () -> Date
+    /// Whether a current CRL of the certificate's issuer is required (registration spec §5: fail closed).
+    public var requireCurrentCRL = true
 
     /// Options with the clock set to now.
     public init(reader: String? = nil, timeout: Duration = .seconds(60), trustStore: TrustStore) {
@@ -62,10 +70,13 @@ public struct CardLoginOptions: Sendable {
 public enum CardLogin {
     /// Runs the card steps against pcscd; blocking (use a dedicated thread).
     ///
-    /// Revocation comes from the ledger (certificates marked by CRL import, and every CRL entry imported).
+    /// Revocation comes from the ledger (one fact per issuer and serial, from every source). When current revocation
+    /// data is required and no trust anchor has a current CRL, it refuses before asking for a card: no certificate
+    /// could pass.
     public static func run(
         options: CardLoginOptions, ledger: Ledger, interaction: some CardInteraction
     ) throws(RegistrationError) -> VerifiedCard {
+        try requireSomeCurrentCRL(options: options, ledger: ledger)
         let context: SmartCardContext
         do {
             context = try SmartCardContext()
@@ -89,13 +100,6 @@ public enum CardLogin {
     public static func authenticate(
         card: JPKICard, reader: String, options: CardLoginOptions, ledger: Ledger, interaction: some CardInteraction
     ) throws(RegistrationError) -> VerifiedCard {
-        let revocation = { (certificate: Certificate) throws(RegistrationError) -> Instant? in
-            do {
-                return try ledger.revocationTime(serial: certificate.serialHex, issuer: certificate.issuer)
-            } catch {
-                throw RegistrationError(.database, "checking revocation failed: \(error)")
-            }
-        }
         try card.selectApplication()
         try card.readTokenInfo()
         let der = try card.readCertificateDER()
@@ -107,12 +111,7 @@ public enum CardLogin {
         }
         let now = options.now()
         try check(certificate, trustStore: options.trustStore, at: now)
-        if let revokedAt = try revocation(certificate), revokedAt <= Instant(now) {
-            throw RegistrationError(
-                .certificateRevoked,
-                "the card's certificate \(certificate.serialHex) was revoked on \(revokedAt); renew it at the municipal office"
-            )
-        }
+        let revocationChecked = try checkRevocation(certificate, options: options, ledger: ledger, at: now)
 
         switch try card.pinStatus() {
         case .blocked:
@@ -137,7 +136,60 @@ public enum CardLogin {
             throw RegistrationError(
                 .signatureInvalid, "the card's signature does not match its certificate: the card is not genuine")
         }
-        return VerifiedCard(certificate: certificate, reader: reader)
+        return VerifiedCard(certificate: certificate, reader: reader, revocationChecked: revocationChecked)
+    }
+
+    /// Refuses a revoked certificate, and one whose issuer has no current CRL unless the options allow that;
+    /// returns whether a current CRL vouched for the answer.
+    static func checkRevocation(
+        _ certificate: Certificate, options: CardLoginOptions, ledger: Ledger, at now: Date
+    ) throws(RegistrationError) -> Bool {
+        // The CRL must come from the CA generation that issued the certificate: another generation's CRL, though
+        // of the same name, says nothing about this certificate.
+        let signer = options.trustStore.issuingAnchor(of: certificate)
+        let current: Instant?
+        let revokedAt: Instant?
+        do {
+            current = try ledger.currentCRLNextUpdate(
+                issuer: certificate.issuer, signerKeySHA256: signer?.publicKeySHA256, at: Instant(now))
+            revokedAt = try ledger.revocationTime(
+                of: CertificateID(issuer: certificate.issuer, serial: certificate.serialHex))
+        } catch {
+            throw RegistrationError(.database, "checking revocation failed: \(error)")
+        }
+        if let revokedAt, revokedAt <= Instant(now) {
+            throw RegistrationError(
+                .certificateRevoked,
+                "the card's certificate \(certificate.serialHex) was revoked on \(revokedAt); renew it at the municipal office"
+            )
+        }
+        if current == nil && options.requireCurrentCRL {
+            throw RegistrationError(
+                .revocationDataNotCurrent,
+                "no current CRL of \(certificate.issuer) is imported, so revocation cannot be checked; "
+                    + "import a current CRL with `mynapoint crl import FILE` and try again")
+        }
+        return current != nil
+    }
+
+    /// Refuses at once when current revocation data is required and no trust anchor has a current CRL.
+    static func requireSomeCurrentCRL(options: CardLoginOptions, ledger: Ledger) throws(RegistrationError) {
+        guard options.requireCurrentCRL else { return }
+        let now = Instant(options.now())
+        do {
+            for anchor in options.trustStore.anchors
+            where try ledger.currentCRLNextUpdate(
+                issuer: anchor.subject, signerKeySHA256: anchor.publicKeySHA256, at: now) != nil
+            {
+                return
+            }
+        } catch {
+            throw RegistrationError(.database, "checking revocation data failed: \(error)")
+        }
+        throw RegistrationError(
+            .revocationDataNotCurrent,
+            "no current CRL of any trust anchor is imported, so revocation cannot be checked; "
+                + "import a current CRL with `mynapoint crl import FILE` and try again")
     }
 
     /// Chain to a trust anchor and validity at `time`.

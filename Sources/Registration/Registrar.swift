@@ -32,8 +32,8 @@ public struct RegistrationOutcome: Sendable, Equatable, Codable {
 public struct AuthenticatedHolder: Sendable {
     /// How the holder proved who they are.
     public enum Method: Sendable, Equatable {
-        /// The card, with its PIN; the certificate serial.
-        case card(serial: String)
+        /// The card, with its PIN; the certificate serial, and whether a current CRL vouched for it.
+        case card(serial: String, revocationChecked: Bool)
         /// MyKey ID and password.
         case password
     }
@@ -46,7 +46,8 @@ public struct AuthenticatedHolder: Sendable {
     /// The audit log's word for the method.
     var via: String {
         switch method {
-        case .card(let serial): "card \(serial)"
+        case .card(let serial, true): "card \(serial)"
+        case .card(let serial, false): "card \(serial) (revocation not checked: no current CRL)"
         case .password: "password"
         }
     }
@@ -58,7 +59,11 @@ public struct CRLImportSummary: Sendable, Equatable {
     public var issuer: String
     /// When the CRL was issued.
     public var thisUpdate: Date
-    /// Serials listed, and bound certificates newly marked revoked.
+    /// When the next CRL is due, if the CRL says.
+    public var nextUpdate: Date?
+    /// The CRL's cRLNumber in hexadecimal, if it has one.
+    public var crlNumber: String?
+    /// Serials listed, newly revoked, moved earlier, and how many of those are bound to a holder.
     public var counts: RevocationCounts
 }
 
@@ -85,7 +90,7 @@ public struct Registrar {
 
     /// The holder the card's certificate is bound to (or linked to by the reissue feed), if any.
     public func existingHolder(for card: VerifiedCard) throws(RegistrationError) -> HolderAccount? {
-        try database { try ledger.account(certificateSerial: card.certificate.serialHex)?.account }
+        try database { try ledger.account(certificate: card.id)?.account }
     }
 
     /// Step 7–10: the holder the certificate is bound to (`existing`, binding a certificate the reissue feed
@@ -98,7 +103,7 @@ public struct Registrar {
         _ card: VerifiedCard, password: Password?, apply provider: ProviderID?, at date: Date = Date()
     ) throws(RegistrationError) -> (outcome: RegistrationOutcome, account: HolderAccount) {
         let serial = card.certificate.serialHex
-        if let (account, linkedOnly) = try database({ try ledger.account(certificateSerial: serial) }),
+        if let (account, linkedOnly) = try database({ try ledger.account(certificate: card.id) }),
             account.status != .revoked
         {
             if linkedOnly {
@@ -106,10 +111,11 @@ public struct Registrar {
                     try ledger.bindLinkedCertificate(card.binding, holderKey: account.holderKey, actor: actor)
                 }
             }
+            var detail = ["certificate_serial": serial, "certificate_issuer": card.certificate.issuer, "via": "card"]
+            if !card.revocationChecked { detail["revocation"] = "not checked: no current CRL" }
             try database {
                 try ledger.audit(
-                    action: "register.existing", subject: account.myKey.description,
-                    detail: ["certificate_serial": serial, "via": "card"], actor: actor)
+                    action: "register.existing", subject: account.myKey.description, detail: detail, actor: actor)
             }
             return (
                 RegistrationOutcome(mykey_id: account.myKey.description, certificate_serial: serial, status: .existing),
@@ -119,8 +125,8 @@ public struct Registrar {
         let hash = try password.map { password throws(RegistrationError) in try self.hash(password) }
         let account = try database {
             try ledger.createHolder(
-                certificate: card.binding, passwordHash: hash, provider: provider, at: Instant(date), actor: actor,
-                newMyKey: { try Self.randomMyKeyID() })
+                certificate: card.binding, passwordHash: hash, provider: provider, at: Instant(date),
+                revocationChecked: card.revocationChecked, actor: actor, newMyKey: { try Self.randomMyKeyID() })
         }
         return (
             RegistrationOutcome(mykey_id: account.myKey.description, certificate_serial: serial, status: .created),
@@ -154,14 +160,15 @@ public struct Registrar {
     /// It clears failed password logins and any lockout of the holder's MyKey IDs: the card is the way back in.
     public func login(_ card: VerifiedCard) throws(RegistrationError) -> AuthenticatedHolder {
         let serial = card.certificate.serialHex
-        guard let (account, linkedOnly) = try database({ try ledger.account(certificateSerial: serial) }) else {
+        guard let (account, linkedOnly) = try database({ try ledger.account(certificate: card.id) }) else {
             throw RegistrationError(.holderNotFound, "this card is not registered; run `mynapoint register` first")
         }
         try requireActive(account)
         if linkedOnly {
             try database { try ledger.bindLinkedCertificate(card.binding, holderKey: account.holderKey, actor: actor) }
         }
-        let holder = AuthenticatedHolder(account: account, method: .card(serial: serial))
+        let holder = AuthenticatedHolder(
+            account: account, method: .card(serial: serial, revocationChecked: card.revocationChecked))
         _ = try database {
             try ledger.clearPasswordFailures(holderKey: account.holderKey, via: holder.via, actor: actor)
         }
@@ -298,8 +305,17 @@ public struct Registrar {
         try database { try ledger.linkCertificates(links, actor: actor) }
     }
 
-    /// Imports a CRL (DER or PEM) signed by one of the trust anchors; marks the serials it lists revoked at
-    /// their listed times.
+    /// Operator action: revokes a certificate at `at` (or moves its revocation earlier; the earliest time wins).
+    @discardableResult
+    public func revokeCertificate(
+        _ id: CertificateID, at: Instant, reason: String
+    ) throws(RegistrationError) -> (old: Instant?, new: Instant) {
+        try database { try ledger.revokeCertificate(id, at: at, reason: reason, actor: actor) }
+    }
+
+    /// Imports a CRL (DER or PEM) signed by a trust anchor that was valid at its thisUpdate and may sign CRLs;
+    /// refuses one older than the newest imported for its issuer; revokes the serials it lists at their listed
+    /// times (the earliest known time wins).
     public func importCRL(
         _ bytes: [UInt8], source: String, trustStore: TrustStore
     ) throws(RegistrationError)
@@ -311,18 +327,34 @@ public struct Registrar {
         } catch {
             throw RegistrationError(.untrustedCRL, "\(source) is not a DER or PEM X.509 CRL")
         }
+        let signer = try Self.verify(crl, source: source, trustStore: trustStore)
+        let record = ImportedCRL(
+            issuer: crl.issuer, signerKeySHA256: signer.publicKeySHA256, crlNumber: crl.crlNumber,
+            thisUpdate: Instant(crl.thisUpdate), nextUpdate: crl.nextUpdate.map { Instant($0) },
+            sha256: SHA256.hash(crl.der),
+            entries: crl.entries.map { (serial: $0.serialHex, revokedAt: Instant($0.revokedAt)) })
+        let counts = try database { try ledger.recordCRL(record, source: source, actor: actor) }
+        return CRLImportSummary(
+            issuer: crl.issuer, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, crlNumber: crl.crlNumber,
+            counts: counts)
+    }
+
+    /// The trust anchor that signed `crl`, or a refusal that says why none may have.
+    private static func verify(
+        _ crl: CertificateRevocationList, source: String, trustStore: TrustStore
+    ) throws(RegistrationError) -> Certificate {
         do {
-            try trustStore.verify(crl)
+            return try trustStore.verify(crl)
         } catch {
+            let why: String =
+                switch error.code {
+                case .expired, .notYetValid: "its signing trust anchor was not valid at the CRL's thisUpdate"
+                case .usageNotPermitted: "its signing trust anchor may not sign CRLs (no cRLSign key usage)"
+                default: "it is not signed by a configured trust anchor"
+                }
             throw RegistrationError(
-                .untrustedCRL,
-                "\(source) is not signed by a configured trust anchor (issuer \(crl.issuer)); nothing was imported")
+                .untrustedCRL, "\(source) (issuer \(crl.issuer)) is refused: \(why); nothing was imported")
         }
-        let entries = crl.entries.map { (serial: $0.serialHex, revokedAt: Instant($0.revokedAt)) }
-        let counts = try database {
-            try ledger.recordRevocations(entries, issuer: crl.issuer, source: source, actor: actor)
-        }
-        return CRLImportSummary(issuer: crl.issuer, thisUpdate: crl.thisUpdate, counts: counts)
     }
 
     // MARK: Support
@@ -350,6 +382,7 @@ public struct Registrar {
                 case .alreadyApplied: .alreadyApplied
                 case .unknownProvider: .unknownProvider
                 case .certificateBound, .invalidLink: .invalidLink
+                case .staleCRL: .staleCRL
                 }
             throw RegistrationError(code, error.message)
         } catch let error as RegistrationError {

@@ -60,8 +60,13 @@ public struct RegistrationError: Error, CustomStringConvertible, Equatable {
         case unknownProvider
         /// The password does not meet the rules, or the two entries differ.
         case invalidPassword
-        /// A CRL that does not parse or is not signed by a trust anchor.
+        /// A CRL that does not parse, or is not signed by a trust anchor that was valid at its thisUpdate and may
+        /// sign CRLs.
         case untrustedCRL
+        /// A CRL older than the newest already imported for its issuer.
+        case staleCRL
+        /// No imported CRL of the certificate's issuer is current (its nextUpdate has passed, or none was imported).
+        case revocationDataNotCurrent
         /// A certificate link that cannot be applied (unknown old serial, serial bound elsewhere, bad CSV).
         case invalidLink
         /// Input that is not of the required form (MyKey ID, serial, confirmation).

@@ -1,4 +1,5 @@
 import Foundation
+import Ledger
 public import Rules
 
 /// The configuration file (`Config/mynapoint.json`): campaign parameters, folders, trust anchors.
@@ -24,7 +25,22 @@ public struct Configuration: Sendable, Codable, Equatable {
         public var quarantine: String?
     }
 
+    /// Registry import (settlement spec §8).
+    public struct RegistrySection: Sendable, Codable, Equatable {
+        /// The issuer of the certificates `certificates.csv` lists without an issuer column (or with it empty);
+        /// default: the JPKI user-authentication CA's name.
+        public var certificate_issuer: String?
+    }
+
+    /// Registration (registration spec §5).
+    public struct RegistrationSection: Sendable, Codable, Equatable {
+        /// Whether registration and card login need a current CRL of the certificate's issuer (default true).
+        public var require_current_crl: Bool?
+    }
+
     public var campaign: CampaignSection?
+    public var registry: RegistrySection?
+    public var registration: RegistrationSection?
     public var folders: FoldersSection?
     public var database_url: String?
     public var workers: Int?
@@ -60,6 +76,14 @@ public struct Configuration: Sendable, Codable, Equatable {
                 code: .configuration, message: "the configuration file \(chosen) is not valid: \(error)")
         }
     }
+
+    /// The issuer of registry-imported certificates that name none.
+    public var registryCertificateIssuer: String {
+        registry?.certificate_issuer ?? CertificateIssuer.jpkiUserAuthentication
+    }
+
+    /// Whether card flows need a current CRL (fail closed unless the file turns it off).
+    public var requireCurrentCRL: Bool { registration?.require_current_crl ?? true }
 
     /// The campaign: the file's parameters over the §2 defaults.
     public func resolvedCampaign() throws -> Campaign {

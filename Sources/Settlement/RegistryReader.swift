@@ -51,7 +51,8 @@ public enum RegistryReader {
             }
         }
         if case let (file, certificates)? = try lines(
-            directory, "certificates", header: "serial,mykey_id,not_before,not_after,revoked_at", fields: 5)
+            directory, "certificates", header: "serial,mykey_id,not_before,not_after,revoked_at",
+            orHeader: "serial,mykey_id,not_before,not_after,revoked_at,issuer")
         {
             any = true
             for (number, f) in certificates {
@@ -78,9 +79,11 @@ public enum RegistryReader {
                     }
                     revokedAt = at
                 }
+                // The optional issuer column: empty (or absent) means the import's configured issuer.
+                let issuer = f.count > 5 && !f[5].isEmpty ? f[5] : nil
                 load.certificates.append(
                     .init(
-                        serial: serial, myKey: myKey,
+                        serial: serial, issuer: issuer, myKey: myKey,
                         validity: CertificateValidity(notBefore: notBefore, notAfter: notAfter, revokedAt: revokedAt),
                         line: number))
             }
@@ -112,10 +115,50 @@ public enum RegistryReader {
         RegistryImportError(file: file, line: line, message: message)
     }
 
+    /// The fields of one CSV line (RFC 4180 quoting, `""` for a quote inside a quoted field); nil when the quoting
+    /// is broken or a field is not UTF-8.
+    static func split(_ line: UnsafeRawBufferPointer) -> [String]? {
+        var fields: [String] = []
+        var field: [UInt8] = []
+        var index = 0
+        let bytes = Array(line)
+        while true {
+            if index < bytes.count && bytes[index] == 0x22 {
+                index += 1
+                while true {
+                    guard index < bytes.count else { return nil }
+                    if bytes[index] == 0x22 {
+                        if index + 1 < bytes.count && bytes[index + 1] == 0x22 {
+                            field.append(0x22)
+                            index += 2
+                            continue
+                        }
+                        index += 1
+                        break
+                    }
+                    field.append(bytes[index])
+                    index += 1
+                }
+                guard index == bytes.count || bytes[index] == 0x2C else { return nil }
+            } else {
+                while index < bytes.count && bytes[index] != 0x2C {
+                    field.append(bytes[index])
+                    index += 1
+                }
+            }
+            guard let text = String(validating: field, as: UTF8.self) else { return nil }
+            fields.append(text)
+            field.removeAll(keepingCapacity: true)
+            guard index < bytes.count else { return fields }
+            index += 1  // the comma
+        }
+    }
+
     /// The name of `NAME.csv` or `NAME.csv.zst`, whichever is there, and its data lines with their numbers, after
-    /// checking the header; nil when absent.
+    /// checking the header; nil when absent. With `orHeader`, a file may have that header (and its number of
+    /// fields) instead.
     static func lines(
-        _ directory: String, _ name: String, header: String, fields: Int
+        _ directory: String, _ name: String, header: String, fields: Int? = nil, orHeader: String? = nil
     ) throws -> (file: String, rows: [(Int, [String])])? {
         let plain = directory + "/" + name + ".csv"
         let compressed = plain + ".zst"
@@ -138,17 +181,32 @@ public enum RegistryReader {
         var scanner = LineScanner()
         let splitter = FieldSplitter()
         var failure: RegistryImportError?
+        var fields = fields ?? header.utf8.count(where: { $0 == UInt8(ascii: ",") }) + 1
         let handle = { (line: UnsafeRawBufferPointer, number: Int) in
             guard failure == nil else { return }
             var text = line
             if number == 1 {
                 if text.starts(with: [0xEF, 0xBB, 0xBF]) { text = UnsafeRawBufferPointer(rebasing: text.dropFirst(3)) }
-                if !text.elementsEqual(header.utf8) {
-                    failure = RegistryImportError(file: file, line: 1, message: "the header must be exactly \(header)")
+                if let orHeader, text.elementsEqual(orHeader.utf8) {
+                    fields = orHeader.utf8.count(where: { $0 == UInt8(ascii: ",") }) + 1
+                } else if !text.elementsEqual(header.utf8) {
+                    let allowed = orHeader.map { "\(header) or \($0)" } ?? "exactly \(header)"
+                    failure = RegistryImportError(file: file, line: 1, message: "the header must be \(allowed)")
                 }
                 return
             }
             if text.isEmpty { return }
+            // The record splitter stops at five fields (provider files never have more); wider registry files
+            // (certificates.csv with its issuer column) are split here.
+            if fields > FieldSplitter.maxFields {
+                guard let values = Self.split(text), values.count == fields else {
+                    failure = RegistryImportError(
+                        file: file, line: number, message: "expected \(fields) comma-separated UTF-8 fields")
+                    return
+                }
+                rows.append((number, values))
+                return
+            }
             guard case .fields(let count) = splitter.split(text), count == fields else {
                 failure = RegistryImportError(
                     file: file, line: number, message: "expected \(fields) comma-separated fields")

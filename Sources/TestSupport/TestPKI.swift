@@ -35,6 +35,16 @@ public struct TestLeaf: Sendable {
     public let privateKey: PrivateKey
 }
 
+/// Which cRLNumber a test CRL carries.
+public enum TestCRLNumber: Sendable {
+    /// The next of a process-wide increasing sequence: CRLs issued later are newer, whatever their CA.
+    case next
+    /// This number.
+    case fixed(Int)
+    /// No cRLNumber extension: order by thisUpdate alone.
+    case none
+}
+
 /// A CRL as DER and PEM.
 public struct TestCRL: Sendable {
     /// The DER encoding.
@@ -55,6 +65,13 @@ public final class TestPKI: Sendable {
     /// The same name in `Certificate.issuer` form.
     public static let jpkiName =
         "C=JP, O=JPKI-TEST, OU=JPKI for user authentication, OU=Japan Agency for Local Authority Information Systems"
+    /// Another issuer's name, for CAs that must differ from the JPKI CA by name (same serials, kept apart).
+    public static let otherIssuerSubject = "/C=JP/O=JPKI-TEST/OU=Second Test Issuer"
+    /// The same name in `Certificate.issuer` form.
+    public static let otherIssuerName = "C=JP, O=JPKI-TEST, OU=Second Test Issuer"
+
+    /// The cRLNumber `.next` hands out; starts high so that `.fixed` numbers below it are older.
+    private static let crlSequence = Mutex(1_000)
 
     /// The directory holding every file of this PKI.
     public let directory: URL
@@ -160,11 +177,37 @@ public final class TestPKI: Sendable {
         }
     }
 
-    /// A CRL signed by `issuer` listing `revoked` (serial in hexadecimal, revocation time).
+    /// A new CA in this PKI's directory, valid `from` … `until`; without `crlSign` its keyUsage allows signing
+    /// certificates only, so a CRL it signs must be refused.
+    public func newCA(
+        subject: String, crlSign: Bool = true, from: Date = TestPKI.date(year: 2000),
+        until: Date = TestPKI.date(year: 2049)
+    ) async throws(TestPKIError) -> TestCA {
+        try await Self.makeCA(
+            in: directory.appendingPathComponent("ca-\(UUID().uuidString)"), subject: subject, from: from, until: until,
+            extensions: crlSign ? "v3_ca" : "v3_ca_no_crl_sign")
+    }
+
+    /// A CRL signed by `issuer` listing `revoked` (serial in hexadecimal, revocation time), with `crlNumber`.
     public func revocationList(
-        by issuer: TestCA, revoked: [(serialHex: String, revokedAt: Date)], thisUpdate: Date, nextUpdate: Date
+        by issuer: TestCA, revoked: [(serialHex: String, revokedAt: Date)], thisUpdate: Date, nextUpdate: Date,
+        crlNumber: TestCRLNumber = .next
     ) async throws(TestPKIError) -> TestCRL {
         let work = try newWorkDirectory()
+        switch crlNumber {
+        case .next:
+            let number = Self.crlSequence.withLock { value in
+                value += 1
+                return value
+            }
+            try Self.write(Self.evenHex(String(number, radix: 16)) + "\n", to: work.appendingPathComponent("crlnumber"))
+        case .fixed(let number):
+            try Self.write(Self.evenHex(String(number, radix: 16)) + "\n", to: work.appendingPathComponent("crlnumber"))
+        case .none:
+            // Without a crlnumber file in its configuration, `openssl ca -gencrl` leaves the extension out.
+            let configuration = Self.caConfiguration.replacingOccurrences(of: "crlnumber = $dir/crlnumber\n", with: "")
+            try Self.write(configuration, to: work.appendingPathComponent("openssl.cnf"))
+        }
         // `openssl ca -gencrl` lists the "R" rows of its database with their recorded revocation times,
         // so writing the database directly sets those times (`-revoke` would stamp the current time).
         var index = ""
@@ -206,7 +249,7 @@ public final class TestPKI: Sendable {
     }
 
     private static func makeCA(
-        in directory: URL, subject: String, from notBefore: Date, until notAfter: Date
+        in directory: URL, subject: String, from notBefore: Date, until notAfter: Date, extensions: String = "v3_ca"
     )
         async throws(TestPKIError) -> TestCA
     {
@@ -225,7 +268,7 @@ public final class TestPKI: Sendable {
         try await openssl(
             [
                 "ca", "-batch", "-notext", "-preserveDN", "-selfsign", "-keyfile", key.path, "-in", request.path,
-                "-out", certificate.path, "-extensions", "v3_ca", "-startdate", timeString(notBefore), "-enddate",
+                "-out", certificate.path, "-extensions", extensions, "-startdate", timeString(notBefore), "-enddate",
                 timeString(notAfter),
             ], config: directory)
         do {
@@ -273,6 +316,11 @@ public final class TestPKI: Sendable {
         [ v3_ca ]
         basicConstraints = critical,CA:TRUE
         keyUsage = critical,keyCertSign,cRLSign
+        subjectKeyIdentifier = hash
+        authorityKeyIdentifier = keyid:always
+        [ v3_ca_no_crl_sign ]
+        basicConstraints = critical,CA:TRUE
+        keyUsage = critical,keyCertSign
         subjectKeyIdentifier = hash
         authorityKeyIdentifier = keyid:always
         [ v3_leaf ]
@@ -365,7 +413,7 @@ public final class TestPKI: Sendable {
     }
 
     /// January 1 of `year`, 00:00 UTC.
-    private static func date(year: Int) -> Date {
+    public static func date(year: Int) -> Date {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         return calendar.date(from: DateComponents(year: year, month: 1, day: 1))!

@@ -155,7 +155,8 @@ struct ApplyCommand: ParsableCommand {
 
 struct CertificateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "certificate", abstract: "Operator: the reissue/renewal feed.", subcommands: [Link.self])
+        commandName: "certificate", abstract: "Operator: the reissue/renewal feed; revoking a certificate.",
+        subcommands: [Link.self, Revoke.self])
 
     struct Link: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -163,10 +164,13 @@ struct CertificateCommand: ParsableCommand {
             discussion: """
                 CSV: a header line `old_serial,new_serial,not_before,not_after`, then one link per line; the times
                 (RFC 3339) are optional. With them the new certificate counts for settlement at once; without, it
-                is bound with its real validity when the new card is first presented.
+                is bound with its real validity when the new card is first presented. Certificates are identified by
+                issuer and serial: both serials are of --issuer (default: registry.certificate_issuer of the
+                configuration, else the JPKI user-authentication CA).
                 """)
 
         @OptionGroup var database: DatabaseOptions
+        @OptionGroup var issuerOptions: IssuerOptions
         @Option(help: "The serial already bound (hexadecimal).") var old: String?
         @Option(help: "The new certificate's serial (hexadecimal).") var new: String?
         @Option(name: .customLong("not-before"), help: "The new certificate's start of validity (RFC 3339).")
@@ -187,14 +191,18 @@ struct CertificateCommand: ParsableCommand {
 
         func run() throws {
             try RegistrationSupport.run("certificate link") {
+                let issuer = try issuerOptions.resolved()
                 let links: [CertificateLink]
                 if let csv {
                     guard let data = FileManager.default.contents(atPath: csv) else {
                         throw RegistrationError(.invalidInput, "cannot read \(csv)")
                     }
-                    links = try LinkFeed.parse(String(decoding: data, as: UTF8.self), file: csv)
+                    links = try LinkFeed.parse(String(decoding: data, as: UTF8.self), file: csv, issuer: issuer)
                 } else {
-                    links = [try LinkFeed.link(old: old!, new: new!, notBefore: notBefore, notAfter: notAfter, line: 0)]
+                    links = [
+                        try LinkFeed.link(
+                            old: old!, new: new!, notBefore: notBefore, notAfter: notAfter, line: 0, issuer: issuer)
+                    ]
                 }
                 let registrar = Registrar(ledger: try RegistrationSupport.ledger(database, configuration: nil))
                 let count = try registrar.link(links)
@@ -206,7 +214,7 @@ struct CertificateCommand: ParsableCommand {
 
 /// The reissue/renewal feed's CSV form.
 enum LinkFeed {
-    static func parse(_ text: String, file: String) throws -> [CertificateLink] {
+    static func parse(_ text: String, file: String, issuer: String) throws -> [CertificateLink] {
         var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
         while lines.last?.isEmpty == true { lines.removeLast() }
         guard let header = lines.first, header.split(separator: ",").first == "old_serial" else {
@@ -225,7 +233,9 @@ enum LinkFeed {
             let notAfter = fields.count == 4 && !fields[3].isEmpty ? fields[3] : nil
             do {
                 links.append(
-                    try link(old: fields[0], new: fields[1], notBefore: notBefore, notAfter: notAfter, line: index + 1))
+                    try link(
+                        old: fields[0], new: fields[1], notBefore: notBefore, notAfter: notAfter, line: index + 1,
+                        issuer: issuer))
             } catch let error as RegistrationError {
                 throw RegistrationError(error.code, "\(file):\(index + 1): \(error.message)")
             }
@@ -235,7 +245,7 @@ enum LinkFeed {
     }
 
     static func link(
-        old: String, new: String, notBefore: String?, notAfter: String?, line: Int
+        old: String, new: String, notBefore: String?, notAfter: String?, line: Int, issuer: String
     ) throws -> CertificateLink {
         guard let oldSerial = RegistrationSupport.serial(old), let newSerial = RegistrationSupport.serial(new) else {
             throw RegistrationError(.invalidLink, "a serial is 1–40 hexadecimal digits")
@@ -249,7 +259,10 @@ enum LinkFeed {
             else { throw RegistrationError(.invalidLink, "the validity must be two RFC 3339 times, the first earlier") }
             validity = (from, until)
         }
-        return CertificateLink(oldSerial: oldSerial, newSerial: newSerial, validity: validity, line: line)
+        return CertificateLink(
+            old: CertificateID(issuer: issuer, serial: oldSerial),
+            new: CertificateID(issuer: issuer, serial: newSerial),
+            validity: validity, line: line)
     }
 }
 
@@ -259,7 +272,13 @@ struct CRLCommand: ParsableCommand {
 
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Imports a DER or PEM CRL signed by a trust anchor; marks the serials it lists revoked.")
+            abstract: "Imports a DER or PEM CRL signed by a trust anchor; revokes the serials it lists.",
+            discussion: """
+                The CRL must verify against a configured trust anchor that was valid at the CRL's thisUpdate and may
+                sign CRLs (cRLSign). A CRL older than the newest already imported for its issuer (by crlNumber, else
+                thisUpdate) is refused as stale. Registration needs a current CRL (nextUpdate in the future) of the
+                certificate's issuer.
+                """)
 
         @OptionGroup var database: DatabaseOptions
         @Argument(help: "The CRL file.") var file: String
@@ -280,9 +299,67 @@ struct CRLCommand: ParsableCommand {
                 let registrar = Registrar(
                     ledger: try RegistrationSupport.ledger(database, configuration: configuration))
                 let summary = try registrar.importCRL(Array(data), source: file, trustStore: trust)
+                let counts = summary.counts
                 print(
-                    "CRL of \(summary.issuer): \(summary.counts.listed) serials listed, "
-                        + "\(summary.counts.marked) registered certificates newly marked revoked")
+                    "CRL imported: issuer \(summary.issuer), thisUpdate \(Instant(summary.thisUpdate)), nextUpdate "
+                        + (summary.nextUpdate.map { Instant($0).description } ?? "none")
+                        + (summary.crlNumber.map { ", crlNumber \($0)" } ?? "")
+                        + "; \(counts.listed) serials listed, \(counts.newlyRevoked) newly revoked, "
+                        + "\(counts.movedEarlier) revoked earlier than known, \(counts.bound) of them registered")
+            }
+        }
+    }
+}
+
+/// The issuer whose serials an operator command names.
+struct IssuerOptions: ParsableArguments {
+    @Option(help: "The issuer name of the certificates (default: registry.certificate_issuer of the configuration).")
+    var issuer: String?
+    @Option(help: "Configuration file (default: $MYNAPOINT_CONFIG, then /etc/mynapoint/mynapoint.json).") var config:
+        String?
+
+    /// The issuer given, or the configuration's, or the JPKI user-authentication CA's name.
+    func resolved() throws -> String {
+        if let issuer { return issuer }
+        return (try Configuration.load(path: config)?.0 ?? Configuration()).registryCertificateIssuer
+    }
+}
+
+extension CertificateCommand {
+    struct Revoke: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Operator: revokes a certificate at a time (or moves its revocation earlier; never later).",
+            discussion: """
+                Revocation is one fact per issuer and serial: the earliest time any source gives (CRL import, registry
+                import, this command) stands, and settlement, registration and holder show all read it.
+                """)
+
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var issuerOptions: IssuerOptions
+        @Option(help: "The certificate's serial (hexadecimal).") var serial: String
+        @Option(help: "When it was revoked (RFC 3339; default: now).") var at: String?
+        @Option(help: "Why (kept in the audit log).") var reason: String
+
+        func validate() throws {
+            guard RegistrationSupport.serial(serial) != nil else {
+                throw ValidationError("a serial is 1–40 hexadecimal digits")
+            }
+            if let at, RFC3339.parse(at) == nil { throw ValidationError("--at must be an RFC 3339 time") }
+            guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                throw ValidationError("--reason must say why")
+            }
+        }
+
+        func run() throws {
+            try RegistrationSupport.run("certificate revoke") {
+                let id = CertificateID(
+                    issuer: try issuerOptions.resolved(), serial: RegistrationSupport.serial(serial)!)
+                let instant = at.flatMap(RFC3339.parse) ?? Instant(Date())
+                let registrar = Registrar(ledger: try RegistrationSupport.ledger(database, configuration: nil))
+                let (old, new) = try registrar.revokeCertificate(id, at: instant, reason: reason)
+                print(
+                    "certificate \(id) is revoked at \(new)"
+                        + (old.map { $0 == new ? " (unchanged)" : " (was \($0))" } ?? ""))
             }
         }
     }

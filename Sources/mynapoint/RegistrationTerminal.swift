@@ -42,8 +42,11 @@ struct CardOptions: ParsableArguments {
 
     /// Steps 1–6 with the person at the terminal.
     func login(ledger: Ledger) throws -> VerifiedCard {
-        var options = CardLoginOptions(reader: reader, timeout: .seconds(timeout), trustStore: try trustStore())
-        options.reader = reader
+        let configuration = try configuration()
+        var options = CardLoginOptions(
+            reader: reader, timeout: .seconds(timeout),
+            trustStore: try RegistrationSupport.trustStore(files: trustAnchors, configuration: configuration))
+        options.requireCurrentCRL = configuration?.requireCurrentCRL ?? true
         let interaction = TerminalInteraction(pinFD: pinFD, confirmLastTry: confirmLastTry)
         defer { interaction.finishWaitLine() }
         return try CardLogin.run(options: options, ledger: ledger, interaction: interaction)

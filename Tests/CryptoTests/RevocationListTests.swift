@@ -86,3 +86,60 @@ import Testing
         expectCryptoError(.invalidEncoding) { _ = try CertificateRevocationList(der: Array(issued.pem.utf8)) }
     }
 }
+
+@Suite struct CRLSignerTests {
+    let pki: TestPKI
+
+    init() async throws { pki = try await TestPKI.shared() }
+
+    @Test func crlNumberIsReadWhenPresent() async throws {
+        let numbered = try await pki.revocationList(
+            by: pki.ca, revoked: [], thisUpdate: utc(2025, 6, 1), nextUpdate: utc(2025, 7, 1), crlNumber: .fixed(0x1F4))
+        #expect(try CertificateRevocationList(der: numbered.der).crlNumber == "1F4")
+        let plain = try await pki.revocationList(
+            by: pki.ca, revoked: [], thisUpdate: utc(2025, 6, 1), nextUpdate: utc(2025, 7, 1), crlNumber: .none)
+        let list = try CertificateRevocationList(der: plain.der)
+        #expect(list.crlNumber == nil)
+        #expect(list.der == plain.der)
+    }
+
+    @Test func theSignerMustBeValidAtThisUpdateAndMaySignCRLs() async throws {
+        let noCRLSign = try await pki.newCA(subject: "/C=JP/O=JPKI-TEST/OU=Key Usage Test", crlSign: false)
+        #expect(noCRLSign.certificate.keyUsage == [.keyCertSign])
+        #expect(pki.ca.certificate.keyUsage == [.keyCertSign, .cRLSign])
+        let store = TrustStore(anchors: [pki.ca.certificate, noCRLSign.certificate])
+        let good = try CertificateRevocationList(
+            der: await pki.revocationList(
+                by: pki.ca, revoked: [], thisUpdate: utc(2025, 6, 1), nextUpdate: utc(2025, 7, 1)
+            )
+            .der)
+        #expect(try store.verify(good).publicKeyDER == pki.ca.certificate.publicKeyDER)
+        let unauthorised = try CertificateRevocationList(
+            der: await pki.revocationList(
+                by: noCRLSign, revoked: [], thisUpdate: utc(2025, 6, 1), nextUpdate: utc(2025, 7, 1)
+            ).der)
+        expectCryptoError(.usageNotPermitted) { try store.verify(unauthorised) }
+        let early = try CertificateRevocationList(
+            der: await pki.revocationList(
+                by: pki.ca, revoked: [], thisUpdate: utc(1999, 6, 1), nextUpdate: utc(2025, 7, 1)
+            )
+            .der)
+        expectCryptoError(.notYetValid) { try store.verify(early) }
+        let late = try CertificateRevocationList(
+            der: await pki.revocationList(
+                by: pki.ca, revoked: [], thisUpdate: utc(2050, 6, 1), nextUpdate: utc(2050, 7, 1)
+            )
+            .der)
+        expectCryptoError(.expired) { try store.verify(late) }
+    }
+
+    @Test func theIssuingAnchorIsChosenBySignature() async throws {
+        let store = TrustStore(anchors: [pki.ca.certificate, pki.caNextGeneration.certificate])
+        let leaf = try await pki.issueLeaf(
+            by: pki.caNextGeneration, serialHex: "C0FFEE", notBefore: utc(2024, 1, 1), notAfter: utc(2030, 1, 1),
+            authorityKeyIdentifier: false, key: pki.sharedLeafKey)
+        let anchor = try #require(store.issuingAnchor(of: leaf.certificate))
+        #expect(anchor.publicKeyDER == pki.caNextGeneration.certificate.publicKeyDER)
+        #expect(TrustStore(anchors: [pki.ca.certificate]).issuingAnchor(of: leaf.certificate) == nil)
+    }
+}

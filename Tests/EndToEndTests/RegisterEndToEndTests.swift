@@ -51,6 +51,16 @@ struct RegisterEndToEndTests {
         let connection = try database.connect()
         defer { connection.close() }
         try connection.execute("INSERT INTO providers (provider_id, name) VALUES ('PAYA', 'Pay A')")
+        // Registration fails closed without current revocation data: import a current CRL first.
+        let crl = try await pki.revocationList(
+            by: pki.ca, revoked: [], thisUpdate: Date().addingTimeInterval(-60),
+            nextUpdate: Date().addingTimeInterval(86_400))
+        let crlFile = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-register-\(UUID()).crl")
+        try Data(crl.der).write(to: crlFile)
+        defer { try? FileManager.default.removeItem(at: crlFile) }
+        let imported = try Binary.run(
+            ["crl", "import", crlFile.path, "--trust-anchor", pki.ca.certificateFile.path], database: database)
+        try #require(imported.status == 0, "\(imported.stderr)")
 
         let card = VirtualJPKICard(leaf: leaf, ca: pki.ca, pin: Self.pin)
         let arguments = [

@@ -51,7 +51,10 @@ import Testing
             let serialsOf7 = try ledger.connection.query(
                 "SELECT serial FROM certificates WHERE holder_key = $1 ORDER BY serial", [.int(holderOf7)])
             #expect(try serialsOf7.map { try $0[0].string() } == ["1A07", "2B07"])
-            let revoked = try ledger.connection.query("SELECT revoked_at_ns FROM certificates WHERE serial = '1A08'")
+            let revoked = try ledger.connection.query(
+                "SELECT revoked_at_ns, source, issuer FROM certificate_revocations WHERE serial = '1A08'")
+            #expect(try revoked[0, 1].string() == "registry")
+            #expect(try revoked[0, 2].string() == CertificateIssuer.jpkiUserAuthentication)
             #expect(try revoked[0, 0].int() == instant("2021-01-15T12:00:00+09:00").nanosecondsSinceEpoch)
         }
     }

@@ -201,7 +201,13 @@ import Testing
         _ connection: PostgresConnection, serial: String, holder: Int64, notBefore: Int64 = 0, notAfter: Int64 = 10
     ) throws {
         try connection.query(
-            "INSERT INTO certificates (serial, holder_key, not_before_ns, not_after_ns) VALUES ($1, $2, $3, $4)",
-            [.text(serial), .int(holder), .int(notBefore), .int(notAfter)])
+            """
+            INSERT INTO certificates (issuer, serial, holder_key, not_before_ns, not_after_ns)
+            VALUES ($1, $2, $3, $4, $5)
+            """,
+            [
+                .text(CertificateIssuer.jpkiUserAuthentication), .text(serial), .int(holder), .int(notBefore),
+                .int(notAfter),
+            ])
     }
 }

@@ -91,7 +91,9 @@ func rowCount(_ ledger: Ledger, _ table: String, where condition: String = "true
 /// was inserted, updated or deleted in between.
 func fingerprint(_ ledger: Ledger) throws -> [String: String] {
     var tables: [String: String] = [:]
-    for table in ["providers", "holders", "mykey_ids", "applications", "certificates", "audit_log"] {
+    for table in [
+        "providers", "holders", "mykey_ids", "applications", "certificates", "certificate_revocations", "audit_log",
+    ] {
         let result = try ledger.connection.query(
             "SELECT count(*)::text || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM \(table) t"
         )

@@ -132,7 +132,7 @@ import Testing
         #expect(try attempt(fixture.registrar, account.myKey, testPassword, after: 60)?.code == .passwordLoginLocked)
 
         let byCard = try fixture.registrar.login(card)
-        #expect(byCard.method == .card(serial: "B40001"))
+        #expect(byCard.method == .card(serial: "B40001", revocationChecked: true))
         #expect(try loginState(fixture, account.myKey) == nil)
         #expect(try attempt(fixture.registrar, account.myKey, testPassword, after: 61) == nil)
         let unlock = try fixture.ledger.connection.query(

@@ -15,7 +15,8 @@ let testPassword = "Kumquat-Lantern-93"
 let otherPassword = "Marigold-Teapot-57"
 
 /// A migrated temporary database with two providers, the shared test PKI, and a trust store of both JPKI CA
-/// generations (not the unknown CA).
+/// generations (not the unknown CA); unless told otherwise, a current, empty CRL of each generation is imported,
+/// as card flows need (registration spec §5).
 final class Fixture: @unchecked Sendable {
     // @unchecked: the connection is used by one test's thread at a time (libpq: one thread per connection).
     let database: TemporaryDatabase
@@ -23,7 +24,7 @@ final class Fixture: @unchecked Sendable {
     let pki: TestPKI
     let trust: TrustStore
 
-    init() async throws {
+    init(currentCRLs: Bool = true) async throws {
         pki = try await TestPKI.shared()
         database = try TemporaryDatabase.create(prefix: "registration")
         ledger = Ledger(connection: try database.connect())
@@ -31,7 +32,24 @@ final class Fixture: @unchecked Sendable {
         try ledger.connection.execute(
             "INSERT INTO providers (provider_id, name) VALUES ('PAYA', 'Pay A'), ('PAYB', 'Pay B')")
         trust = TrustStore(anchors: [pki.ca.certificate, pki.caNextGeneration.certificate])
+        if currentCRLs {
+            for ca in [pki.ca, pki.caNextGeneration] { try await importCurrentCRL(by: ca) }
+        }
     }
+
+    /// Imports a CRL of `ca`, issued a minute ago and due in a day, listing `revoked`.
+    @discardableResult
+    func importCurrentCRL(
+        by ca: TestCA, revoked: [(serialHex: String, revokedAt: Date)] = []
+    ) async throws -> CRLImportSummary {
+        let crl = try await pki.revocationList(
+            by: ca, revoked: revoked, thisUpdate: Date().addingTimeInterval(-60),
+            nextUpdate: Date().addingTimeInterval(86_400))
+        return try registrar.importCRL(crl.der, source: "current.crl", trustStore: trust)
+    }
+
+    /// The certificate `serial` of the test JPKI CA.
+    func id(_ serial: String) -> CertificateID { CertificateID(issuer: TestPKI.jpkiName, serial: serial) }
 
     deinit {
         ledger.connection.close()
@@ -49,8 +67,12 @@ final class Fixture: @unchecked Sendable {
             notAfter: notAfter ?? Date().addingTimeInterval(3 * 365 * 86_400), key: pki.sharedLeafKey)
     }
 
-    func options(reader: String? = VirtualReaders.cardReader, timeout: Duration = .seconds(10)) -> CardLoginOptions {
-        CardLoginOptions(reader: reader, timeout: timeout, trustStore: trust)
+    func options(
+        reader: String? = VirtualReaders.cardReader, timeout: Duration = .seconds(10), requireCurrentCRL: Bool = true
+    ) -> CardLoginOptions {
+        var options = CardLoginOptions(reader: reader, timeout: timeout, trustStore: trust)
+        options.requireCurrentCRL = requireCurrentCRL
+        return options
     }
 
     /// Every value of every text-like column of every table, for secret scans.
@@ -72,7 +94,9 @@ final class Fixture: @unchecked Sendable {
 
     /// The audit actions, oldest first.
     func auditActions() throws -> [String] {
-        try ledger.connection.query("SELECT action FROM audit_log WHERE action <> 'migrate' ORDER BY audit_id").map {
+        try ledger.connection.query(
+            "SELECT action FROM audit_log WHERE action NOT IN ('migrate', 'crl.import') ORDER BY audit_id"
+        ).map {
             try $0[0].string()
         }
     }
@@ -145,11 +169,13 @@ func applet(_ leaf: TestLeaf, pki: TestPKI, triesLeft: Int = 3, jpki: Bool = tru
 
 /// Card login through an in-process channel (no pcscd).
 func loginInProcess(
-    _ applet: VirtualJPKIApplet, fixture: Fixture, person: ScriptedPerson = ScriptedPerson()
+    _ applet: VirtualJPKIApplet, fixture: Fixture, person: ScriptedPerson = ScriptedPerson(),
+    requireCurrentCRL: Bool = true
 ) throws -> VerifiedCard {
     let card = JPKICard(channel: AppletChannel(applet))
     return try CardLogin.authenticate(
-        card: card, reader: "in-process", options: fixture.options(), ledger: fixture.ledger, interaction: person)
+        card: card, reader: "in-process", options: fixture.options(requireCurrentCRL: requireCurrentCRL),
+        ledger: fixture.ledger, interaction: person)
 }
 
 /// Expects `body` to fail with a `RegistrationError` of `code`; returns it.
