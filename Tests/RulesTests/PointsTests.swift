@@ -96,6 +96,14 @@ enum NaiveModel {
     static let records = zip(Gen.int(in: 1...30000), Gen.int(in: 0...20), Gen.int(in: 0...3), Gen.int(in: 0...500))
         .map { SampleRecord(amount: $0, instant: Int64($1), provider: UInt8($2), record: UInt16($3)) }
         .array(of: 1...40)
+        .map(uniqueKeys)
+
+    /// A provider's record ID is settled once (the duplicate check runs before points), so a run never holds two
+    /// records with the same key: without this, two such records with equal times would have no defined order.
+    static func uniqueKeys(_ records: [SampleRecord]) -> [SampleRecord] {
+        var seen = Set<UInt32>()
+        return records.filter { seen.insert(UInt32($0.provider) << 16 | UInt32($0.record)).inserted }
+    }
 
     func settleWithRules(
         _ records: [SampleRecord], before: [Int], campaign: Campaign
