@@ -110,7 +110,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["TestSupport", "Zstd", "Postgres"],
+            dependencies: ["TestSupport", "Zstd", "Postgres", "Crypto"],
             swiftSettings: swiftSettings
         ),
     ]

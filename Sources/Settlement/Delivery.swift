@@ -41,7 +41,8 @@ enum Delivery {
     ) throws -> [String] {
         var left: [String] = []
         for file in try ledger.deliveryFiles(run: run) {
-            let stem = file.rawName.map { Array($0.dropLast(ProviderFile.dataSuffix.utf8.count)) }
+            let stem =
+                file.rawName.map { Array($0.dropLast(ProviderFile.dataSuffix.utf8.count)) }
                 ?? Array(file.name.utf8.dropLast(ProviderFile.dataSuffix.utf8.count))
             let inbox = ProviderFile(stemBytes: stem)
             let data = EntryPath(folder: folders.inbox, name: inbox.dataEntry)
@@ -62,7 +63,9 @@ enum Delivery {
             case .settled, .alreadySettled:
                 let archive = folders.archive + "/" + (file.providerID ?? "_")
                 try FileOperations.makeDirectory(archive)
-                if dataPresence == .same { try FileOperations.move(data, to: EntryPath(folder: archive, name: data.name)) }
+                if dataPresence == .same {
+                    try FileOperations.move(data, to: EntryPath(folder: archive, name: data.name))
+                }
                 CrashPoint.reach("archive-data")
                 if controlPresence == .same {
                     try FileOperations.move(control, to: EntryPath(folder: archive, name: control.name))
@@ -71,7 +74,8 @@ enum Delivery {
             case .quarantined:
                 guard let verdict = file.quarantine, dataPresence == .same || controlPresence == .same else { continue }
                 try quarantine(
-                    verdict, data: dataPresence == .same ? data : nil, control: controlPresence == .same ? control : nil,
+                    verdict, data: dataPresence == .same ? data : nil,
+                    control: controlPresence == .same ? control : nil,
                     stem: stem, run: run, folders: folders)
             }
         }
@@ -129,7 +133,12 @@ enum Delivery {
     private static func presence(_ path: EntryPath, digest: [UInt8], identity: FileIdentity?) throws -> Presence {
         let kind = try FileOperations.kind(path)
         if kind == .missing { return .absent }
-        if digest.isEmpty { return kind == .regular ? .replaced : .same }
+        if digest.isEmpty {
+            guard kind == .regular else { return .same }
+            // A regular file with other names (a hard link) was refused unread like a link: still what was decided.
+            if case .failure(.notAFile(_, hardLink: true)) = FileOperations.openRegular(path) { return .same }
+            return .replaced
+        }
         switch FileOperations.openRegular(path) {
         case .success(let opened):
             if let identity, identity == opened.identity { return .same }
