@@ -45,10 +45,10 @@ make_bomb() {
         printf '%s\n' "$header"
         case $name in
         endless-line) head -c "$bytes" /dev/zero | tr '\0' 'A' ;;
-        empty-lines) yes '' | head -c "$bytes" ;;
-        lines-beyond-declared) yes "$line" | head -c "$bytes" ;;
+        empty-lines) (yes '' || true) | head -c "$bytes" ;;
+        lines-beyond-declared) (yes "$line" || true) | head -c "$bytes" ;;
         esac
-    } | zstd -q -3 -T1 -o "$file.tmp"
+    } | zstd -q -3 -T1 -f -o "$file.tmp"
     mv "$file.tmp" "$file"
 }
 
