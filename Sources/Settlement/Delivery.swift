@@ -133,7 +133,12 @@ enum Delivery {
     private static func presence(_ path: EntryPath, digest: [UInt8], identity: FileIdentity?) throws -> Presence {
         let kind = try FileOperations.kind(path)
         if kind == .missing { return .absent }
-        if digest.isEmpty { return kind == .regular ? .replaced : .same }
+        if digest.isEmpty {
+            guard kind == .regular else { return .same }
+            // A regular file with other names (a hard link) was refused unread like a link: still what was decided.
+            if case .failure(.notAFile(_, hardLink: true)) = FileOperations.openRegular(path) { return .same }
+            return .replaced
+        }
         switch FileOperations.openRegular(path) {
         case .success(let opened):
             if let identity, identity == opened.identity { return .same }

@@ -288,7 +288,12 @@ enum FileOperations {
             try writeAtomically(bytes, folder: destination.folder, name: destination.name)
             guard unlink(source.cString) == 0 else { throw ioError("cannot remove \(source.display) after copying it") }
         }
-        if found == .regular { _ = chmod(destination.cString, fileMode) }
+        // A file with other names shares its mode with them (a hard link's other name may lie outside the inbox),
+        // so only a file with this one name gets the run's mode.
+        var moved = stat()
+        if found == .regular, lstat(destination.cString, &moved) == 0, moved.st_nlink == 1 {
+            _ = chmod(destination.cString, fileMode)
+        }
         syncDirectory(destination.folder)
         syncDirectory(source.folder)
         return true
