@@ -273,20 +273,8 @@ enum FileOperations {
         let found = try kind(source)
         guard found != .missing else { return false }
         if rename(source.cString, destination.cString) != 0 {
-            guard errno == EXDEV, found == .regular else {
-                throw ioError("cannot move \(source.display) to \(destination.display)")
-            }
-            // Another file system: copy durably, then remove the source.
-            let bytes: [UInt8]
-            switch openRegular(source) {
-            case .success(let file):
-                guard let all = try file.readAll(limit: Int.max, path: source) else { return false }
-                bytes = all
-            case .failure(.failed(let error)): throw error
-            case .failure: return false
-            }
-            try writeAtomically(bytes, folder: destination.folder, name: destination.name)
-            guard unlink(source.cString) == 0 else { throw ioError("cannot remove \(source.display) after copying it") }
+            guard errno == EXDEV else { throw ioError("cannot move \(source.display) to \(destination.display)") }
+            try moveAcrossFileSystems(source, to: destination, kind: found)
         }
         // A file with other names shares its mode with them (a hard link's other name may lie outside the inbox),
         // so only a file with this one name gets the run's mode.
@@ -297,6 +285,45 @@ enum FileOperations {
         syncDirectory(destination.folder)
         syncDirectory(source.folder)
         return true
+    }
+
+    /// A move to another file system: a plain file is copied durably, then removed; a symbolic link is made again
+    /// there (never followed); a hard link's name is removed without reading it (its other name keeps the bytes).
+    /// Anything else cannot move between file systems: the operator is asked to keep the folders on one.
+    private static func moveAcrossFileSystems(
+        _ source: EntryPath, to destination: EntryPath, kind: EntryKind
+    ) throws(SettlementError) {
+        if kind == .symbolicLink {
+            var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let length = readlink(source.cString, &target, target.count - 1)
+            guard length >= 0 else { throw ioError("cannot read the link \(source.display)") }
+            target[length] = 0
+            guard symlink(target, destination.cString) == 0 else {
+                throw ioError("cannot make the link \(destination.display)")
+            }
+        } else if kind == .regular {
+            switch openRegular(source) {
+            case .success(let file):
+                guard let bytes = try file.readAll(limit: Int.max, path: source) else { return }
+                try writeAtomically(bytes, folder: destination.folder, name: destination.name)
+            case .failure(.notAFile(_, hardLink: true)): break
+            case .failure(.failed(let error)): throw error
+            case .failure(.missing): return
+            case .failure(.notAFile): throw crossDevice(source, destination, kind)
+            }
+        } else {
+            throw crossDevice(source, destination, kind)
+        }
+        guard unlink(source.cString) == 0 else { throw ioError("cannot remove \(source.display) after moving it") }
+    }
+
+    private static func crossDevice(_ source: EntryPath, _ destination: EntryPath, _ kind: EntryKind) -> SettlementError
+    {
+        SettlementError(
+            code: .io,
+            message:
+                "cannot move \(source.display) (\(kind.description)) to \(destination.display) on another file system; keep the drop folders on one file system"
+        )
     }
 
     /// True when the regular file at `path` has exactly these bytes.

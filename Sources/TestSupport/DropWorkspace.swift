@@ -59,16 +59,19 @@ public final class DropWorkspace: @unchecked Sendable {
 
     /// Data lines and the sum of the fourth field over five-field lines, as a provider would count them.
     static func count(_ csv: String) -> (records: Int, amount: Int) {
-        var lines = csv.split(separator: "\n", omittingEmptySubsequences: false).map {
-            $0.hasSuffix("\r") ? $0.dropLast() : $0
+        // Bytes, not Characters: in a String "\r\n" is one Character, so splitting at "\n" would miss CRLF ends.
+        var lines = Array(csv.utf8).split(separator: 0x0A, omittingEmptySubsequences: false).map {
+            $0.last == 0x0D ? $0.dropLast() : $0
         }
         lines = Array(lines.dropFirst())
         var records = 0
         var amount = 0
         for line in lines where !line.isEmpty {
             records += 1
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
-            if fields.count == 5 { amount += Int(fields[3].replacingOccurrences(of: "\"", with: "")) ?? 0 }
+            let fields = line.split(separator: 0x2C, omittingEmptySubsequences: false)
+            if fields.count == 5 {
+                amount += Int(String(decoding: fields[3].filter { $0 != 0x22 }, as: UTF8.self)) ?? 0
+            }
         }
         return (records, amount)
     }

@@ -269,6 +269,39 @@ import Glibc
         #expect((try Self.summary(summaryPath)["deferred"] as! [String]).count == 5)
     }
 
+    /// Quarantine on another file system than the inbox: a link is made again there (never followed), a hard link's
+    /// inbox name is removed unread, a plain file is copied — and the next run has nothing left to decide.
+    @Test(.enabled(if: FileManager.default.isWritableFile(atPath: "/dev/shm")))
+    func quarantineOnAnotherFileSystem() throws {
+        let deployment = try Deployment(example: true)
+        let workspace = deployment.workspace
+        let elsewhere = "/dev/shm/mynapoint-quarantine-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: elsewhere) }
+        let outside = workspace.root + "/outside.csv.zst"
+        try Data("outside".utf8).write(to: URL(fileURLWithPath: outside))
+        try FileManager.default.createSymbolicLink(
+            atPath: workspace.inbox + "/P0002_20210105_0001.csv.zst", withDestinationPath: outside)
+        try "{}".write(toFile: workspace.inbox + "/P0002_20210105_0001.ctl", atomically: true, encoding: .utf8)
+        try FileManager.default.linkItem(atPath: outside, toPath: workspace.inbox + "/P0002_20210105_0002.csv.zst")
+        try "{}".write(toFile: workspace.inbox + "/P0002_20210105_0002.ctl", atomically: true, encoding: .utf8)
+        try workspace.drop("BADNAME.csv.zst", csv: "record_id,mykey_id,kind,amount_yen,occurred_at\n")
+        let arguments = [
+            "settle", "--inbox", workspace.inbox, "--outbox", workspace.outbox, "--archive", workspace.archive,
+            "--quarantine", elsewhere,
+        ]
+        let settled = try Binary.run(arguments, database: deployment.database)
+        #expect(settled.status == 3, "\(settled.stderr)")
+        #expect(Self.lstatMode(elsewhere + "/P0002_20210105_0001.csv.zst").map { $0 & S_IFMT } == S_IFLNK)
+        #expect(!FileManager.default.fileExists(atPath: elsewhere + "/P0002_20210105_0002.csv.zst"))
+        #expect(FileManager.default.fileExists(atPath: elsewhere + "/P0002_20210105_0002.error.json"))
+        #expect(FileManager.default.fileExists(atPath: elsewhere + "/BADNAME.csv.zst"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: outside)) == Data("outside".utf8))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: workspace.inbox).isEmpty)
+        let again = try Binary.run(arguments, database: deployment.database)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.contains("nothing to settle"))
+    }
+
     /// An operator-side problem stops the run with exit 1 before anything is committed.
     @Test func anUnreadableInboxStopsTheRun() throws {
         let deployment = try Deployment(example: true)
