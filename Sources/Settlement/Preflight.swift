@@ -247,10 +247,16 @@ public struct LineProblem: Sendable, Equatable {
         case .outOfWindow:
             field = "occurred_at"
             advice =
-                "occurred_at is outside the campaign window \(RFC3339.format(campaign.windowStart)) (inclusive) to \(RFC3339.format(campaign.windowEnd)) (exclusive); the record will be rejected and earns nothing"
+                "occurred_at is outside the campaign window, \(Self.japanTime(campaign.windowStart)) (inclusive) to \(Self.japanTime(campaign.windowEnd)) (exclusive); the record will be rejected and earns nothing"
         default:
             (field, advice) = Self.malformed(fault)
         }
+    }
+
+    /// An instant in Japan time, as the campaign is announced.
+    static func japanTime(_ instant: Instant) -> String {
+        let shifted = Instant(nanosecondsSinceEpoch: instant.nanosecondsSinceEpoch &+ 9 * 3600 * 1_000_000_000)
+        return String(RFC3339.format(shifted).dropLast()) + "+09:00"
     }
 
     /// The field and advice for a `MALFORMED` line.
