@@ -8,8 +8,8 @@ struct Drop {
     /// Entries named like no drop file (sub-folders, uploads in progress, stray files), left alone.
     var ignored: [String] = []
 
-    /// Reads the inbox.
-    static func scan(inbox: String) throws(SettlementError) -> Drop {
+    /// Reads the inbox; with `stems`, only the entries of those drops (a pre-flight of files named one by one).
+    static func scan(inbox: String, stems: Set<[UInt8]>? = nil) throws(SettlementError) -> Drop {
         var data: [[UInt8]: EntryKind] = [:]
         var control: [[UInt8]: EntryKind] = [:]
         var drop = Drop()
@@ -17,15 +17,17 @@ struct Drop {
             let isData = name.hasSuffix(ProviderFile.dataSuffix)
             let isControl = !isData && name.hasSuffix(ProviderFile.controlSuffix)
             guard isData || isControl, name.bytes.first != 0x2E else {
-                drop.ignored.append(name.display)
+                if stems == nil { drop.ignored.append(name.display) }
                 continue
             }
+            let stem = name.dropping(isData ? ProviderFile.dataSuffix : ProviderFile.controlSuffix)
+            if let stems, !stems.contains(stem) { continue }
             let kind = try FileOperations.kind(EntryPath(folder: inbox, name: name))
             if kind == .missing { continue }
             if isData {
-                data[name.dropping(ProviderFile.dataSuffix)] = kind
+                data[stem] = kind
             } else {
-                control[name.dropping(ProviderFile.controlSuffix)] = kind
+                control[stem] = kind
             }
         }
         for stem in Set(data.keys).union(control.keys) {

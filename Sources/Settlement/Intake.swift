@@ -100,6 +100,10 @@ struct FileIntake: Sendable {
     var recordIDs: [UInt8] = []
     var amountTotal = 0
     var compressedBytes = 0
+    /// Without a registry only: the physical line of each record, parallel to `records`.
+    var lines: [Int32] = []
+    /// Without a registry only: the field at fault on the first malformed lines, by record index.
+    var malformedFields: [Int: MalformedField] = [:]
 
     init(file: ProviderFile, verdict: Verdict) {
         self.file = file
@@ -136,18 +140,34 @@ enum IntakeStop: Error {
 ///
 /// One `Intake` per worker thread: it owns its decompressor and field splitter.
 final class Intake {
+    /// Whether the registry takes part.
+    enum Mode: Sendable {
+        /// Settlement: every check of §3.4 and §4 with the run's snapshot.
+        case settlement
+        /// A provider's pre-flight (`check`): the snapshot holds only the providers of the files given, so
+        /// eligibility stops after the window check, and each record keeps its line for the report.
+        case withoutRegistry(maxMalformedFields: Int)
+    }
+
     private let decompressor: ZstdDecompressor
     private let splitter: FieldSplitter
     let snapshot: RegistrySnapshot
     let campaign: Campaign
     let limits: Limits
+    let mode: Mode
 
-    init(snapshot: RegistrySnapshot, campaign: Campaign, limits: Limits = Limits()) throws {
+    init(snapshot: RegistrySnapshot, campaign: Campaign, limits: Limits = Limits(), mode: Mode = .settlement) throws {
         self.decompressor = try ZstdDecompressor()
         self.splitter = FieldSplitter(maxLineLength: limits.maxLineBytes)
         self.snapshot = snapshot
         self.campaign = campaign
         self.limits = limits
+        self.mode = mode
+    }
+
+    /// The `BAD_NAME` sentence, shared with `pack`, which refuses the same names before writing anything.
+    static func badNameMessage(_ file: ProviderFile) -> String {
+        "the file name \(file.name) is not {provider_id}_{YYYYMMDD}_{seq}.csv.zst with a real date (2000–2099) and a 4-digit sequence; rename it and send it again"
     }
 
     /// Runs the file-level checks in order and, when they pass, parses every line.
@@ -160,10 +180,7 @@ final class Intake {
         let dataPath = EntryPath(folder: inbox, name: file.dataEntry)
         guard let provider = file.provider else {
             try hashRegularHalves(of: file, inbox: inbox, into: &intake)
-            return intake.quarantined(
-                .badName,
-                "the file name \(file.name) is not {provider_id}_{YYYYMMDD}_{seq}.csv.zst with a real date (2000–2099) and a 4-digit sequence; rename it and send it again"
-            )
+            return intake.quarantined(.badName, Self.badNameMessage(file))
         }
         if file.dataKind != .regular || file.controlKind != .regular {
             // The half that is there and is not a regular file (the other may be missing).
@@ -300,6 +317,7 @@ final class Intake {
         if outcome.0 != nil || outcome.1 != nil {
             intake.records = []
             intake.recordIDs = []
+            intake.lines = []
         }
         return outcome
     }
@@ -394,6 +412,7 @@ final class Intake {
         }
     }
 
+    /// What the file's lines add up to while they are read (settlement spec §3.2, §3.4).
     struct LineState {
         /// Data lines the control file declares.
         var declared: Int
@@ -402,35 +421,63 @@ final class Intake {
         var dataLines = 0
         var amountTotal = 0
         var firstBadAmountLine: Int?
+
+        /// What a line counts for in the control totals, before its other fields are judged.
+        enum Tally {
+            /// The header, an empty line, or any line after a bad header.
+            case skipped
+            /// A data line that does not split into five fields: it counts as a line and adds no amount.
+            case malformed(FieldSplitter.Split)
+            /// A five-field line whose `amount_yen` is not valid: `CONTROL_MISMATCH`.
+            case badAmount
+            /// A five-field line with its amount; the splitter holds its fields.
+            case counted(amount: Int)
+        }
+
+        /// Counts one line as §3.2 defines `records` and `amount_total` (shared by intake and `pack`).
+        mutating func tally(
+            _ line: UnsafeRawBufferPointer, number: Int, splitter: FieldSplitter, maxFileRecords: Int
+        ) throws(IntakeStop) -> Tally {
+            guard headerSeen else {
+                headerSeen = true
+                var header = line
+                if header.starts(with: [0xEF, 0xBB, 0xBF]) {
+                    header = UnsafeRawBufferPointer(rebasing: header.dropFirst(3))
+                }
+                badHeader = !header.elementsEqual(recordHeader)
+                return .skipped
+            }
+            if line.isEmpty { return .skipped }
+            dataLines += 1
+            if dataLines > maxFileRecords { throw .tooManyLines(line: number) }
+            if dataLines > declared { throw .beyondDeclared(line: number) }
+            if badHeader { return .skipped }
+            let split = splitter.split(line)
+            guard split == .fields(5) else { return .malformed(split) }
+            guard let amount = FieldForm.amount(splitter.field(3)) else {
+                if firstBadAmountLine == nil { firstBadAmountLine = number }
+                return .badAmount
+            }
+            amountTotal += amount
+            return .counted(amount: amount)
+        }
     }
 
     private func line(
         _ line: UnsafeRawBufferPointer, number: Int, state: inout LineState, intake: inout FileIntake
     ) throws(IntakeStop) {
-        guard state.headerSeen else {
-            state.headerSeen = true
-            var header = line
-            if header.starts(with: [0xEF, 0xBB, 0xBF]) {
-                header = UnsafeRawBufferPointer(rebasing: header.dropFirst(3))
-            }
-            state.badHeader = !header.elementsEqual(recordHeader)
-            return
-        }
-        if line.isEmpty { return }
-        state.dataLines += 1
-        if state.dataLines > limits.maxFileRecords { throw .tooManyLines(line: number) }
-        if state.dataLines > state.declared { throw .beyondDeclared(line: number) }
-        if state.badHeader { return }
         let offset = UInt32(intake.recordIDs.count)
-        guard case .fields(let count) = splitter.split(line), count == 5 else {
-            intake.records.append(.malformed(recordIDOffset: offset))
-            return
+        switch try state.tally(line, number: number, splitter: splitter, maxFileRecords: limits.maxFileRecords) {
+        case .skipped, .badAmount: return
+        case .malformed(let split):
+            append(.malformed(recordIDOffset: offset), line: number, fault: .fieldCount(split), to: &intake)
+        case .counted(let amount):
+            record(amount: amount, offset: offset, line: number, intake: &intake)
         }
-        guard let amount = FieldForm.amount(splitter.field(3)) else {
-            if state.firstBadAmountLine == nil { state.firstBadAmountLine = number }
-            return
-        }
-        state.amountTotal += amount
+    }
+
+    /// Judges the fields of a five-field line with a valid amount and appends its record.
+    private func record(amount: Int, offset: UInt32, line: Int, intake: inout FileIntake) {
         let recordField = splitter.field(0)
         let recordValid = FieldForm.isRecordID(recordField)
         let myKeyField = splitter.field(1)
@@ -441,20 +488,51 @@ final class Intake {
         if recordValid { intake.recordIDs.append(contentsOf: recordField) }
         let recordLength = recordValid ? UInt8(recordField.count) : 0
         guard recordValid, let myKey, let kind, let occurredAt else {
-            intake.records.append(
-                .malformed(
-                    recordIDOffset: offset, recordIDLength: recordLength, myKey: myKey?.rawValue ?? 0,
-                    amount: Int32(amount)))
+            let fault: MalformedField =
+                !recordValid
+                ? .recordID
+                : myKey == nil
+                    ? .myKeyID(individualNumber: FieldForm.looksLikeIndividualNumber(myKeyField))
+                    : kind == nil ? .kind : .occurredAt
+            let record = IntakeRecord.malformed(
+                recordIDOffset: offset, recordIDLength: recordLength, myKey: myKey?.rawValue ?? 0,
+                amount: Int32(amount))
+            append(record, line: line, fault: fault, to: &intake)
             return
         }
-        let (holder, reason) = snapshot.eligibility(
+        var (holder, reason) = snapshot.eligibility(
             myKey: myKey, provider: intake.providerIndex, occurredAt: occurredAt, campaign: campaign)
-        intake.records.append(
-            IntakeRecord(
-                occurredAt: occurredAt.nanosecondsSinceEpoch, myKey: myKey.rawValue, recordIDOffset: offset,
-                amount: Int32(amount), holder: holder ?? -1, recordIDLength: recordLength, reason: reason,
-                kind: kind.rawValue))
+        // Without a registry every MyKey ID is unknown: only the checks before that one can be known.
+        if case .withoutRegistry = mode, reason == .unknownMyKey { reason = .none }
+        let record = IntakeRecord(
+            occurredAt: occurredAt.nanosecondsSinceEpoch, myKey: myKey.rawValue, recordIDOffset: offset,
+            amount: Int32(amount), holder: holder ?? -1, recordIDLength: recordLength, reason: reason,
+            kind: kind.rawValue)
+        append(record, line: line, fault: nil, to: &intake)
     }
+
+    /// Appends a record; without a registry, also its line and, for the first malformed lines, the field at fault.
+    @inline(__always)
+    private func append(_ record: IntakeRecord, line: Int, fault: MalformedField?, to intake: inout FileIntake) {
+        if case .withoutRegistry(let maxMalformedFields) = mode {
+            if let fault, intake.malformedFields.count < maxMalformedFields {
+                intake.malformedFields[intake.records.count] = fault
+            }
+            intake.lines.append(Int32(truncatingIfNeeded: line))
+        }
+        intake.records.append(record)
+    }
+}
+
+/// Which field makes a line `MALFORMED` (the first in field order), for a provider's pre-flight report.
+enum MalformedField: Sendable, Equatable {
+    /// The line does not split into exactly five fields (or its quoting is broken).
+    case fieldCount(FieldSplitter.Split)
+    case recordID
+    /// `mykey_id`; `individualNumber` when it has the shape of a My Number (never echoed).
+    case myKeyID(individualNumber: Bool)
+    case kind
+    case occurredAt
 }
 
 extension FileIntake {
@@ -464,6 +542,8 @@ extension FileIntake {
         copy.verdict = .quarantine(Quarantine(code: code, message: message, line: line))
         copy.records = []
         copy.recordIDs = []
+        copy.lines = []
+        copy.malformedFields = [:]
         return copy
     }
 

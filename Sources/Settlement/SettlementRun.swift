@@ -1,5 +1,5 @@
 import Crypto
-public import Foundation
+import Foundation
 public import Ledger
 public import Logging
 import Postgres
@@ -366,7 +366,8 @@ public enum SettlementRun {
 
     /// Reads every complete file on `workers` threads (each with its own decompressor); results in name order.
     static func readFiles(
-        _ files: [AdmittedFile], snapshot: RegistrySnapshot, options: SettlementOptions
+        _ files: [AdmittedFile], snapshot: RegistrySnapshot, options: SettlementOptions,
+        mode: Intake.Mode = .settlement
     ) throws -> [FileIntake] {
         let slots = Mutex<[FileIntake?]>(Array(repeating: nil, count: files.count))
         let next = Atomic<Int>(0)
@@ -376,7 +377,8 @@ public enum SettlementRun {
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             let intake: Intake
             do {
-                intake = try Intake(snapshot: snapshot, campaign: options.campaign, limits: options.limits)
+                intake = try Intake(
+                    snapshot: snapshot, campaign: options.campaign, limits: options.limits, mode: mode)
             } catch {
                 failure.withLock { $0 = $0 ?? error }
                 return

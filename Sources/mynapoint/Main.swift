@@ -19,7 +19,8 @@ struct Mynapoint: ParsableCommand {
         version: version,
         subcommands: [
             Migrate.self, RegistryCommand.self, Settle.self, HolderCommand.self, Report.self, Verify.self, Runs.self,
-            Generate.self, Register.self, MyKeyCommand.self, ApplyCommand.self, CertificateCommand.self,
+            Check.self, PackCommand.self, Generate.self, Register.self, MyKeyCommand.self, ApplyCommand.self,
+            CertificateCommand.self,
             CRLCommand.self,
         ]
     )

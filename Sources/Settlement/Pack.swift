@@ -1,0 +1,159 @@
+import Crypto
+import Foundation
+import Rules
+import Zstd
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Makes a drop pair from a plain CSV (`mynapoint pack`): the data file compressed with zstd (frame checksums on),
+/// the control file with the records and amount total counted as settlement counts them, both checked by
+/// ``Preflight`` before either appears under its final name.
+public enum Pack {
+    /// What `pack` did.
+    public enum Outcome: Sendable {
+        /// Both files are in the output folder, data file first; `check` is the pre-flight's verdict on them.
+        case packed(control: ControlFile, check: PreflightFile)
+        /// Nothing was written: `check` says why settlement would quarantine the pair.
+        case refused(PreflightFile)
+    }
+
+    /// The data file name for a provider, date (`YYYYMMDD`) and sequence number (written with 4 digits).
+    public static func name(provider: String, date: String, sequence: Int) -> String {
+        let digits = String(sequence)
+        let padded = (0...9999).contains(sequence) ? String(repeating: "0", count: 4 - digits.count) + digits : digits
+        return "\(provider)_\(date)_\(padded).csv.zst"
+    }
+
+    /// Packs the CSV at `csv` as `name` into `folder`: compresses and counts it in a private staging folder inside
+    /// `folder`, checks the pair, then renames the data file and, last, the control file into place.
+    ///
+    /// Throws `SettlementError` for what is not the CSV's fault: an unreadable input, an existing file of either
+    /// name, a folder that cannot be written.
+    public static func make(csv: String, name: String, folder: String, options: Preflight.Options) throws -> Outcome {
+        let file = ProviderFile(name: name)
+        guard file.hasValidName, name.hasSuffix(ProviderFile.dataSuffix) else {
+            // Refused before anything is written: such a name could even point outside the folder.
+            var refused = PreflightFile(waiting: name)
+            refused.verdict = .quarantine
+            refused.quarantine = Quarantine(code: .badName, message: Intake.badNameMessage(file), line: nil)
+            return .refused(refused)
+        }
+        for existing in [file.dataEntry, file.controlEntry] {
+            guard try FileOperations.kind(EntryPath(folder: folder, name: existing)) == .missing else {
+                throw SettlementError(
+                    code: .io,
+                    message:
+                        "\(folder)/\(existing.display) already exists; a name is settled once — choose another --seq")
+            }
+        }
+        let staging = try makeStagingFolder(in: folder)
+        defer { try? FileManager.default.removeItem(atPath: staging) }
+        let control = try compress(
+            csv: csv, to: EntryPath(folder: staging, name: file.dataEntry), name: name, limits: options.limits)
+        try FileOperations.writeAtomically(Array((control.json + "\n").utf8), folder: staging, name: file.controlEntry)
+        let report = try Preflight.check([staging], options: options)
+        guard report.files.count == 1, let verdict = report.files.first else {
+            throw SettlementError(code: .io, message: "the staging folder \(staging) changed while pack used it")
+        }
+        guard verdict.verdict == .accept else { return .refused(verdict) }
+        try FileOperations.move(
+            EntryPath(folder: staging, name: file.dataEntry), to: EntryPath(folder: folder, name: file.dataEntry))
+        try FileOperations.move(
+            EntryPath(folder: staging, name: file.controlEntry), to: EntryPath(folder: folder, name: file.controlEntry))
+        return .packed(control: control, check: verdict)
+    }
+
+    /// A new folder only this process writes, inside `folder` so that the final renames stay on one file system;
+    /// its name starts with a dot, so collection and settlement leave it alone.
+    private static func makeStagingFolder(in folder: String) throws(SettlementError) -> String {
+        let path = folder + "/.mynapoint-pack-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        guard mkdir(path, 0o700) == 0 else {
+            throw FileOperations.ioError("cannot create a staging folder in \(folder)")
+        }
+        return path
+    }
+
+    /// Compresses the CSV into `target`, and counts its records and amount total as settlement does (§3.2).
+    private static func compress(
+        csv: String, to target: EntryPath, name: String, limits: Limits
+    ) throws -> ControlFile {
+        let input = open(csv, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw FileOperations.ioError("cannot open \(csv)", hint: "check the path") }
+        defer { close(input) }
+        let output = open(target.cString, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, FileOperations.fileMode)
+        guard output >= 0 else { throw FileOperations.ioError("cannot create \(target.display)") }
+        defer { close(output) }
+        let compressor = try ZstdCompressor(level: 3, checksum: true)
+        let hasher = SHA256()
+        let sink = { (chunk: UnsafeRawBufferPointer) throws in
+            hasher.update(chunk)
+            try write(chunk, to: output, path: target)
+        }
+        let tally = Tally(limits: limits)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        let path = EntryPath(folder: (csv as NSString).deletingLastPathComponent, name: EntryName(csv))
+        while true {
+            let count = try OpenedFile.read(input, into: buffer, path: path)
+            if count == 0 { break }
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<count])
+            tally.feed(chunk)
+            try compressor.compress(chunk, sink: sink)
+        }
+        tally.finish()
+        try compressor.finish(sink: sink)
+        guard fsync(output) == 0 else { throw FileOperations.ioError("cannot write \(target.display)") }
+        return ControlFile(
+            file: name, sha256: hasher.finalize().hexString, records: tally.state.dataLines,
+            amountTotal: tally.state.amountTotal)
+    }
+
+    /// Writes all of `bytes`. The corresponding C function is `write`.
+    private static func write(_ bytes: UnsafeRawBufferPointer, to descriptor: Int32, path: EntryPath) throws {
+        var written = 0
+        while written < bytes.count {
+            let n = Glibc.write(descriptor, bytes.baseAddress! + written, bytes.count - written)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileOperations.ioError("cannot write \(path.display)")
+            }
+            written += n
+        }
+    }
+
+    /// Counts lines with intake's own tally; a limit reached stops counting (the check then names it).
+    private final class Tally {
+        var state = Intake.LineState(declared: .max)
+        var lines: LineScanner
+        let splitter: FieldSplitter
+        let maxFileRecords: Int
+        var stopped = false
+
+        init(limits: Limits) {
+            lines = LineScanner(maxLineBytes: limits.maxLineBytes)
+            splitter = FieldSplitter(maxLineLength: limits.maxLineBytes)
+            maxFileRecords = limits.maxFileRecords
+        }
+
+        func feed(_ chunk: UnsafeRawBufferPointer) {
+            guard !stopped else { return }
+            lines.feed(chunk) { line, number in self.count(line, number) }
+        }
+
+        func finish() {
+            guard !stopped else { return }
+            lines.finish { line, number in self.count(line, number) }
+        }
+
+        private func count(_ line: UnsafeRawBufferPointer, _ number: Int) {
+            guard !stopped else { return }
+            do {
+                _ = try state.tally(line, number: number, splitter: splitter, maxFileRecords: maxFileRecords)
+            } catch {
+                stopped = true
+            }
+        }
+    }
+}
