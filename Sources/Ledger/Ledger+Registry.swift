@@ -1,3 +1,4 @@
+import Foundation
 import Postgres
 public import Rules
 
@@ -429,9 +430,7 @@ extension Ledger {
                 ALTER TABLE certificates ADD CONSTRAINT certificates_holder FOREIGN KEY (holder_key) REFERENCES holders;
                 """)
         }
-        try audit(
-            action: "registry.import", subject: nil,
-            encoded: RegistryAudit(counts: counts, certificate_issuer: certificateIssuer, changes: changes))
+        try recordImportAudit(counts: counts, certificateIssuer: certificateIssuer, changes: changes)
         return counts
     }
 
@@ -442,11 +441,48 @@ extension Ledger {
         var validity: CertificateValidity
     }
 
-    /// The registry import's audit entry.
+    /// The registry import's audit entry: the counts in the entry, every change as a row of `registry_changes`
+    /// under its `audit_id` (binary COPY, so a first load of millions of holders costs one stream).
+    private func recordImportAudit(
+        counts: RegistryImportCounts, certificateIssuer: String, changes: [RegistryChange]
+    ) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let detail = RegistryAudit(
+            counts: counts, certificate_issuer: certificateIssuer, changes: changes.count,
+            changes_table: "registry_changes")
+        let entry = try connection.query(
+            """
+            INSERT INTO audit_log (actor, action, subject, detail) VALUES ($1, 'registry.import', NULL, $2::jsonb)
+            RETURNING audit_id
+            """,
+            [.text(Ledger.actor), .text(String(decoding: try encoder.encode(detail), as: UTF8.self))])
+        let auditID = try entry[0, 0].int()
+        guard !changes.isEmpty else { return }
+        _ = try connection.copyIn(
+            "COPY registry_changes (audit_id, mykey_id, issuer, serial, field, old, new) FROM STDIN (FORMAT binary)"
+        ) { writer in
+            for change in changes {
+                writer.beginRow(fieldCount: 7)
+                writer.writeInt64(auditID)
+                writer.writeText(change.mykey_id)
+                for value in [change.issuer, change.serial] {
+                    if let value { writer.writeText(value) } else { writer.writeNull() }
+                }
+                writer.writeText(change.field)
+                for value in [change.old, change.new] {
+                    if let value { writer.writeText(value) } else { writer.writeNull() }
+                }
+            }
+        }
+    }
+
+    /// The registry import's audit entry (its changes are rows of `registry_changes`).
     private struct RegistryAudit: Encodable {
         var counts: RegistryImportCounts
         var certificate_issuer: String
-        var changes: [RegistryChange]
+        var changes: Int
+        var changes_table: String
     }
 
     /// Upserts the certificates and records their revocations (earliest wins; never cleared); returns every change

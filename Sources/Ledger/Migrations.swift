@@ -21,6 +21,7 @@ public enum Migrations {
         Migration(version: 3, name: "delivery by content: control file digests and raw names", sql: v3),
         Migration(version: 4, name: "revocation as one fact; certificates by issuer and serial", sql: v4),
         Migration(version: 5, name: "password login failures and lockouts", sql: v5),
+        Migration(version: 6, name: "registry import changes beside their audit entry", sql: v6),
     ]
 
     /// The newest schema version.
@@ -319,6 +320,25 @@ public enum Migrations {
             CHECK (locked_until_ns IS NULL OR failures > 0)
         );
         COMMENT ON TABLE password_logins IS 'Consecutive failed password logins per MyKey ID, and the lockout after too many; cleared by a successful login or a card login.';
+        """
+
+    /// The changes of a registry import, one row each, beside its audit entry: a national first load changes
+    /// millions of holders, more than one JSON value may hold, and each change stays queryable.
+    static let v6 = """
+        CREATE TABLE registry_changes (
+            audit_id bigint NOT NULL REFERENCES audit_log,
+            mykey_id text NOT NULL,
+            issuer text,
+            serial text,
+            field text NOT NULL,
+            old text,
+            new text
+        );
+        CREATE INDEX registry_changes_audit ON registry_changes (audit_id);
+        CREATE INDEX registry_changes_mykey ON registry_changes (mykey_id);
+        COMMENT ON TABLE registry_changes IS 'Every holder and certificate a registry import changed, with old and new values; never changed.';
+        CREATE TRIGGER registry_changes_are_final BEFORE UPDATE OR DELETE OR TRUNCATE ON registry_changes
+            FOR EACH STATEMENT EXECUTE FUNCTION refuse_change('the audit trail of registry imports is never changed');
         """
 }
 

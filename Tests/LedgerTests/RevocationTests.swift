@@ -90,9 +90,8 @@ import Testing
             #expect(try Self.snapshotRevocation(ledger) == instant("2020-11-01T00:00:00Z"))
             let audit = try ledger.connection.query(
                 """
-                SELECT c->>'old', c->>'new', c->>'serial', c->>'issuer' FROM audit_log,
-                    jsonb_array_elements(detail->'changes') c
-                WHERE action = 'registry.import' AND c->>'field' = 'revoked_at'
+                SELECT c.old, c.new, c.serial, c.issuer FROM audit_log a JOIN registry_changes c USING (audit_id)
+                WHERE a.action = 'registry.import' AND c.field = 'revoked_at'
                 """)
             #expect(audit.rowCount == 1)
             #expect(try audit[0, 0].string() == "2020-12-01T00:00:00Z")
@@ -118,9 +117,8 @@ import Testing
             try importFolder(ledger, folder.path)
             let changes = try ledger.connection.query(
                 """
-                SELECT c->>'field', c->>'old', c->>'new' FROM
-                    (SELECT detail FROM audit_log WHERE action = 'registry.import' ORDER BY audit_id DESC LIMIT 1) a,
-                    jsonb_array_elements(a.detail->'changes') c ORDER BY 1
+                SELECT c.field, c.old, c.new FROM registry_changes c
+                WHERE c.audit_id = (SELECT max(audit_id) FROM audit_log WHERE action = 'registry.import') ORDER BY 1
                 """
             ).map { "\(try $0[0].string()):\($0[1].optionalString() ?? "-")>\($0[2].optionalString() ?? "-")" }
             #expect(
