@@ -64,9 +64,7 @@ struct RegisterEndToEndTests {
             ["Type the password again: ", Self.password],
         ]
         let session: Session = try await blocking {
-            try card.insert()
-            defer { card.remove() }
-            return try onTerminal(arguments, answering: ordered, database: database)
+            try card.whileInserted { try onTerminal(arguments, answering: ordered, database: database) }
         }.get()
         #expect(session.unanswered.isEmpty, "\(session.transcript)")
         #expect(session.status == 0, "\(session.transcript)")
@@ -107,11 +105,11 @@ struct RegisterEndToEndTests {
 
         // The same card again, the PIN from a file descriptor: existing, with the same MyKey ID.
         let again = try await blocking {
-            try card.insert()
-            defer { card.remove() }
-            return try onTerminal(
-                arguments.filter { $0 != "--apply" && $0 != "PAYA" } + ["--pin-fd", "0"],
-                answering: [["Insert your My Number card", Self.pin]], database: database)
+            try card.whileInserted {
+                try onTerminal(
+                    arguments.filter { $0 != "--apply" && $0 != "PAYA" } + ["--pin-fd", "0"],
+                    answering: [["Insert your My Number card", Self.pin]], database: database)
+            }
         }.get()
         #expect(again.status == 0, "\(again.transcript)")
         // Typed while the program was not at a prompt, the PIN is echoed by the terminal: the scan above would see it.

@@ -49,7 +49,9 @@ final class Fixture: @unchecked Sendable {
             notAfter: notAfter ?? Date().addingTimeInterval(3 * 365 * 86_400), key: pki.sharedLeafKey)
     }
 
-    func options(reader: String? = VirtualReaders.cardReader, timeout: Duration = .seconds(10)) -> CardLoginOptions {
+    /// Options for the flow; the card is in before the flow starts, so the generous wait ends at once unless
+    /// something is wrong, and a loaded machine cannot make it run out.
+    func options(reader: String? = VirtualReaders.cardReader, timeout: Duration = .seconds(30)) -> CardLoginOptions {
         CardLoginOptions(reader: reader, timeout: timeout, trustStore: trust)
     }
 
