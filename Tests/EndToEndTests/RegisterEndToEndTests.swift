@@ -21,7 +21,8 @@ struct RegisterEndToEndTests {
     {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", DropWorkspace.fixtures() + "/pty-session.py", "60", Binary.path] + arguments
+        // The session's time limit only ends a session that went wrong; a loaded machine must not reach it.
+        process.arguments = ["python3", DropWorkspace.fixtures() + "/pty-session.py", "180", Binary.path] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["PGDATABASE"] = database.name
         environment["MYNAPOINT_LOG_LEVEL"] = "trace"  // the most a log could say: it must still say no secret
@@ -54,7 +55,7 @@ struct RegisterEndToEndTests {
 
         let card = VirtualJPKICard(leaf: leaf, ca: pki.ca, pin: Self.pin)
         let arguments = [
-            "register", "--reader", VirtualReaders.cardReader, "--timeout", "20", "--trust-anchor",
+            "register", "--reader", VirtualReaders.cardReader, "--timeout", "60", "--trust-anchor",
             pki.ca.certificateFile.path, "--apply", "PAYA", "--json",
         ]
         // The tries left must show before the PIN prompt: one pattern spans both.
