@@ -112,19 +112,7 @@ public final class SmartCardContext: @unchecked Sendable {
     ///
     /// The corresponding C function is `SCardGetStatusChange` with a zero timeout.
     public func cardPresent(in reader: String) throws(SmartCardError) -> Bool {
-        var states = ReaderStates(readers: [reader], knownReaderCount: nil)
-        let result = states.withUnsafeMutableBufferPointer { buffer in
-            SCardGetStatusChange(handle, 0, buffer.baseAddress, DWORD(buffer.count))
-        }
-        // With the state "unaware" the call answers at once; a timeout still leaves a valid event state.
-        guard result == SCARD_S_SUCCESS || result == SCARD_E_TIMEOUT else {
-            throw SmartCardError(pcsc: result, operation: "SCardGetStatusChange", reader: reader)
-        }
-        let event = states.eventState(at: 0)
-        if event & DWORD(SCARD_STATE_UNKNOWN) != 0 {
-            throw SmartCardError(.readerUnavailable, "no reader of that name is attached", reader: reader)
-        }
-        return event & DWORD(SCARD_STATE_PRESENT) != 0
+        try status(of: reader).cardPresent
     }
 
     /// Connects to the card in `reader`; `.noCard` when the reader is empty.
@@ -164,7 +152,7 @@ public final class SmartCardContext: @unchecked Sendable {
 }
 
 /// The `SCARD_READERSTATE` array for one `SCardGetStatusChange` loop, with C copies of the reader names.
-private struct ReaderStates: ~Copyable {
+struct ReaderStates: ~Copyable {
     /// The pcsc-lite name of the pseudo-reader whose state changes when readers come or go.
     static let plugAndPlay = "\\\\?PnP?\\Notification"
 
@@ -206,6 +194,11 @@ private struct ReaderStates: ~Copyable {
     }
 
     func eventState(at index: Int) -> DWORD { states[index].dwEventState }
+
+    /// Tells pcsc-lite what the caller knows of a reader, so that the next call waits for a change from it.
+    mutating func setCurrentState(at index: Int, _ state: DWORD) {
+        states[index].dwCurrentState = state
+    }
 
     /// The first watched reader that reports a card.
     func readerWithCard() -> String? {

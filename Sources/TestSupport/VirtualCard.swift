@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -47,9 +48,14 @@ public final class VirtualCard: Sendable {
     /// card a test forgot to remove.
     private let slot: Slot
 
+    /// The vpcd ports that hold a card of this process. vpcd queues a second card's connection until the first
+    /// leaves, so tests that overlap on one reader would each talk to whichever card is in: a mistake to report
+    /// at once rather than a race to debug.
+    private static let occupiedPorts = Mutex<Set<UInt16>>([])
+
     /// Creates a card, not yet inserted, for the reader behind `host`:`port`.
     public init(applet: some VirtualCardApplet, host: String = "127.0.0.1", port: UInt16 = 35963) {
-        self.slot = Slot(applet: applet)
+        self.slot = Slot(applet: applet, port: port)
         self.host = host
         self.port = port
     }
@@ -76,10 +82,23 @@ public final class VirtualCard: Sendable {
     /// Puts the card into the reader: connects to vpcd and answers it on a dedicated thread.
     ///
     /// vpcd listens only once pcscd has loaded the driver, so a refused connection is retried for up to
-    /// `connectTimeout`. pcscd notices the card at its next poll, within about half a second.
-    public func insert(connectTimeout: Duration = .seconds(5)) throws {
+    /// `connectTimeout`. pcscd notices the card at its next poll, about every 0.4 s; `VirtualReaders.insert`
+    /// waits for that. Throws when another card of this process is in the same reader.
+    public func insert(connectTimeout: Duration = .seconds(30)) throws {
         guard !isInserted else { throw VirtualCardError(message: "the card is already inserted") }
-        let socket = try connectToVPCD(timeout: connectTimeout)
+        let port = port
+        guard Self.occupiedPorts.withLock({ $0.insert(port).inserted }) else {
+            throw VirtualCardError(
+                message: "another card of this process is in the reader behind port \(port): tests that share a "
+                    + "reader must not overlap (give their suite .serialized and .virtualReaders)")
+        }
+        let socket: Int32
+        do {
+            socket = try connectToVPCD(timeout: connectTimeout)
+        } catch {
+            Self.occupiedPorts.withLock { _ = $0.remove(port) }
+            throw error
+        }
         let slot = slot
         let thread = Thread { slot.serve(socket) }
         thread.name = "VirtualCard \(port)"
@@ -111,6 +130,8 @@ public final class VirtualCard: Sendable {
 private final class Slot: @unchecked Sendable {
     // @unchecked: `state` is only touched with `condition` locked; the applet only on the serving thread.
     let applet: any VirtualCardApplet
+    /// The vpcd port, released in `VirtualCard.occupiedPorts` when the connection closes.
+    let port: UInt16
     let condition = NSCondition()
     var state = State()
 
@@ -123,8 +144,9 @@ private final class Slot: @unchecked Sendable {
         var apduLog: [[UInt8]] = []
     }
 
-    init(applet: any VirtualCardApplet) {
+    init(applet: any VirtualCardApplet, port: UInt16) {
         self.applet = applet
+        self.port = port
     }
 
     /// Answers vpcd until the connection closes, then closes the socket.
@@ -148,6 +170,7 @@ private final class Slot: @unchecked Sendable {
             close(socket)
             state.socket = nil
             state.servingThread = nil
+            VirtualCard.releasePort(port)
             condition.broadcast()
         }
     }
@@ -194,6 +217,11 @@ private final class Slot: @unchecked Sendable {
 }
 
 extension VirtualCard {
+    /// Frees `port` for the next card, once a card's connection there has closed.
+    fileprivate static func releasePort(_ port: UInt16) {
+        occupiedPorts.withLock { _ = $0.remove(port) }
+    }
+
     // MARK: - Connecting
 
     private func connectToVPCD(timeout: Duration) throws -> Int32 {

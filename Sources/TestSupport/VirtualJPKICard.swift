@@ -208,48 +208,19 @@ public final class VirtualJPKICard: Sendable {
         apduLog.contains { $0.count > 5 && $0[0] == 0x00 && $0[1] == 0x20 }
     }
 
-    /// Inserts the card and waits until pcscd reports it in the reader.
+    /// Inserts the card and waits until pcscd has seen it arrive (see `VirtualReaders.insert`).
     public func insert() throws {
-        try VirtualReaders.waitUntilEmpty(VirtualReaders.cardReader)
-        try card.insert()
-        try VirtualReaders.waitUntilPresent(VirtualReaders.cardReader)
+        try VirtualReaders.insert(card)
     }
 
-    /// Removes the card and waits until pcscd reports the reader empty.
-    public func remove() {
-        card.remove()
-        try? VirtualReaders.waitUntilEmpty(VirtualReaders.cardReader)
-    }
-}
-
-/// The vpcd readers of the tests, and waiting for pcscd to notice a card come or go.
-public enum VirtualReaders {
-    /// The reader virtual cards go into (vpcd port 35963).
-    public static let cardReader = "Virtual PCD 00 00"
-    /// vpcd's port for `cardReader`.
-    public static let cardPort: UInt16 = 35963
-    /// A reader that stays empty (vpcd port 35964).
-    public static let emptyReader = "Virtual PCD 00 01"
-
-    /// Polls until `reader` holds no card; pcscd notices a removal at its next poll, about every 0.4 s.
-    public static func waitUntilEmpty(_ reader: String, timeout: Duration = .seconds(10)) throws {
-        try waitUntil(reader, present: false, timeout: timeout)
+    /// Removes the card, if the flow has not made it vanish already, and waits until pcscd has seen it go.
+    public func remove() throws {
+        try VirtualReaders.remove(card)
     }
 
-    /// Polls until `reader` holds a card.
-    public static func waitUntilPresent(_ reader: String, timeout: Duration = .seconds(10)) throws {
-        try waitUntil(reader, present: true, timeout: timeout)
-    }
-
-    private static func waitUntil(_ reader: String, present: Bool, timeout: Duration) throws {
-        let context = try SmartCardContext()
-        let deadline = ContinuousClock.now.advanced(by: timeout)
-        while try context.cardPresent(in: reader) != present {
-            guard ContinuousClock.now < deadline else {
-                throw SmartCardError(
-                    .other, "pcscd still reports the reader \(present ? "empty" : "full")", reader: reader)
-            }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
+    /// Inserts the card, runs `body`, then removes the card and waits until pcscd has seen it go, so that the
+    /// next card finds the reader settled; `body`'s error comes first.
+    public func whileInserted<T>(_ body: () throws -> T) throws -> T {
+        try VirtualReaders.whileInserted(card, body)
     }
 }

@@ -10,8 +10,13 @@ import Darwin
 /// A suite trait giving the suite the vpcd readers alone: suites in this process and in other test processes on
 /// the machine (there is one pcscd) that carry it run one after another.
 ///
-/// It takes an exclusive `flock` on a file in the temporary directory for the whole suite. flock locks belong
-/// to an open file description, so two suites of one process exclude each other as two processes do.
+/// It takes an exclusive `flock` on a file in the temporary directory around the whole suite: Swift Testing calls
+/// the scope of a suite trait that is not recursive once, for the suite, with all of the suite's tests inside it,
+/// and the suite's tests do not inherit the trait. flock locks belong to an open file description and every
+/// acquisition opens the file anew, so two suites of one process exclude each other as two processes do.
+///
+/// The trait does not order the suite's own tests: the suite needs `.serialized` as well, or its tests, and the
+/// cases of a parameterised test, would use the readers at the same time.
 public struct VirtualReaderLock: SuiteTrait, TestScoping {
     /// The lock file every process agrees on.
     public static let path = "/tmp/mynapoint-virtual-readers.lock"

@@ -233,7 +233,6 @@ enum Secrets {
             return line
         }
         return try withTerminal { tty in
-            Terminal.writeTo(tty, prompt)
             var settings = termios()
             guard tcgetattr(tty, &settings) == 0 else {
                 throw RegistrationError(.invalidInput, "cannot read the terminal's settings")
@@ -253,6 +252,9 @@ enum Secrets {
                 signal(SIGINT, SIG_DFL)
                 signal(SIGTERM, SIG_DFL)
             }
+            // The prompt only once echo is off (as getpass does): what is typed after it is never shown, and
+            // TCSAFLUSH above cannot discard it.
+            Terminal.writeTo(tty, prompt)
             guard let line = readLine(from: tty) else {
                 throw RegistrationError(.invalidInput, "the terminal closed")
             }

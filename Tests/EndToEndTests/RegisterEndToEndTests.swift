@@ -21,7 +21,8 @@ struct RegisterEndToEndTests {
     {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", DropWorkspace.fixtures() + "/pty-session.py", "60", Binary.path] + arguments
+        // The session's time limit only ends a session that went wrong; a loaded machine must not reach it.
+        process.arguments = ["python3", DropWorkspace.fixtures() + "/pty-session.py", "180", Binary.path] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["PGDATABASE"] = database.name
         environment["MYNAPOINT_LOG_LEVEL"] = "trace"  // the most a log could say: it must still say no secret
@@ -64,7 +65,7 @@ struct RegisterEndToEndTests {
 
         let card = VirtualJPKICard(leaf: leaf, ca: pki.ca, pin: Self.pin)
         let arguments = [
-            "register", "--reader", VirtualReaders.cardReader, "--timeout", "20", "--trust-anchor",
+            "register", "--reader", VirtualReaders.cardReader, "--timeout", "60", "--trust-anchor",
             pki.ca.certificateFile.path, "--apply", "PAYA", "--json",
         ]
         // The tries left must show before the PIN prompt: one pattern spans both.
@@ -74,9 +75,7 @@ struct RegisterEndToEndTests {
             ["Type the password again: ", Self.password],
         ]
         let session: Session = try await blocking {
-            try card.insert()
-            defer { card.remove() }
-            return try onTerminal(arguments, answering: ordered, database: database)
+            try card.whileInserted { try onTerminal(arguments, answering: ordered, database: database) }
         }.get()
         #expect(session.unanswered.isEmpty, "\(session.transcript)")
         #expect(session.status == 0, "\(session.transcript)")
@@ -117,11 +116,11 @@ struct RegisterEndToEndTests {
 
         // The same card again, the PIN from a file descriptor: existing, with the same MyKey ID.
         let again = try await blocking {
-            try card.insert()
-            defer { card.remove() }
-            return try onTerminal(
-                arguments.filter { $0 != "--apply" && $0 != "PAYA" } + ["--pin-fd", "0"],
-                answering: [["Insert your My Number card", Self.pin]], database: database)
+            try card.whileInserted {
+                try onTerminal(
+                    arguments.filter { $0 != "--apply" && $0 != "PAYA" } + ["--pin-fd", "0"],
+                    answering: [["Insert your My Number card", Self.pin]], database: database)
+            }
         }.get()
         #expect(again.status == 0, "\(again.transcript)")
         // Typed while the program was not at a prompt, the PIN is echoed by the terminal: the scan above would see it.

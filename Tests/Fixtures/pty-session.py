@@ -44,8 +44,7 @@ def main():
             pattern, reply = script[0]
             match = re.search(pattern.encode(), transcript[pending:])
             if match:
-                # Let the program turn echo off after its prompt before typing, as a person is slower anyway.
-                time.sleep(0.3)
+                # Typed at once: the program turns echo off before it prompts, so a prompt seen means echo is off.
                 os.write(master, reply.encode() + b"\n")
                 pending += match.end()
                 script.pop(0)

@@ -23,17 +23,20 @@ struct RegistrationPCSCTests {
             """)
     }
 
-    /// Inserts `card`, runs the card flow, removes the card.
+    /// Inserts `card`, runs the card flow, removes the card and waits until pcscd has seen it go; the flow's
+    /// outcome. Throws when the card could not be put in or taken out, which is no outcome of the flow.
     func login(
         _ card: VirtualJPKICard, _ fixture: Fixture, person: ScriptedPerson = ScriptedPerson(),
         options: CardLoginOptions? = nil
-    ) async -> Result<VerifiedCard, any Error> {
+    ) async throws -> Result<VerifiedCard, RegistrationError> {
         let options = options ?? fixture.options()
-        return await blocking {
-            try card.insert()
-            defer { card.remove() }
-            return try CardLogin.run(options: options, ledger: fixture.ledger, interaction: person)
-        }
+        return try await blocking {
+            try card.whileInserted {
+                Result { () throws(RegistrationError) in
+                    try CardLogin.run(options: options, ledger: fixture.ledger, interaction: person)
+                }
+            }
+        }.get()
     }
 
     func card(
@@ -74,7 +77,7 @@ struct RegistrationPCSCTests {
     @Test func wrongPINThenRightPINShowsTriesAndResetsTheCounter() async throws {
         let fixture = try await Fixture()
         let card = try await card(fixture, serial: "D20001")
-        let wrong = await login(card, fixture, person: ScriptedPerson(pin: "0000"))
+        let wrong = try await login(card, fixture, person: ScriptedPerson(pin: "0000"))
         #expect(wrong.registrationError?.code == .wrongPIN(triesLeft: 2))
         #expect(wrong.registrationError?.message.contains("2 tries left") == true)
         #expect(!(wrong.registrationError?.message.contains("0000") ?? true))
@@ -91,12 +94,12 @@ struct RegistrationPCSCTests {
         let fixture = try await Fixture()
         let card = try await card(fixture, serial: "D30001", triesLeft: 1)
         let declined = ScriptedPerson(pin: "0000", confirmLastTry: false)
-        #expect(await login(card, fixture, person: declined).registrationError?.code == .declined)
+        #expect(try await login(card, fixture, person: declined).registrationError?.code == .declined)
         #expect(declined.events.suffix(2) == ["tries 1", "confirm?"])
         #expect(!card.receivedPINVerify)
 
         let person = ScriptedPerson(pin: "0000", confirmLastTry: true)
-        let blocked = await login(card, fixture, person: person)
+        let blocked = try await login(card, fixture, person: person)
         #expect(blocked.registrationError?.code == .pinBlocked)
         #expect(blocked.registrationError?.message.contains("municipal office") == true)
         #expect(card.applet.pinTriesLeft == 0)
@@ -106,7 +109,7 @@ struct RegistrationPCSCTests {
         let fixture = try await Fixture()
         let card = try await card(fixture, serial: "D40001", triesLeft: 0)
         let person = ScriptedPerson()
-        let outcome = await login(card, fixture, person: person)
+        let outcome = try await login(card, fixture, person: person)
         #expect(outcome.registrationError?.code == .pinBlocked)
         #expect(!card.receivedPINVerify)
         #expect(!person.events.contains("pin?"))
@@ -118,7 +121,7 @@ struct RegistrationPCSCTests {
         let fixture = try await Fixture()
         let card = try await card(fixture, serial: "D50001", by: fixture.pki.unknownCA)
         let person = ScriptedPerson()
-        #expect(await login(card, fixture, person: person).registrationError?.code == .untrustedCertificate)
+        #expect(try await login(card, fixture, person: person).registrationError?.code == .untrustedCertificate)
         #expect(!person.events.contains("pin?"))
         #expect(!card.receivedPINVerify)
     }
@@ -128,7 +131,7 @@ struct RegistrationPCSCTests {
         let card = try await card(
             fixture, serial: "D60001", notBefore: Date().addingTimeInterval(-800 * 86_400),
             notAfter: Date().addingTimeInterval(-86_400))
-        #expect(await login(card, fixture).registrationError?.code == .certificateExpired)
+        #expect(try await login(card, fixture).registrationError?.code == .certificateExpired)
         #expect(!card.receivedPINVerify)
     }
 
@@ -139,7 +142,7 @@ struct RegistrationPCSCTests {
             by: fixture.pki.ca, revoked: [("D70001", Date().addingTimeInterval(-3600))],
             thisUpdate: Date().addingTimeInterval(-60), nextUpdate: Date().addingTimeInterval(86_400))
         _ = try fixture.registrar.importCRL(crl.der, source: "revoked.crl", trustStore: fixture.trust)
-        #expect(await login(card, fixture).registrationError?.code == .certificateRevoked)
+        #expect(try await login(card, fixture).registrationError?.code == .certificateRevoked)
         #expect(!card.receivedPINVerify)
     }
 
@@ -147,25 +150,52 @@ struct RegistrationPCSCTests {
         let fixture = try await Fixture()
         let card = try await card(fixture, serial: "D80001")
         card.applet.forgeSignature = true
-        #expect(await login(card, fixture).registrationError?.code == .signatureInvalid)
+        #expect(try await login(card, fixture).registrationError?.code == .signatureInvalid)
         #expect(try fixture.ledger.connection.query("SELECT count(*) FROM holders")[0, 0].int() == 0)
     }
 
+    /// The card vanishes on the command of `point` (it closes its connection instead of answering), and `login`
+    /// waits until pcscd has seen it go, so the next test finds the reader settled.
     @Test(arguments: [VirtualJPKIApplet.RemovalPoint.verify, .sign, .readCertificate])
     func aCardRemovedMidFlow(at point: VirtualJPKIApplet.RemovalPoint) async throws {
         let fixture = try await Fixture()
         let card = try await card(fixture, serial: "D90001")
         card.applet.removeAt = point
-        let outcome = await login(card, fixture)
+        let outcome = try await login(card, fixture)
         #expect(outcome.registrationError?.code == .cardRemoved, "\(outcome)")
+        // It vanished at the intended step: the command of that step was the last to reach it.
+        let last = try #require(card.apduLog.last)
+        #expect(Self.isCommand(last, of: point), "last command \(last)")
         #expect(try fixture.ledger.connection.query("SELECT count(*) FROM holders")[0, 0].int() == 0)
+    }
+
+    /// After a card vanished mid-command, pcscd's failed reset marks the reader empty before its own poll has seen
+    /// the card go. A card put in at once must still be seen arriving, and work.
+    @Test func aCardRightAfterOneRemovedMidFlowIsSeen() async throws {
+        let fixture = try await Fixture()
+        let vanishing = try await card(fixture, serial: "D90002")
+        vanishing.applet.removeAt = .verify
+        // Both cards are made first, so that nothing slows the second one down.
+        let next = try await card(fixture, serial: "D90003")
+        #expect(try await login(vanishing, fixture).registrationError?.code == .cardRemoved)
+        let verified = try await login(next, fixture).get()
+        #expect(verified.certificate.serialHex == "D90003")
+    }
+
+    /// Whether `apdu` is the command the flow sends at `point`.
+    static func isCommand(_ apdu: [UInt8], of point: VirtualJPKIApplet.RemovalPoint) -> Bool {
+        switch point {
+        case .readCertificate: apdu.starts(with: [0x00, 0xB0])
+        case .verify: apdu.starts(with: [0x00, 0x20]) && apdu.count > 5  // a VERIFY carrying the PIN
+        case .sign: apdu.starts(with: [0x80, 0x2A])
+        }
     }
 
     @Test func aCardWithoutTheJPKIApplication() async throws {
         let fixture = try await Fixture()
         let leaf = try await fixture.leaf(serial: "DA0001")
         let card = VirtualJPKICard(leaf: leaf, ca: fixture.pki.ca, pin: testPIN, jpki: false)
-        #expect(await login(card, fixture).registrationError?.code == .notMyNumberCard)
+        #expect(try await login(card, fixture).registrationError?.code == .notMyNumberCard)
     }
 
     @Test func noCardTimesOutWithAVisibleWait() async throws {

@@ -67,8 +67,10 @@ final class Fixture: @unchecked Sendable {
             notAfter: notAfter ?? Date().addingTimeInterval(3 * 365 * 86_400), key: pki.sharedLeafKey)
     }
 
+    /// Options for the flow; the card is in before the flow starts, so the generous wait ends at once unless
+    /// something is wrong, and a loaded machine cannot make it run out.
     func options(
-        reader: String? = VirtualReaders.cardReader, timeout: Duration = .seconds(10), requireCurrentCRL: Bool = true
+        reader: String? = VirtualReaders.cardReader, timeout: Duration = .seconds(30), requireCurrentCRL: Bool = true
     ) -> CardLoginOptions {
         var options = CardLoginOptions(reader: reader, timeout: timeout, trustStore: trust)
         options.requireCurrentCRL = requireCurrentCRL

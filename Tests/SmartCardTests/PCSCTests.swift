@@ -81,17 +81,46 @@ struct PCSCTests {
     @Test func insertedCardIsFoundInAnyReader() async throws {
         let card = VirtualCard(applet: EchoApplet(), port: Self.port)
         let outcome = await blocking { [context] in
-            try waitUntilEmpty(context, Self.reader)
+            try VirtualReaders.waitUntilEmpty(Self.reader)
             let before = try context.cardPresent(in: Self.reader)
+            // Only connected: the wait itself must see pcscd notice the card.
             try card.insert()
-            defer { removeAndWait(card, context) }
-            let found = try context.waitForCard(timeout: .seconds(10))
-            return (before, found, try context.cardPresent(in: Self.reader))
+            let found = Result { try context.waitForCard(timeout: VirtualReaders.patience) }
+            let present = Result { try context.cardPresent(in: Self.reader) }
+            try VirtualReaders.remove(card)
+            return (before, try found.get(), try present.get())
         }
         let (before, found, after) = try outcome.get()
         #expect(!before)
         #expect(found == Self.reader)
         #expect(after)
+    }
+
+    /// pcscd counts each arrival and removal it sees; `VirtualReaders` relies on that count to know a card has
+    /// really gone before the next goes in.
+    @Test func statusCountsEachArrivalAndRemoval() async throws {
+        let card = VirtualCard(applet: EchoApplet(), port: Self.port)
+        let outcome = await blocking { [context] in
+            try VirtualReaders.waitUntilEmpty(Self.reader)
+            let empty = try context.status(of: Self.reader)
+            let present = try VirtualReaders.whileInserted(card) { try context.status(of: Self.reader) }
+            return (empty, present, try context.status(of: Self.reader))
+        }
+        let (empty, present, gone) = try outcome.get()
+        #expect(!empty.cardPresent)
+        #expect(present.cardPresent)
+        #expect(!gone.cardPresent)
+        #expect(present.eventCount != empty.eventCount)
+        #expect(gone.eventCount != present.eventCount)
+    }
+
+    @Test func waitingForAStatusChangeTimesOutOnAnEmptyReader() async throws {
+        let outcome = await blocking { [context] in
+            let status = try context.status(of: Self.emptyReader)
+            return try context.waitForStatusChange(of: Self.emptyReader, from: status, timeout: .milliseconds(800))
+        }
+        #expect(outcome.failure?.code == .timeout)
+        #expect(outcome.failure?.reader == Self.emptyReader)
     }
 
     @Test func connectsAndExchangesAPDUs() async throws {
@@ -139,6 +168,7 @@ struct PCSCTests {
             // Another application, on its own thread with its own context, as pcsc-lite's thread rule asks.
             let connected = DispatchSemaphore(value: 0)
             let go = DispatchSemaphore(value: 0)
+            let sending = DispatchSemaphore(value: 0)
             let done = DispatchSemaphore(value: 0)
             let intruder = Mutex<Result<ResponseAPDU, any Error>?>(nil)
             Thread {
@@ -147,28 +177,33 @@ struct PCSCTests {
                     defer { other.disconnect(.leave) }
                     connected.signal()
                     go.wait()
+                    sending.signal()
                     return try other.transmit(challenge)
                 }
                 connected.signal()  // also when connecting failed
+                sending.signal()
                 intruder.withLock { $0 = result }
                 done.signal()
             }.start()
             connected.wait()
             let connection = try context.connect(reader: Self.reader)
             defer { connection.disconnect() }
-            let (first, second) = try connection.withTransaction { connection in
+            let (first, second, finishedInside) = try connection.withTransaction { connection in
                 let first = try connection.transmit(select)
                 go.signal()
-                // Give the other connection time to try; it must wait for the transaction's end.
-                Thread.sleep(forTimeInterval: 0.3)
-                return (first, try connection.transmit(selectEF))
+                sending.wait()
+                // The other command was sent; pcsc-lite retries a refused one every 0.1 s, so without the
+                // transaction it would be answered well within this bound. With it, it must still be waiting.
+                let finishedInside = done.wait(timeout: .now() + .seconds(2)) == .success
+                return (first, try connection.transmit(selectEF), finishedInside)
             }
-            done.wait()
-            return (first, second, try intruder.withLock { $0 }!.get())
+            if !finishedInside { done.wait() }
+            return (first, second, finishedInside, try intruder.withLock { $0 }!.get())
         }
-        let (first, second, intruding) = try outcome.get()
+        let (first, second, finishedInside, intruding) = try outcome.get()
         #expect(first.statusWord == 0x9000)
         #expect(second.statusWord == 0x9000)
+        #expect(!finishedInside)
         #expect(intruding.statusWord == 0x9000)
         #expect(card.apduLog == [select.bytes, selectEF.bytes, challenge.bytes])
     }
@@ -195,8 +230,7 @@ struct PCSCTests {
             let connection = try context.connect(reader: Self.reader)
             defer { connection.disconnect() }
             let before = try connection.transmit(select)
-            card.remove()
-            try waitUntilEmpty(context, Self.reader)
+            try VirtualReaders.remove(card)
             return (before, Result { try connection.transmit(select) }.failure)
         }
         let (before, after) = try outcome.get()
@@ -207,36 +241,15 @@ struct PCSCTests {
     }
 }
 
-/// Inserts `card` into `PCSCTests.reader`, waits until pcscd reports it, runs `body` on a dedicated thread, then
-/// removes the card and waits until pcscd reports the reader empty again.
+/// Inserts `card`, waits until pcscd has seen it arrive, runs `body` on a dedicated thread with its own context,
+/// then removes the card and waits until pcscd has seen it go (`VirtualReaders.whileInserted`).
 func withInsertedCard<T: Sendable>(
     _ card: VirtualCard,
     _ body: @escaping @Sendable (SmartCardContext) throws -> T
 ) async -> Result<T, any Error> {
     await blocking {
         let context = try SmartCardContext()
-        try waitUntilEmpty(context, PCSCTests.reader)
-        try card.insert()
-        defer { removeAndWait(card, context) }
-        _ = try context.waitForCard(readers: [PCSCTests.reader], timeout: .seconds(10))
-        return try body(context)
-    }
-}
-
-/// Removes the card and waits, best effort, until pcscd has noticed: the next test expects an empty reader.
-func removeAndWait(_ card: VirtualCard, _ context: SmartCardContext) {
-    card.remove()
-    try? waitUntilEmpty(context, PCSCTests.reader)
-}
-
-/// Polls until `reader` holds no card; pcscd notices a removal at its next poll, about every 0.4 s.
-func waitUntilEmpty(_ context: SmartCardContext, _ reader: String) throws {
-    let deadline = ContinuousClock.now.advanced(by: .seconds(10))
-    while try context.cardPresent(in: reader) {
-        guard ContinuousClock.now < deadline else {
-            throw SmartCardError(.other, "pcscd still reports a card after 10 s", reader: reader)
-        }
-        Thread.sleep(forTimeInterval: 0.05)
+        return try VirtualReaders.whileInserted(card) { try body(context) }
     }
 }
 
