@@ -134,6 +134,16 @@ struct RegisterEndToEndTests {
         let database = try TemporaryDatabase.create(prefix: "e2e_register")
         defer { database.drop() }
         _ = try Binary.run(["migrate"], database: database)
+        // A current CRL, so that the refusal for stale revocation data does not come first.
+        let crl = try await pki.revocationList(
+            by: pki.ca, revoked: [], thisUpdate: Date().addingTimeInterval(-60),
+            nextUpdate: Date().addingTimeInterval(86_400))
+        let crlFile = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-nocard-\(UUID()).crl")
+        try Data(crl.der).write(to: crlFile)
+        defer { try? FileManager.default.removeItem(at: crlFile) }
+        let imported = try Binary.run(
+            ["crl", "import", crlFile.path, "--trust-anchor", pki.ca.certificateFile.path], database: database)
+        try #require(imported.status == 0, "\(imported.stderr)")
         let base = ["register", "--reader", VirtualReaders.emptyReader, "--timeout", "1", "--pin-fd", "0"]
         let noCard = try Binary.run(base + ["--trust-anchor", pki.ca.certificateFile.path], database: database)
         #expect(noCard.status == 1)
