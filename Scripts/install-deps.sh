@@ -8,8 +8,9 @@ packages=(
     postgresql-15 postgresql-client-15 procps
     # The HTML report's browser test: headless Chromium and the fonts its screenshots draw text with.
     chromium fonts-liberation fonts-dejavu-core
-    # The package test: systemd-analyze verifies the installed units; adduser makes the system user.
-    systemd adduser
+    # The Debian package: dpkg-dev and binutils build it (dpkg-shlibdeps, strip); systemd-analyze verifies the
+    # installed units; adduser makes the system user.
+    dpkg-dev binutils systemd adduser
 )
 
 missing=()
