@@ -121,8 +121,8 @@ public enum SettlementRun {
             )
         }
         defer { ledger.unlockSettlement() }
-        // The first run starts here, so its start and duration include the wait for nothing and the recovery of
-        // earlier runs: what the operator sees in `runs show` is the whole run, from the lock to delivery.
+        // The first run starts here, once the lock is held (a --wait for it is not the run's): its start and
+        // duration include the checks and the recovery of earlier runs, so `runs show` shows the whole run.
         var runStarted = Date()
         CrashPoint.reach("locked")
         try ledger.requireCurrentSchema()

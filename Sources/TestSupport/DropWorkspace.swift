@@ -1,5 +1,5 @@
 import Crypto
-public import Foundation
+import Foundation
 import Zstd
 
 /// A temporary provider-drop layout for tests: inbox, outbox, archive, quarantine and registry folders.

@@ -153,6 +153,11 @@ struct Rendered {
         process.standardOutput = output
         process.standardError = errors
         try process.run()
+        // A browser that hangs (a crashed GPU process, a page that never finishes loading) must end the test,
+        // not the CI run: it is stopped after two minutes, far more than a render takes.
+        let watchdog = DispatchWorkItem { if process.isRunning { process.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 120, execute: watchdog)
+        defer { watchdog.cancel() }
         let errorText = LockedData()
         let group = DispatchGroup()
         group.enter()
