@@ -53,7 +53,8 @@ public struct FileRegistration: Sendable {
 public struct RunHeader: Sendable {
     /// The run's number.
     public var runID: Int64
-    /// When it started.
+    /// When it started: when the invocation took the settlement lock, or, for a later run of the same
+    /// invocation, when the previous run ended.
     public var startedAt: Date
     /// Who started it.
     public var startedBy: String
@@ -144,9 +145,8 @@ extension Ledger {
             try connection.query(
                 """
                 INSERT INTO runs (run_id, started_at, started_by, host, version, parameters, files, quarantined_files,
-                                  already_settled_files, records, granted_records, points, duration_ms)
-                VALUES ($1, to_timestamp($2::double precision), $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12,
-                        (extract(epoch FROM clock_timestamp() - to_timestamp($2::double precision)) * 1000)::bigint)
+                                  already_settled_files, records, granted_records, points)
+                VALUES ($1, to_timestamp($2::double precision), $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12)
                 """,
                 [
                     .int(header.runID), .text(String(header.startedAt.timeIntervalSince1970)), .text(header.startedBy),
@@ -319,8 +319,19 @@ extension Ledger {
         }
     }
 
-    /// Confirms that a run's result files are written and its inputs moved.
-    public func markDelivered(run: Int64) throws {
-        try connection.query("UPDATE runs SET delivered_at = clock_timestamp() WHERE run_id = $1", [.int(run)])
+    /// Confirms that a run's result files are written and its inputs moved, and records how long the run took
+    /// when `durationMilliseconds` is given.
+    ///
+    /// A run's duration runs from its start through this delivery, so it is unknown at the commit (`NULL`: pending).
+    /// The process that committed the run measures it with its own clock (the database's may be another
+    /// machine's); a run delivered by a later invocation, after a crash or a failed delivery, gets none, since the
+    /// time until then is the outage's, not the run's.
+    public func markDelivered(run: Int64, durationMilliseconds: Int64? = nil) throws {
+        try connection.query(
+            """
+            UPDATE runs SET delivered_at = clock_timestamp(), duration_ms = coalesce($2::bigint, duration_ms)
+            WHERE run_id = $1
+            """,
+            [.int(run), durationMilliseconds.map { .int($0) } ?? .null])
     }
 }

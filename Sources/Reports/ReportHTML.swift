@@ -144,7 +144,8 @@ public enum ReportHTML {
             barChart(
                 title: "Rejected records by reason",
                 items: reasons.map { ($0, totals[$0] ?? 0, "#c0504d") }))
-        page.raw("<table>\n<thead><tr><th>Reason</th>")
+        // A column per provider: with many providers the table scrolls inside its box instead of widening the page.
+        page.raw("<div class=\"wide\">\n<table>\n<thead><tr><th>Reason</th>")
         for p in report.providers { page.raw("<th>\(escape(p.provider_id))</th>") }
         page.raw("<th>Total</th></tr></thead>\n<tbody>\n")
         for reason in reasons {
@@ -152,7 +153,7 @@ public enum ReportHTML {
             page.raw(numbers(report.providers.map { $0.rejections[reason] ?? 0 } + [totals[reason] ?? 0]))
             page.raw("</tr>\n")
         }
-        page.raw("</tbody>\n</table>\n</section>\n")
+        page.raw("</tbody>\n</table>\n</div>\n</section>\n")
     }
 
     static func quarantineSection(_ report: ReconciliationReport, into page: inout Page) {
@@ -203,9 +204,10 @@ public enum ReportHTML {
         title: String, categories: [String], series: [(name: String, color: String, values: [Int])]
     ) -> String {
         let width = 720
-        let height = 300
-        let left = 90
-        let top = 54
+        let legend = legendLayout(names: series.map(\.name), width: width)
+        // The plot moves down by the legend's extra lines and right by the widest axis label, so neither is cut.
+        let top = 54 + legendLine * (legend.lines - 1)
+        let height = 300 + legendLine * (legend.lines - 1)
         let bottom = 40
         let plotHeight = height - top - bottom
         var totals = Array(repeating: 0, count: categories.count)
@@ -213,15 +215,13 @@ public enum ReportHTML {
             for (i, value) in s.values.enumerated() where i < totals.count { totals[i] += value }
         }
         let maximum = niceCeiling(max(1, totals.max() ?? 1))
+        let left = max(90, textWidth(grouped(maximum)) + 14)
         var svg = svgOpen(title: title, width: width, height: height)
         svg += "<text x=\"0\" y=\"18\" class=\"title\">\(escape(title))</text>\n"
-        var legendX = 0
-        for s in series {
-            svg += "<rect x=\"\(legendX)\" y=\"28\" width=\"12\" height=\"12\" fill=\"\(s.color)\"/>"
-            svg += "<text x=\"\(legendX + 16)\" y=\"39\">\(escape(s.name))</text>"
-            legendX += 24 + 8 * s.name.count
+        for (s, position) in zip(series, legend.positions) {
+            svg += "<rect x=\"\(position.x)\" y=\"\(position.y)\" width=\"12\" height=\"12\" fill=\"\(s.color)\"/>"
+            svg += "<text x=\"\(position.x + 16)\" y=\"\(position.y + 11)\">\(escape(s.name))</text>\n"
         }
-        svg += "\n"
         for step in 0...4 {
             let value = maximum / 4 * step
             let y = top + plotHeight - plotHeight * step / 4
@@ -247,6 +247,31 @@ public enum ReportHTML {
         }
         return svg + "</svg>\n"
     }
+
+    /// Height of one legend line.
+    static let legendLine = 18
+
+    /// Where each legend entry (a 12-pixel swatch, then its name) goes: left to right, starting a new line before
+    /// an entry would pass the chart's right edge, so that with many providers no name is cut off.
+    static func legendLayout(names: [String], width: Int) -> (positions: [(x: Int, y: Int)], lines: Int) {
+        var positions: [(x: Int, y: Int)] = []
+        var x = 0
+        var line = 0
+        for name in names {
+            let entry = 16 + textWidth(name)
+            if x > 0 && x + entry > width {
+                x = 0
+                line += 1
+            }
+            positions.append((x, 28 + line * legendLine))
+            x += entry + 12
+        }
+        return (positions, line + 1)
+    }
+
+    /// A generous estimate of the width of chart text (12 px sans-serif): 8 pixels per character, wider than
+    /// the digits and capitals of common sans-serif fonts, since SVG text does not wrap or shrink to fit.
+    static func textWidth(_ text: String) -> Int { 8 * text.count }
 
     static func svgOpen(title: String, width: Int, height: Int) -> String {
         "<svg class=\"chart\" role=\"img\" aria-label=\"\(escape(title))\" viewBox=\"0 0 \(width) \(height)\" "
@@ -323,7 +348,8 @@ public enum ReportHTML {
         td.pass{color:#05400a;text-align:left}td.failed{color:#a61b1b;font-weight:700;text-align:left}
         svg.chart{display:block;max-width:100%;height:auto;margin:8px 0;font-size:12px}svg.chart text{fill:#1f2933}
         svg.chart text.title{font-weight:600;font-size:13px}svg.chart line.grid{stroke:#d9e2ec;stroke-width:1}
+        .wide{overflow-x:auto;max-width:100%}.wide table{margin-bottom:8px}
         footer{margin-top:32px;color:#7b8794;font-size:.8rem}
-        @media print{body{margin:0;max-width:none}section{break-inside:avoid}}
+        @media print{body{margin:0;max-width:none}section{break-inside:avoid}.wide{overflow:visible}}
         """
 }

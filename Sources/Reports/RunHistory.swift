@@ -17,7 +17,8 @@ public enum RunHistory {
         public var committed_at: String
         /// When its result files and moves were confirmed; nil while not yet delivered.
         public var delivered_at: String?
-        /// From start to commit, milliseconds.
+        /// From its start (the invocation's lock, or the end of the invocation's previous run) through delivery,
+        /// milliseconds; nil while it is not delivered, and for a run that a later invocation delivered.
         public var duration_ms: Int?
         /// Operating-system user and host that started it.
         public var started_by: String
@@ -166,7 +167,7 @@ public enum RunHistory {
                 String(run.files), String(run.quarantined_files), String(run.already_settled_files),
                 ReportHTML.grouped(run.records), ReportHTML.grouped(run.granted_records),
                 ReportHTML.grouped(run.points),
-                duration(run.duration_ms), run.delivered_at == nil ? "NO" : "yes", run.started_by,
+                duration(run), run.delivered_at == nil ? "NO" : "yes", run.started_by,
             ])
         }
         return aligned(table, leftColumns: [1, 9, 10])
@@ -179,7 +180,7 @@ public enum RunHistory {
         let fields: [(String, String)] = [
             ("started", run.started_at), ("committed", run.committed_at),
             ("delivered", run.delivered_at ?? "not yet — the next settle delivers its result files"),
-            ("duration", duration(run.duration_ms)), ("started by", run.started_by), ("host", run.host),
+            ("duration", durationDetail(run)), ("started by", run.started_by), ("host", run.host),
             ("version", run.version), ("parameters", detail.parameters.compactText),
             (
                 "files",
@@ -213,8 +214,21 @@ public enum RunHistory {
         return out + aligned(table, leftColumns: [0, 1, 2, 6])
     }
 
-    static func duration(_ milliseconds: Int?) -> String {
-        guard let milliseconds else { return "-" }
+    /// A run's duration for the table: `pending` until it is delivered, `-` when a later invocation delivered it.
+    static func duration(_ run: Run) -> String {
+        if let milliseconds = run.duration_ms { return duration(milliseconds) }
+        return run.delivered_at == nil ? "pending" : "-"
+    }
+
+    /// A run's duration for `runs show`, saying why there is none.
+    static func durationDetail(_ run: Run) -> String {
+        if let milliseconds = run.duration_ms { return duration(milliseconds) + " (from the lock through delivery)" }
+        return run.delivered_at == nil
+            ? "pending — known once the run is delivered"
+            : "unknown — a later settle delivered the run after its own invocation stopped"
+    }
+
+    static func duration(_ milliseconds: Int) -> String {
         let seconds = Double(milliseconds) / 1000
         if seconds < 60 { return String(format: "%.1f s", seconds) }
         return String(format: "%d min %02d s", Int(seconds) / 60, Int(seconds) % 60)

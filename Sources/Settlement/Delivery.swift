@@ -34,11 +34,21 @@ enum Delivery {
         case replaced
     }
 
-    /// Delivers run `run`; returns the names of inputs left in the inbox because they were replaced.
+    /// What a delivery did.
+    struct Delivered {
+        /// Inputs left in the inbox because they were replaced after the run read them.
+        var leftInInbox: [String]
+        /// When the files were all in place and the run was about to be marked delivered.
+        var finishedAt: Date
+    }
+
+    /// Delivers run `run` and marks it delivered, recording its duration from `started` when the run is this
+    /// process's own (nil when recovering an earlier invocation's run).
     @discardableResult
     static func deliver(
-        run: Int64, ledger: Ledger, folders: DropFolders, opened: [String: FileIdentity] = [:], logger: Logger? = nil
-    ) throws -> [String] {
+        run: Int64, ledger: Ledger, folders: DropFolders, opened: [String: FileIdentity] = [:], started: Date? = nil,
+        logger: Logger? = nil
+    ) throws -> Delivered {
         var left: [String] = []
         for file in try ledger.deliveryFiles(run: run) {
             let stem =
@@ -80,9 +90,12 @@ enum Delivery {
             }
         }
         CrashPoint.reach("delivered")
-        try ledger.markDelivered(run: run)
+        let finished = Date()
+        try ledger.markDelivered(
+            run: run,
+            durationMilliseconds: started.map { Int64((finished.timeIntervalSince($0) * 1000).rounded()) })
         CrashPoint.reach("marked")
-        return left
+        return Delivered(leftInInbox: left, finishedAt: finished)
     }
 
     /// Writes a settled file's result and result control file, unless they are already there byte for byte.

@@ -121,6 +121,9 @@ public enum SettlementRun {
             )
         }
         defer { ledger.unlockSettlement() }
+        // The first run starts here, once the lock is held (a --wait for it is not the run's): its start and
+        // duration include the checks and the recovery of earlier runs, so `runs show` shows the whole run.
+        var runStarted = Date()
         CrashPoint.reach("locked")
         try ledger.requireCurrentSchema()
         do {
@@ -134,7 +137,7 @@ public enum SettlementRun {
         while true {
             let summary: RunSummary
             do {
-                summary = try runOnce(ledger: ledger, options: options, logger: logger)
+                summary = try runOnce(ledger: ledger, options: options, started: runStarted, logger: logger)
             } catch var error as SettlementError {
                 error.committedRuns = runs.compactMap(\.run_id)
                 throw error
@@ -143,6 +146,8 @@ public enum SettlementRun {
                     code: .database, message: "\(error)", committedRuns: runs.compactMap(\.run_id))
             }
             runs.append(summary)
+            // The next run of this invocation starts where this one ended.
+            runStarted = Date()
             if options.dryRun || options.once || summary.deferred.isEmpty || summary.files.isEmpty { break }
             logger.notice(
                 "more files than one run admits; starting the next run",
@@ -168,9 +173,10 @@ public enum SettlementRun {
         return recovered
     }
 
-    /// One atomic run over the files admitted now.
-    static func runOnce(ledger: Ledger, options: SettlementOptions, logger: Logger) throws -> RunSummary {
-        let started = Date()
+    /// One atomic run over the files admitted now, started at `started` (the lock, or the previous run's end).
+    static func runOnce(
+        ledger: Ledger, options: SettlementOptions, started: Date, logger: Logger
+    ) throws -> RunSummary {
         var clock = PhaseClock()
         let snapshot = try ledger.loadSnapshot()
         clock.end("snapshot")
@@ -222,13 +228,17 @@ public enum SettlementRun {
                 .init(phase: "delivery", filesDone: intakes.count, files: intakes.count, records: summary.records))
             var opened: [String: FileIdentity] = [:]
             for intake in intakes { opened[intake.file.name] = intake.identity }
+            let delivered: Delivery.Delivered
             do {
-                summary.left_in_inbox = try Delivery.deliver(
-                    run: runID, ledger: ledger, folders: options.folders, opened: opened, logger: logger)
+                delivered = try Delivery.deliver(
+                    run: runID, ledger: ledger, folders: options.folders, opened: opened, started: started,
+                    logger: logger)
             } catch {
                 throw SettlementError.deliveryPending(run: runID, cause: error)
             }
-            clock.end("delivery")
+            summary.left_in_inbox = delivered.leftInInbox
+            // Ends where the recorded duration ends, so the phases never add up to more than the run took.
+            clock.end("delivery", at: delivered.finishedAt)
         }
         summary.phase_seconds = clock.seconds
         summary.duration_seconds = Date().timeIntervalSince(started)
@@ -440,8 +450,7 @@ struct PhaseClock {
     private var start = Date()
     private(set) var seconds: [String: Double] = [:]
 
-    mutating func end(_ phase: String) {
-        let now = Date()
+    mutating func end(_ phase: String, at now: Date = Date()) {
         seconds[phase] = (now.timeIntervalSince(start) * 1000).rounded() / 1000
         start = now
     }

@@ -90,7 +90,7 @@ final class Deployment: @unchecked Sendable {
     let database: TemporaryDatabase
     let workspace: DropWorkspace
 
-    init(generated records: Int = 0, faults: Bool = true, example: Bool = false) throws {
+    init(generated records: Int = 0, faults: Bool = true, example: Bool = false, providers: Int = 3) throws {
         database = try TemporaryDatabase.create(prefix: "e2e")
         workspace = try DropWorkspace()
         let migrated = try Binary.run(["migrate"], database: database)
@@ -103,7 +103,8 @@ final class Deployment: @unchecked Sendable {
         } else {
             var arguments = [
                 "generate", "--registry", workspace.registry, "--inbox", workspace.inbox, "--holders", "500",
-                "--records", String(records), "--providers", "3", "--files-per-provider", "2", "--seed", "7",
+                "--records", String(records), "--providers", String(providers), "--files-per-provider", "2",
+                "--seed", "7",
             ]
             if faults { arguments.append("--faults") }
             let generated = try Binary.run(arguments, database: nil)

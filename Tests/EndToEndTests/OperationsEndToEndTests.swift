@@ -222,34 +222,6 @@ import Testing
         calendar.waitUntilExit()
         #expect(calendar.terminationStatus == 0)
     }
-
-    static let chromium: String? = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first {
-        FileManager.default.isExecutableFile(atPath: $0)
-    }
-
-    /// The HTML report renders in headless Chromium (skipped when no Chromium is installed).
-    @Test(.enabled(if: chromium != nil, "Chromium is not installed"))
-    func htmlRendersInHeadlessChromium() throws {
-        let deployment = try Deployment(generated: 2000, faults: true)
-        #expect(try deployment.settle().status == 3)
-        let page = deployment.workspace.root + "/report.html"
-        #expect(try Binary.run(["report", "--format", "html", "-o", page], database: deployment.database).status == 0)
-        let screenshot = deployment.workspace.root + "/report.png"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.chromium!)
-        process.arguments = [
-            "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1100,2400",
-            "--screenshot=\(screenshot)", "file://\(page)",
-        ]
-        process.standardOutput = Pipe()
-        process.standardError = Pipe()
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        let png = try Data(contentsOf: URL(fileURLWithPath: screenshot))
-        #expect(png.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]))
-        #expect(png.count > 20_000)
-    }
 }
 
 /// A minimal Prometheus text reader: `# HELP`/`# TYPE` before samples, `name{labels} value` per line.

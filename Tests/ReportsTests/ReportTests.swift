@@ -196,6 +196,27 @@ import Testing
         #expect(ReportHTML.niceCeiling(123_456) == 200_000)
     }
 
+    /// Twenty providers and a billion-point month: the legend wraps inside the chart's width, the chart grows by
+    /// the extra lines, and the value axis leaves room for its widest label (the browser test measures the same
+    /// with real fonts).
+    @Test func perMonthChartLegendWrapsAndAxisLabelsFit() throws {
+        let names = (1...20).map { "P" + String(repeating: "0", count: 3 - String($0).count) + "0\($0)" }
+        let layout = ReportHTML.legendLayout(names: names, width: 720)
+        #expect(layout.lines >= 2)
+        for (name, position) in zip(names, layout.positions) {
+            #expect(position.x >= 0 && position.x + 16 + ReportHTML.textWidth(name) <= 720, "\(name) at \(position)")
+        }
+        let svg = ReportHTML.stackedColumns(
+            title: "t", categories: ["2021-01"], series: names.map { ($0, "#4f81bd", [1_000_000_000]) })
+        #expect(svg.contains("viewBox=\"0 0 720 \(300 + (layout.lines - 1) * ReportHTML.legendLine)\""))
+        let widest = ReportHTML.grouped(ReportHTML.niceCeiling(20_000_000_000))
+        let labels = svg.matches(of: #/<text x="(\d+)" y="\d+" text-anchor="end">([0-9,]+)</text>/#)
+            .map { (x: Int($0.1)!, text: String($0.2)) }
+        let top = try #require(labels.max { $0.text.count < $1.text.count })
+        #expect(top.text.count == widest.count)
+        #expect(top.x >= ReportHTML.textWidth(widest), "axis label \(top.text) at x \(top.x)")
+    }
+
     /// Every non-void element is closed in order.
     func expectBalancedTags(_ html: String) throws {
         let void: Set<String> = ["meta", "br", "hr", "img", "input", "link", "!doctype"]
