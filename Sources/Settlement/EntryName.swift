@@ -31,14 +31,15 @@ public struct EntryName: Sendable, Hashable, Comparable, CustomStringConvertible
     /// True when the bytes are valid UTF-8.
     public var isUTF8: Bool { utf8String != nil }
 
-    /// The name for messages and the database: valid UTF-8 as it is, every other byte as `\xHH`.
+    /// The name for messages and the database: valid UTF-8 as it is, every other byte — and every control
+    /// character, so that a name can never start a new line in a log or a summary — as `\xHH`.
     public var display: String {
-        if let text = utf8String { return text }
+        if let text = utf8String, !bytes.contains(where: Self.isControl) { return text }
         var out = ""
         var index = 0
         while index < bytes.count {
             let length = Self.validSequenceLength(bytes, at: index)
-            if length > 0 {
+            if length > 0 && !(length == 1 && Self.isControl(bytes[index])) {
                 out += String(decoding: bytes[index..<(index + length)], as: UTF8.self)
                 index += length
             } else {
@@ -77,6 +78,11 @@ public struct EntryName: Sendable, Hashable, Comparable, CustomStringConvertible
         let digest = SHA256.hash(inboxName.bytes).hexString.prefix(16)
         return EntryName(bytes: Array(stem.prefix(200)) + Array("~\(digest)".utf8) + tail)
     }
+
+    private static func isControl(_ byte: UInt8) -> Bool { byte < 0x20 || byte == 0x7F }
+
+    /// True when ``display`` shows other bytes than the name's own.
+    public var isShownAsIs: Bool { Array(display.utf8) == bytes }
 
     /// Length of the valid UTF-8 sequence starting at `index`, or 0 when the byte there starts none.
     private static func validSequenceLength(_ bytes: [UInt8], at index: Int) -> Int {

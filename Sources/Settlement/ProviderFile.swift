@@ -46,8 +46,9 @@ public struct ProviderFile: Sendable, Hashable {
     /// True when both halves are regular files as far as `lstat` tells (`NOT_A_FILE` otherwise).
     var entriesAreFiles: Bool { dataKind == .regular && controlKind == .regular }
 
-    /// The raw name when it is not valid UTF-8 (the database keeps it to move the file later), else nil.
-    var rawNameIfNotUTF8: [UInt8]? { dataEntry.isUTF8 ? nil : dataEntry.bytes }
+    /// The raw name when `name` shows it otherwise (not valid UTF-8, or a control character): the database keeps
+    /// it to move the file later. Nil when `name` is the name.
+    var rawNameIfShownOtherwise: [UInt8]? { dataEntry.isShownAsIs ? nil : dataEntry.bytes }
 
     private static func parseProvider(stem: String) -> ProviderID? {
         let parts = stem.split(separator: "_", omittingEmptySubsequences: false)

@@ -273,7 +273,7 @@ public enum SettlementRun {
             var registration = FileRegistration(
                 name: intake.file.name, providerKey: providerKey, sha256: intake.sha256, outcome: .settled)
             registration.controlSHA256 = intake.controlSHA256
-            registration.rawName = intake.file.rawNameIfNotUTF8
+            registration.rawName = intake.file.rawNameIfShownOtherwise
             registration.amountTotal = intake.amountTotal
             var outcome = RunSummary.FileOutcome(
                 file: intake.file.name, outcome: "settled", records: 0, granted_records: 0, points: 0)

@@ -76,6 +76,8 @@ import Glibc
         try write(badStem + Array(".csv.zst".utf8), in: inbox, secretBytes)
         try write(badStem + Array(".ctl".utf8), in: inbox, Array("{}".utf8))
         try workspace.drop("P0002_20210230_0001.csv.zst", csv: "record_id,mykey_id,kind,amount_yen,occurred_at\n")
+        // A line break inside a name: shown as \x0A, so it cannot start a line of its own in a log or summary.
+        try workspace.drop("P0002_2021\n0105_0008.csv.zst", csv: "record_id,mykey_id,kind,amount_yen,occurred_at\n")
         // The longest name the file system allows: its reason file's name is shortened, never refused.
         let longStem = String(repeating: "L", count: 247)
         try workspace.drop(longStem + ".csv.zst", csv: "record_id,mykey_id,kind,amount_yen,occurred_at\n")
@@ -96,6 +98,9 @@ import Glibc
                 "P0002_20210105_0007.ctl is a symbolic link"))
         #expect(codes["P0002_2021\\xFF105_0006.csv.zst"] == "BAD_NAME")
         #expect(codes["P0002_20210230_0001.csv.zst"] == "BAD_NAME")
+        #expect(codes["P0002_2021\\x0A0105_0008.csv.zst"] == "BAD_NAME")
+        #expect(!settled.stdout.contains("P0002_2021\n"))
+        #expect(FileManager.default.fileExists(atPath: workspace.quarantine + "/P0002_2021\n0105_0008.csv.zst"))
         #expect(codes[longStem + ".csv.zst"] == "BAD_NAME")
         let shortened = try FileManager.default.contentsOfDirectory(atPath: workspace.quarantine)
             .filter { $0.hasPrefix(String(longStem.prefix(200)) + "~") && $0.hasSuffix(".error.json") }

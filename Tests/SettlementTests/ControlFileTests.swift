@@ -101,6 +101,14 @@ import Testing
         #expect(name.display == "a\\xFF\\xC3é")
     }
 
+    @Test func controlCharactersAreShownAsHexToo() {
+        let name = EntryName(bytes: Array("P0001_2021\n0105_0001.csv.zst".utf8))
+        #expect(name.isUTF8)
+        #expect(name.display == "P0001_2021\\x0A0105_0001.csv.zst")
+        #expect(!name.isShownAsIs)
+        #expect(EntryName("P0001_20210105_0001.csv.zst").isShownAsIs)
+    }
+
     @Test func fileNameDatesAreRealDatesOfThisCentury() {
         #expect(ProviderFile(name: "P1_20200229_0001.csv.zst").hasValidName)
         #expect(!ProviderFile(name: "P1_20210229_0001.csv.zst").hasValidName)
