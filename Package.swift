@@ -7,6 +7,8 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
     .enableUpcomingFeature("MemberImportVisibility"),
+    // Fault injection (the crash points of the recovery tests) exists in debug builds only, never in a release.
+    .define("MYNAPOINT_FAULT_INJECTION", .when(configuration: .debug)),
 ]
 
 let package = Package(

@@ -5,8 +5,10 @@ import Synchronization
 /// that a crash at any of them leaves the database and the files recoverable.
 ///
 /// Inactive unless `MYNAPOINT_CRASH_AT` names a point (`name` or `name#n` for its n-th time); costs one
-/// comparison per point otherwise.
+/// comparison per point otherwise. Compiled only into builds with `MYNAPOINT_FAULT_INJECTION` (debug builds, which
+/// the tests run): in a release build `reach` is empty and the environment variable does nothing.
 public enum CrashPoint {
+    #if MYNAPOINT_FAULT_INJECTION
     private static let target: (name: String, hit: Int)? = {
         guard let value = ProcessInfo.processInfo.environment["MYNAPOINT_CRASH_AT"], !value.isEmpty else { return nil }
         let parts = value.split(separator: "#", maxSplits: 1)
@@ -29,4 +31,9 @@ public enum CrashPoint {
         }
         if count == target.hit { kill(getpid(), SIGKILL) }
     }
+    #else
+    /// Does nothing: this build has no fault injection.
+    @inline(__always)
+    public static func reach(_ name: StaticString) {}
+    #endif
 }
