@@ -121,7 +121,8 @@ struct Admission {
             let digest = SHA256.hash(bytes)
             switch ControlFile.parse(bytes) {
             case .success(let control) where control.file != file.name:
-                return .invalid("the control file names \(control.file), not \(file.name)", sha256: digest)
+                return .invalid(
+                    "the control file names \(EntryName(control.file).display), not \(file.name)", sha256: digest)
             case .success(let control): return .parsed(control, sha256: digest)
             case .failure(let error): return .invalid(error.message, sha256: digest)
             }

@@ -37,7 +37,10 @@ public struct ControlFile: Sendable, Equatable {
         var values: [String: FlatJSON.Value] = [:]
         for (key, value) in members {
             guard keys.contains(key) else {
-                return .failure(.init(message: "the control file has a field \"\(key)\" that does not belong there"))
+                return .failure(
+                    .init(
+                        message: "the control file has a field \"\(EntryName(key).display)\" that does not belong there"
+                    ))
             }
             guard values.updateValue(value, forKey: key) == nil else {
                 return .failure(.init(message: "the control file has the field \"\(key)\" more than once"))

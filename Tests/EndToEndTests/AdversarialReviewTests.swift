@@ -1,0 +1,55 @@
+import Crypto
+import Foundation
+import TestSupport
+import Testing
+import Zstd
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a provider can drop that must neither stop settlement for everyone nor keep its own files in the inbox
+/// (settlement spec §3.4, §11.1, §11.3), through the built binary.
+@Suite struct AdversarialReviewTests {
+    static let csv =
+        "record_id,mykey_id,kind,amount_yen,occurred_at\nR1,AAAA0001,charge,1000,2020-10-01T10:00:00+09:00\n"
+
+    /// A control file for `name` describing `csv`, with `file` as its `file` field (a JSON string literal's inside).
+    static func control(file: String, csv: String = csv) throws -> String {
+        let digest = SHA256.hash(try Zstd.compress(Array(csv.utf8))).hexString
+        return
+            "{\"format\": \"mynapoint-records/1\", \"file\": \"\(file)\", \"sha256\": \"\(digest)\", \"records\": 1, \"amount_total\": 1000}"
+    }
+
+    static func reason(_ workspace: DropWorkspace, _ stem: String) throws -> [String: Any] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: workspace.quarantine + "/" + stem + ".error.json"))
+        return try JSONSerialization.jsonObject(with: data) as! [String: Any]
+    }
+
+    /// A control file whose strings hold a NUL or a line break is one provider's `BAD_CONTROL`: the run still
+    /// commits everyone else's files, and the sentence shows those characters as `\xHH`, on one line.
+    @Test func controlCharactersInAControlFileAreQuarantinedNotAFailedRun() throws {
+        let deployment = try Deployment(example: true)
+        let workspace = deployment.workspace
+        try workspace.drop(
+            "P0001_20210105_0002.csv.zst", csv: Self.csv, controlFile: try Self.control(file: "a\\u0000\\nb"))
+        let digest = SHA256.hash(try Zstd.compress(Array(Self.csv.utf8))).hexString
+        try workspace.drop(
+            "P0001_20210105_0003.csv.zst", csv: Self.csv,
+            controlFile:
+                "{\"format\": \"mynapoint-records/1\", \"file\": \"P0001_20210105_0003.csv.zst\", \"sha256\": \"\(digest)\", \"records\": 1, \"amount_total\": 1000, \"x\\u0000\\r\": 1}"
+        )
+        let outcome = try deployment.settle()
+        #expect(outcome.status == 3, "\(outcome.stderr)")
+        #expect(FileManager.default.fileExists(atPath: workspace.archive + "/P0001/P0001_20210105_0001.csv.zst"))
+        let named = try Self.reason(workspace, "P0001_20210105_0002")
+        #expect(named["code"] as? String == "BAD_CONTROL")
+        #expect((named["message"] as? String)?.contains("names a\\x00\\x0Ab, not") == true)
+        let field = try Self.reason(workspace, "P0001_20210105_0003")
+        #expect(field["code"] as? String == "BAD_CONTROL")
+        #expect((field["message"] as? String)?.contains("field \"x\\x00\\x0D\"") == true)
+        for line in outcome.stdout.split(separator: "\n") where line.hasPrefix("quarantined") {
+            #expect(line.contains("BAD_CONTROL"))
+        }
+    }
+}
