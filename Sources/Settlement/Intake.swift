@@ -198,7 +198,9 @@ final class Intake {
         intake.providerIndex = providerIndex
         let control: ControlFile
         switch admitted.control {
-        case .notAFile(let kind, let hardLink): return intake.notAFile(file.controlName, kind, hardLink: hardLink)
+        case .notAFile(let kind, let hardLink):
+            try hashIfRegular(dataPath, into: &intake)
+            return intake.notAFile(file.controlName, kind, hardLink: hardLink)
         case .missing, .unread: return intake.vanished()
         case .invalid(let message, _):
             try hashIfRegular(dataPath, into: &intake)

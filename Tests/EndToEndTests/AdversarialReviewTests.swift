@@ -52,4 +52,23 @@ import Glibc
             #expect(line.contains("BAD_CONTROL"))
         }
     }
+
+    /// A control file with another name (a hard link) is refused unread, and the pair still leaves the inbox for
+    /// quarantine with its reason, instead of being decided again by every run.
+    @Test func aHardLinkedControlFileIsQuarantinedWithItsDataFile() throws {
+        let deployment = try Deployment(example: true)
+        let workspace = deployment.workspace
+        try workspace.drop("P0001_20210105_0002.csv.zst", csv: Self.csv)
+        let other = workspace.root + "/elsewhere.ctl"
+        #expect(link(workspace.inbox + "/P0001_20210105_0002.ctl", other) == 0)
+        let outcome = try deployment.settle()
+        #expect(outcome.status == 3, "\(outcome.stderr)")
+        #expect(!outcome.stdout.contains("left in the inbox"), "\(outcome.stdout)")
+        #expect(try Self.reason(workspace, "P0001_20210105_0002")["code"] as? String == "NOT_A_FILE")
+        #expect(FileManager.default.fileExists(atPath: workspace.quarantine + "/P0001_20210105_0002.csv.zst"))
+        #expect(FileManager.default.fileExists(atPath: workspace.quarantine + "/P0001_20210105_0002.ctl"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: workspace.inbox).isEmpty)
+        let again = try deployment.settle()
+        #expect(again.status == 0, "\(again.stdout)")
+    }
 }
