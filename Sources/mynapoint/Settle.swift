@@ -72,6 +72,27 @@ struct Settle: ParsableCommand {
         ] {
             if let value, value < 1 { throw ValidationError("--\(name) must be a positive whole number") }
         }
+        // Out-of-range values given here are usage errors (64), as `check` reports them, not failed runs (1).
+        var limits = Limits()
+        if let maxLineBytes { limits.maxLineBytes = maxLineBytes }
+        if let maxFileBytes { limits.maxFileBytes = maxFileBytes }
+        if let maxFileRecords { limits.maxFileRecords = maxFileRecords }
+        if let maxRunRecords { limits.maxRunRecords = maxRunRecords }
+        if let problem = limits.validationError {
+            throw ValidationError(
+                "--" + problem.dropFirst("limits.".count).replacingOccurrences(of: "_", with: "-"))
+        }
+        var campaign = Campaign.mynapoint2020
+        if let ratePercent { campaign.ratePercent = ratePercent }
+        if let capPoints { campaign.capPoints = capPoints }
+        if let windowStart, let windowEnd {
+            campaign.windowStart = RFC3339.parse(windowStart)!
+            campaign.windowEnd = RFC3339.parse(windowEnd)!
+        }
+        if let problem = campaign.validationError {
+            throw ValidationError(
+                "--" + problem.replacingOccurrences(of: "_", with: "-"))
+        }
     }
 
     func run() throws {

@@ -71,4 +71,21 @@ import Glibc
         let again = try deployment.settle()
         #expect(again.status == 0, "\(again.stdout)")
     }
+
+    /// A limit or campaign parameter out of range on the command line is a usage error (64), for `settle` as for
+    /// `check`, and nothing is settled.
+    @Test func outOfRangeFlagsAreUsageErrors() throws {
+        let deployment = try Deployment(example: true)
+        for flags in [
+            ["--max-line-bytes", "10"], ["--max-file-records", "3000000000"], ["--rate-percent", "5000"],
+            ["--window-start", "2021-05-01T00:00:00+09:00", "--window-end", "2021-04-01T00:00:00+09:00"],
+        ] {
+            let checked = try Binary.run(["check", deployment.workspace.inbox] + flags, database: nil)
+            #expect(checked.status == 64, "check \(flags): \(checked.stderr)")
+            let settled = try deployment.settle(flags)
+            #expect(settled.status == 64, "settle \(flags): \(settled.stderr)")
+            #expect(!settled.stderr.contains("nothing was committed"), "\(settled.stderr)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: deployment.workspace.archive).isEmpty)
+    }
 }
