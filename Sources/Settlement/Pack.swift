@@ -94,7 +94,9 @@ public enum Pack {
         let tally = Tally(limits: limits)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
-        let path = EntryPath(folder: (csv as NSString).deletingLastPathComponent, name: EntryName(csv))
+        let folder = (csv as NSString).deletingLastPathComponent
+        let path = EntryPath(
+            folder: folder.isEmpty ? "." : folder, name: EntryName((csv as NSString).lastPathComponent))
         while true {
             let count = try OpenedFile.read(input, into: buffer, path: path)
             if count == 0 { break }

@@ -88,4 +88,18 @@ import Glibc
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: deployment.workspace.archive).isEmpty)
     }
+
+    /// When pack cannot read its input, the line names the input as given, once.
+    @Test func packNamesAnUnreadableInputByItsPath() throws {
+        let workspace = try DropWorkspace()
+        defer { workspace.remove() }
+        let input = workspace.root + "/sub/records.csv"
+        try FileManager.default.createDirectory(atPath: input, withIntermediateDirectories: true)
+        let packed = try Binary.run(
+            ["pack", input, "--provider", "P0001", "--date", "20201001", "--seq", "1", "--out", workspace.inbox],
+            database: nil)
+        #expect(packed.status == 1, "\(packed.stderr)")
+        #expect(packed.stderr.contains("cannot read \(input):"), "\(packed.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: workspace.inbox).isEmpty)
+    }
 }
