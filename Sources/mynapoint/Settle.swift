@@ -100,6 +100,18 @@ struct Settle: ParsableCommand {
         var ledger: Ledger?
         let summary: RunSummary
         do {
+            if let summaryJSON {
+                // Checked before the run: once it commits, exit 1 ("nothing committed") would no longer be true.
+                let folder = (summaryJSON as NSString).deletingLastPathComponent
+                var isFolder: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: folder.isEmpty ? "." : folder, isDirectory: &isFolder),
+                    isFolder.boolValue, FileManager.default.isWritableFile(atPath: folder.isEmpty ? "." : folder)
+                else {
+                    throw Output.fail(
+                        "cannot write the summary to \(summaryJSON): its folder does not exist or is not writable; nothing was settled — give --summary-json a path in a writable folder"
+                    )
+                }
+            }
             summary = try settle(&ledger)
         } catch let exit as ExitCode {
             recordMetrics(started: started, exitCode: exit.rawValue, summary: nil, ledger: nil)

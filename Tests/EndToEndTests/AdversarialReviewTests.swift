@@ -102,4 +102,17 @@ import Glibc
         #expect(packed.stderr.contains("cannot read \(input):"), "\(packed.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: workspace.inbox).isEmpty)
     }
+
+    /// A summary file that cannot be written is found before the run: exit 1 then means nothing was committed.
+    @Test func anUnwritableSummaryPathStopsBeforeAnythingIsSettled() throws {
+        let deployment = try Deployment(example: true)
+        let outcome = try deployment.settle(["--summary-json", deployment.workspace.root + "/missing/summary.json"])
+        #expect(outcome.status == 1, "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("nothing was settled"), "\(outcome.stderr)")
+        #expect(!outcome.stderr.contains("NSCocoaErrorDomain"), "\(outcome.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: deployment.workspace.archive).isEmpty)
+        #expect(try deployment.state().hasPrefix("--\n"), "no grant was committed")
+        let settled = try deployment.settle(["--summary-json", deployment.workspace.root + "/summary.json"])
+        #expect(settled.status == 0, "\(settled.stderr)")
+    }
 }
