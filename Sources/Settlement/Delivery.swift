@@ -78,7 +78,13 @@ enum Delivery {
                 }
                 CrashPoint.reach("archive-data")
                 if controlPresence == .same {
-                    try FileOperations.move(control, to: EntryPath(folder: archive, name: control.name))
+                    // A file sent again (already settled) may come with another control file: the archived one of
+                    // the settled file is kept, not overwritten.
+                    let archived = EntryPath(folder: archive, name: control.name)
+                    if try FileOperations.kind(archived) != .missing, !sameControl(control, archived) {
+                        try keepEarlier(control.name, run: run, folder: archive)
+                    }
+                    try FileOperations.move(control, to: archived)
                 }
                 CrashPoint.reach("archive-control")
             case .quarantined:
@@ -160,6 +166,14 @@ enum Delivery {
         case .failure(.notAFile): return .replaced
         case .failure(.failed(let error)): throw error
         }
+    }
+
+    /// True when the archived control file has the inbox control file's bytes.
+    private static func sameControl(_ inbox: EntryPath, _ archived: EntryPath) -> Bool {
+        guard case .success(let file) = FileOperations.openRegular(inbox),
+            let bytes = try? file.readAll(limit: Admission.maxControlBytes, path: inbox)
+        else { return false }
+        return FileOperations.hasContents(archived, bytes)
     }
 
     /// A quarantined file of the same name from an earlier run is kept under a suffixed name, not overwritten.

@@ -115,4 +115,25 @@ import Glibc
         let settled = try deployment.settle(["--summary-json", deployment.workspace.root + "/summary.json"])
         #expect(settled.status == 0, "\(settled.stderr)")
     }
+
+    /// A settled file sent again with another control file is `ALREADY_SETTLED`; the archive keeps the control file
+    /// that was settled.
+    @Test func aResentFileKeepsTheArchivedControlFile() throws {
+        let deployment = try Deployment(example: true)
+        let workspace = deployment.workspace
+        let stem = "/P0001_20210105_0001"
+        let data = try Data(contentsOf: URL(fileURLWithPath: workspace.inbox + stem + ".csv.zst"))
+        let settled = try Data(contentsOf: URL(fileURLWithPath: workspace.inbox + stem + ".ctl"))
+        #expect(try deployment.settle().status == 0)
+        try data.write(to: URL(fileURLWithPath: workspace.inbox + stem + ".csv.zst"))
+        let resent = Data((String(decoding: settled, as: UTF8.self) + " ").utf8)
+        try resent.write(to: URL(fileURLWithPath: workspace.inbox + stem + ".ctl"))
+        let again = try deployment.settle()
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.contains("1 already settled"), "\(again.stdout)")
+        let archived = try FileManager.default.contentsOfDirectory(atPath: workspace.archive + "/P0001")
+            .compactMap { FileManager.default.contents(atPath: workspace.archive + "/P0001/" + $0) }
+        #expect(archived.contains(settled))
+        #expect(archived.contains(resent))
+    }
 }
