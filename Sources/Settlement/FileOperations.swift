@@ -304,8 +304,7 @@ enum FileOperations {
         } else if kind == .regular {
             switch openRegular(source) {
             case .success(let file):
-                guard let bytes = try file.readAll(limit: Int.max, path: source) else { return }
-                try writeAtomically(bytes, folder: destination.folder, name: destination.name)
+                try copyAtomically(file, from: source, to: destination)
             case .failure(.notAFile(_, hardLink: true)): break
             case .failure(.failed(let error)): throw error
             case .failure(.missing): return
@@ -315,6 +314,58 @@ enum FileOperations {
             throw crossDevice(source, destination, kind)
         }
         guard unlink(source.cString) == 0 else { throw ioError("cannot remove \(source.display) after moving it") }
+    }
+
+    /// Copies an opened file to `destination` atomically, a piece at a time so that memory stays bounded whatever
+    /// the file's size; pieces of zeros are skipped, so a sparse file stays sparse.
+    private static func copyAtomically(
+        _ file: borrowing OpenedFile, from source: EntryPath, to destination: EntryPath
+    ) throws(SettlementError) {
+        let temporary = EntryPath(folder: destination.folder, name: temporaryName())
+        let fd = open(temporary.cString, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, fileMode)
+        guard fd >= 0 else { throw ioError("cannot create \(temporary.display)") }
+        var failure: SettlementError?
+        if fchmod(fd, fileMode) != 0 { failure = ioError("cannot set the mode of \(temporary.display)") }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        let zeros = UnsafeMutableRawBufferPointer.allocate(byteCount: buffer.count, alignment: 16)
+        defer { zeros.deallocate() }
+        zeros.initializeMemory(as: UInt8.self, repeating: 0)
+        var offset: off_t = 0
+        while failure == nil {
+            let count = pread(file.descriptor, buffer.baseAddress, buffer.count, offset)
+            if count < 0 {
+                if errno != EINTR { failure = ioError("cannot read \(source.display)") }
+                continue
+            }
+            if count == 0 { break }
+            if memcmp(buffer.baseAddress!, zeros.baseAddress!, count) == 0 {
+                if lseek(fd, off_t(count), SEEK_CUR) < 0 { failure = ioError("cannot write \(temporary.display)") }
+            } else {
+                var written = 0
+                while failure == nil && written < count {
+                    let n = write(fd, buffer.baseAddress! + written, count - written)
+                    if n < 0 {
+                        if errno != EINTR { failure = ioError("cannot write \(temporary.display)") }
+                    } else {
+                        written += n
+                    }
+                }
+            }
+            offset += off_t(count)
+        }
+        if failure == nil && (ftruncate(fd, offset) != 0 || fsync(fd) != 0) {
+            failure = ioError("cannot write \(temporary.display)")
+        }
+        close(fd)
+        if failure == nil && rename(temporary.cString, destination.cString) != 0 {
+            failure = ioError("cannot rename \(temporary.display) to \(destination.display)")
+        }
+        if let failure {
+            unlink(temporary.cString)
+            throw failure
+        }
+        syncDirectory(destination.folder)
     }
 
     private static func crossDevice(_ source: EntryPath, _ destination: EntryPath, _ kind: EntryKind) -> SettlementError

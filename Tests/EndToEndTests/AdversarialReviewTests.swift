@@ -136,4 +136,38 @@ import Glibc
         #expect(archived.contains(settled))
         #expect(archived.contains(resent))
     }
+
+    /// A file quarantined onto another file system is copied a piece at a time: a file larger than the memory the
+    /// process may use (here a sparse one) is moved, not a crash that every later run would repeat.
+    @Test(.enabled(if: FileManager.default.isWritableFile(atPath: "/dev/shm")))
+    func aLargeFileIsQuarantinedOntoAnotherFileSystemInBoundedMemory() throws {
+        let deployment = try Deployment(example: true)
+        let workspace = deployment.workspace
+        let elsewhere = "/dev/shm/mynapoint-quarantine-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: elsewhere) }
+        let large = workspace.inbox + "/LARGE.csv.zst"
+        let size: off_t = 1 << 30
+        #expect(FileManager.default.createFile(atPath: large, contents: nil))
+        #expect(truncate(large, size) == 0)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: large))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("end".utf8))
+        try handle.close()
+        try "{}".write(toFile: workspace.inbox + "/LARGE.ctl", atomically: true, encoding: .utf8)
+        let arguments = [
+            "settle", "--inbox", workspace.inbox, "--outbox", workspace.outbox, "--archive", workspace.archive,
+            "--quarantine", elsewhere,
+        ]
+        let limited = ["/bin/bash", "-c", "ulimit -v 800000 && exec \"$@\"", "bash"]
+        let settled = try Binary.run(arguments, database: deployment.database, launcher: limited)
+        #expect(settled.status == 3, "\(settled.stderr)")
+        #expect(settled.killedBySignal == nil)
+        let moved = try FileManager.default.attributesOfItem(atPath: elsewhere + "/LARGE.csv.zst")
+        #expect((moved[.size] as? NSNumber)?.int64Value == Int64(size) + 3)
+        let tail = try FileHandle(forReadingFrom: URL(fileURLWithPath: elsewhere + "/LARGE.csv.zst"))
+        try tail.seek(toOffset: UInt64(size) - 1)
+        #expect(try tail.readToEnd() == Data([0]) + Data("end".utf8))
+        try tail.close()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: workspace.inbox).isEmpty)
+    }
 }
