@@ -29,6 +29,8 @@ struct EntryPath: Sendable {
 /// What an entry is, from `lstat` (nothing is followed or opened).
 enum EntryKind: Sendable, Equatable {
     case regular
+    /// A regular file with more than one name: its bytes may belong to a file elsewhere, so it is never read.
+    case hardLink
     case symbolicLink
     case directory
     case fifo
@@ -40,6 +42,7 @@ enum EntryKind: Sendable, Equatable {
     var description: String {
         switch self {
         case .regular: "a regular file"
+        case .hardLink: "a file with other names (a hard link)"
         case .symbolicLink: "a symbolic link"
         case .directory: "a directory"
         case .fifo: "a FIFO (named pipe)"
@@ -170,7 +173,8 @@ enum FileOperations {
             if errno == ENOENT { return .missing }
             throw ioError("cannot examine \(path.display)")
         }
-        return kind(mode: s.st_mode)
+        let found = kind(mode: s.st_mode)
+        return found == .regular && s.st_nlink > 1 ? .hardLink : found
     }
 
     private static func kind(mode: mode_t) -> EntryKind {
@@ -301,6 +305,8 @@ enum FileOperations {
             guard symlink(target, destination.cString) == 0 else {
                 throw ioError("cannot make the link \(destination.display)")
             }
+        } else if kind == .hardLink {
+            // Only this name goes: the file's other name keeps its bytes, which are never read.
         } else if kind == .regular {
             switch openRegular(source) {
             case .success(let file):

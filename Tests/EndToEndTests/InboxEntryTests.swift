@@ -76,6 +76,9 @@ import Glibc
         try write(badStem + Array(".csv.zst".utf8), in: inbox, secretBytes)
         try write(badStem + Array(".ctl".utf8), in: inbox, Array("{}".utf8))
         try workspace.drop("P0002_20210230_0001.csv.zst", csv: "record_id,mykey_id,kind,amount_yen,occurred_at\n")
+        // A hard link of an unknown provider with a bad control file: NOT_A_FILE comes first, as for a link.
+        try FileManager.default.linkItem(atPath: secret, toPath: inbox + "/P0009_20210105_0001.csv.zst")
+        try "{}".write(toFile: inbox + "/P0009_20210105_0001.ctl", atomically: true, encoding: .utf8)
         // A line break inside a name: shown as \x0A, so it cannot start a line of its own in a log or summary.
         try workspace.drop("P0002_2021\n0105_0008.csv.zst", csv: "record_id,mykey_id,kind,amount_yen,occurred_at\n")
         // The longest name the file system allows: its reason file's name is shortened, never refused.
@@ -99,6 +102,7 @@ import Glibc
         #expect(codes["P0002_2021\\xFF105_0006.csv.zst"] == "BAD_NAME")
         #expect(codes["P0002_20210230_0001.csv.zst"] == "BAD_NAME")
         #expect(codes["P0002_2021\\x0A0105_0008.csv.zst"] == "BAD_NAME")
+        #expect(codes["P0009_20210105_0001.csv.zst"] == "NOT_A_FILE")
         #expect(!settled.stdout.contains("P0002_2021\n"))
         #expect(FileManager.default.fileExists(atPath: workspace.quarantine + "/P0002_2021\n0105_0008.csv.zst"))
         #expect(codes[longStem + ".csv.zst"] == "BAD_NAME")
