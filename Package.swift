@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "Rules", swiftSettings: swiftSettings),
         .target(
             name: "Ledger",
-            dependencies: ["Postgres", "Rules", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Postgres", "Rules", "Crypto", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -1,3 +1,4 @@
+import Crypto
 import Postgres
 public import Rules
 
@@ -137,7 +138,7 @@ extension Ledger {
                 action: "crl.import", subject: crl.issuer,
                 detail: [
                     "source": source, "crl_number": crl.crlNumber ?? "", "this_update": crl.thisUpdate.description,
-                    "next_update": crl.nextUpdate?.description ?? "", "sha256": crl.sha256.hexDigits,
+                    "next_update": crl.nextUpdate?.description ?? "", "sha256": crl.sha256.hexString,
                     "listed": "\(counts.listed)", "newly_revoked": "\(counts.newlyRevoked)",
                     "moved_earlier": "\(counts.movedEarlier)", "bound": "\(counts.bound)",
                 ], actor: actor)
@@ -224,19 +225,5 @@ extension Ledger {
                 ], actor: actor)
             return (old, new)
         }
-    }
-}
-
-extension Array where Element == UInt8 {
-    /// Lowercase hexadecimal, for audit entries.
-    var hexDigits: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(count * 2)
-        for byte in self {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

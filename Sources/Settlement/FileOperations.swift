@@ -233,25 +233,31 @@ enum FileOperations {
 
     /// Writes `bytes` as `name` in `folder` atomically: readers see the old file or the whole new one, never a part.
     static func writeAtomically(_ bytes: [UInt8], folder: String, name: EntryName) throws(SettlementError) {
-        let target = EntryPath(folder: folder, name: name)
-        let temporary = EntryPath(folder: folder, name: temporaryName())
+        try writeAtomically(EntryPath(folder: folder, name: name)) { fd, temporary throws(SettlementError) in
+            var result: Result<Void, SettlementError> = .success(())
+            bytes.withUnsafeBytes { raw in
+                result = Result { () throws(SettlementError) in try writeAll(raw, to: fd, temporary) }
+            }
+            try result.get()
+        }
+    }
+
+    /// Makes `target` atomically: `fill` writes a new temporary file in the same folder (mode ``fileMode``), which
+    /// is then fsynced and renamed over `target`, and the folder fsynced; on failure the temporary file goes.
+    private static func writeAtomically(
+        _ target: EntryPath, fill: (Int32, EntryPath) throws(SettlementError) -> Void
+    ) throws(SettlementError) {
+        let temporary = EntryPath(folder: target.folder, name: temporaryName())
         let fd = open(temporary.cString, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, fileMode)
         guard fd >= 0 else { throw ioError("cannot create \(temporary.display)") }
         var failure: SettlementError?
-        if fchmod(fd, fileMode) != 0 { failure = ioError("cannot set the mode of \(temporary.display)") }
-        var written = 0
-        bytes.withUnsafeBytes { raw in
-            while failure == nil && written < raw.count {
-                let n = write(fd, raw.baseAddress! + written, raw.count - written)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = ioError("cannot write \(temporary.display)")
-                } else {
-                    written += n
-                }
-            }
+        do throws(SettlementError) {
+            if fchmod(fd, fileMode) != 0 { throw ioError("cannot set the mode of \(temporary.display)") }
+            try fill(fd, temporary)
+            if fsync(fd) != 0 { throw ioError("cannot write \(temporary.display)") }
+        } catch {
+            failure = error
         }
-        if failure == nil && fsync(fd) != 0 { failure = ioError("cannot write \(temporary.display)") }
         close(fd)
         if failure == nil && rename(temporary.cString, target.cString) != 0 {
             failure = ioError("cannot rename \(temporary.display) to \(target.display)")
@@ -260,7 +266,22 @@ enum FileOperations {
             unlink(temporary.cString)
             throw failure
         }
-        syncDirectory(folder)
+        syncDirectory(target.folder)
+    }
+
+    /// Writes all of `bytes` at the descriptor's position. The corresponding C function is `write`.
+    private static func writeAll(
+        _ bytes: UnsafeRawBufferPointer, to fd: Int32, _ path: EntryPath
+    ) throws(SettlementError) {
+        var written = 0
+        while written < bytes.count {
+            let n = write(fd, bytes.baseAddress! + written, bytes.count - written)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ioError("cannot write \(path.display)")
+            }
+            written += n
+        }
     }
 
     /// Writes `bytes` to a file named by a UTF-8 path (summary and metrics files).
@@ -327,51 +348,31 @@ enum FileOperations {
     private static func copyAtomically(
         _ file: borrowing OpenedFile, from source: EntryPath, to destination: EntryPath
     ) throws(SettlementError) {
-        let temporary = EntryPath(folder: destination.folder, name: temporaryName())
-        let fd = open(temporary.cString, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, fileMode)
-        guard fd >= 0 else { throw ioError("cannot create \(temporary.display)") }
-        var failure: SettlementError?
-        if fchmod(fd, fileMode) != 0 { failure = ioError("cannot set the mode of \(temporary.display)") }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
-        let zeros = UnsafeMutableRawBufferPointer.allocate(byteCount: buffer.count, alignment: 16)
-        defer { zeros.deallocate() }
-        zeros.initializeMemory(as: UInt8.self, repeating: 0)
-        var offset: off_t = 0
-        while failure == nil {
-            let count = pread(file.descriptor, buffer.baseAddress, buffer.count, offset)
-            if count < 0 {
-                if errno != EINTR { failure = ioError("cannot read \(source.display)") }
-                continue
-            }
-            if count == 0 { break }
-            if memcmp(buffer.baseAddress!, zeros.baseAddress!, count) == 0 {
-                if lseek(fd, off_t(count), SEEK_CUR) < 0 { failure = ioError("cannot write \(temporary.display)") }
-            } else {
-                var written = 0
-                while failure == nil && written < count {
-                    let n = write(fd, buffer.baseAddress! + written, count - written)
-                    if n < 0 {
-                        if errno != EINTR { failure = ioError("cannot write \(temporary.display)") }
-                    } else {
-                        written += n
-                    }
+        let descriptor = file.descriptor
+        try writeAtomically(destination) { fd, temporary throws(SettlementError) in
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+            defer { buffer.deallocate() }
+            let zeros = UnsafeMutableRawBufferPointer.allocate(byteCount: buffer.count, alignment: 16)
+            defer { zeros.deallocate() }
+            zeros.initializeMemory(as: UInt8.self, repeating: 0)
+            var offset: off_t = 0
+            while true {
+                let count = pread(descriptor, buffer.baseAddress, buffer.count, offset)
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    throw ioError("cannot read \(source.display)")
                 }
+                if count == 0 { break }
+                if memcmp(buffer.baseAddress!, zeros.baseAddress!, count) == 0 {
+                    if lseek(fd, off_t(count), SEEK_CUR) < 0 { throw ioError("cannot write \(temporary.display)") }
+                } else {
+                    try writeAll(UnsafeRawBufferPointer(rebasing: buffer[..<count]), to: fd, temporary)
+                }
+                offset += off_t(count)
             }
-            offset += off_t(count)
+            // A file ending in skipped zeros gets its length from the truncation.
+            if ftruncate(fd, offset) != 0 { throw ioError("cannot write \(temporary.display)") }
         }
-        if failure == nil && (ftruncate(fd, offset) != 0 || fsync(fd) != 0) {
-            failure = ioError("cannot write \(temporary.display)")
-        }
-        close(fd)
-        if failure == nil && rename(temporary.cString, destination.cString) != 0 {
-            failure = ioError("cannot rename \(temporary.display) to \(destination.display)")
-        }
-        if let failure {
-            unlink(temporary.cString)
-            throw failure
-        }
-        syncDirectory(destination.folder)
     }
 
     private static func crossDevice(_ source: EntryPath, _ destination: EntryPath, _ kind: EntryKind) -> SettlementError

@@ -10,12 +10,7 @@ struct PreflightArguments: ParsableArguments {
     @Option(name: .customLong("window-start"), help: "First instant a record may occur (RFC 3339).")
     var windowStart: String?
     @Option(name: .customLong("window-end"), help: "End of the window, exclusive (RFC 3339).") var windowEnd: String?
-    @Option(name: .customLong("max-line-bytes"), help: "Longest line of a data file (default 4096).")
-    var maxLineBytes: Int?
-    @Option(name: .customLong("max-file-bytes"), help: "Most decompressed bytes of one data file (default 8 GiB).")
-    var maxFileBytes: Int?
-    @Option(name: .customLong("max-file-records"), help: "Most data lines of one file (default 20000000).")
-    var maxFileRecords: Int?
+    @OptionGroup var fileLimits: FileLimitOptions
     @Option(help: "Reading threads (default: the machine's cores).") var workers: Int?
 
     func validate() throws {
@@ -26,23 +21,16 @@ struct PreflightArguments: ParsableArguments {
             throw ValidationError("--window-end must be RFC 3339 with seconds and offset")
         }
         if let workers, workers < 1 || workers > 256 { throw ValidationError("--workers must be 1–256") }
-        for (name, value) in [
-            ("max-line-bytes", maxLineBytes), ("max-file-bytes", maxFileBytes), ("max-file-records", maxFileRecords),
-        ] {
-            if let value, value < 1 { throw ValidationError("--\(name) must be a positive whole number") }
-        }
     }
 
     /// The options, or exit 64 (unusable parameters) after one line on standard error.
     func options() throws -> Preflight.Options {
         do {
             let file = try Configuration.load(path: config)?.0 ?? Configuration()
-            var options = Preflight.Options(campaign: try file.resolvedCampaign(), limits: file.limits ?? Limits())
+            var options = Preflight.Options(
+                campaign: try file.resolvedCampaign(), limits: fileLimits.applied(to: file.limits ?? Limits()))
             if let windowStart { options.campaign.windowStart = RFC3339.parse(windowStart)! }
             if let windowEnd { options.campaign.windowEnd = RFC3339.parse(windowEnd)! }
-            if let maxLineBytes { options.limits.maxLineBytes = maxLineBytes }
-            if let maxFileBytes { options.limits.maxFileBytes = maxFileBytes }
-            if let maxFileRecords { options.limits.maxFileRecords = maxFileRecords }
             options.workers = workers ?? file.workers ?? ProcessInfo.processInfo.activeProcessorCount
             return options
         } catch {
@@ -233,5 +221,33 @@ struct PackCommand: ParsableCommand {
             print("wrote \(out)/\(name) and \(out)/\(stem).ctl: \(control.records) records, \(control.amountTotal) yen")
             print(Check.text(verdict), terminator: "")
         }
+    }
+}
+
+/// The per-file limits as flags (`--max-line-bytes`, `--max-file-bytes`, `--max-file-records`), shared by `settle`,
+/// `check` and `pack` so that all three judge a file alike.
+struct FileLimitOptions: ParsableArguments {
+    @Option(name: .customLong("max-line-bytes"), help: "Longest line of a data file (default 4096).")
+    var maxLineBytes: Int?
+    @Option(name: .customLong("max-file-bytes"), help: "Most decompressed bytes of one data file (default 8 GiB).")
+    var maxFileBytes: Int?
+    @Option(name: .customLong("max-file-records"), help: "Most data lines of one file (default 20000000).")
+    var maxFileRecords: Int?
+
+    func validate() throws {
+        for (name, value) in [
+            ("max-line-bytes", maxLineBytes), ("max-file-bytes", maxFileBytes), ("max-file-records", maxFileRecords),
+        ] {
+            if let value, value < 1 { throw ValidationError("--\(name) must be a positive whole number") }
+        }
+    }
+
+    /// `limits` with the values given on the command line.
+    func applied(to limits: Limits) -> Limits {
+        var result = limits
+        if let maxLineBytes { result.maxLineBytes = maxLineBytes }
+        if let maxFileBytes { result.maxFileBytes = maxFileBytes }
+        if let maxFileRecords { result.maxFileRecords = maxFileRecords }
+        return result
     }
 }

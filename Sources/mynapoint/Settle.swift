@@ -33,12 +33,7 @@ struct Settle: ParsableCommand {
         false
     @Flag(help: "Wait for another run to finish instead of exiting with 75.") var wait = false
     @Flag(help: "Stop after one run, even when files were left for a later run by max_run_records.") var once = false
-    @Option(name: .customLong("max-line-bytes"), help: "Longest line of a data file (default 4096).")
-    var maxLineBytes: Int?
-    @Option(name: .customLong("max-file-bytes"), help: "Most decompressed bytes of one data file (default 8 GiB).")
-    var maxFileBytes: Int?
-    @Option(name: .customLong("max-file-records"), help: "Most data lines of one file (default 20000000).")
-    var maxFileRecords: Int?
+    @OptionGroup var fileLimits: FileLimitOptions
     @Option(name: .customLong("max-run-records"), help: "Most records admitted into one run (default 20000000).")
     var maxRunRecords: Int?
     @Option(
@@ -66,18 +61,11 @@ struct Settle: ParsableCommand {
         if let windowEnd, RFC3339.parse(windowEnd) == nil {
             throw ValidationError("--window-end must be RFC 3339 with seconds and offset")
         }
-        for (name, value) in [
-            ("max-line-bytes", maxLineBytes), ("max-file-bytes", maxFileBytes), ("max-file-records", maxFileRecords),
-            ("max-run-records", maxRunRecords),
-        ] {
-            if let value, value < 1 { throw ValidationError("--\(name) must be a positive whole number") }
+        if let maxRunRecords, maxRunRecords < 1 {
+            throw ValidationError("--max-run-records must be a positive whole number")
         }
         // Out-of-range values given here are usage errors (64), as `check` reports them, not failed runs (1).
-        var limits = Limits()
-        if let maxLineBytes { limits.maxLineBytes = maxLineBytes }
-        if let maxFileBytes { limits.maxFileBytes = maxFileBytes }
-        if let maxFileRecords { limits.maxFileRecords = maxFileRecords }
-        if let maxRunRecords { limits.maxRunRecords = maxRunRecords }
+        let limits = commandLineLimits(over: Limits())
         if let problem = limits.validationError {
             throw ValidationError(
                 "--" + problem.dropFirst("limits.".count).replacingOccurrences(of: "_", with: "-"))
@@ -135,6 +123,13 @@ struct Settle: ParsableCommand {
         if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
     }
 
+    /// `limits` with the values given on the command line.
+    private func commandLineLimits(over limits: Limits) -> Limits {
+        var result = fileLimits.applied(to: limits)
+        if let maxRunRecords { result.maxRunRecords = maxRunRecords }
+        return result
+    }
+
     /// One run; every failure leaves as an `ExitCode` after its one line on standard error.
     private func settle(_ opened: inout Ledger?) throws -> RunSummary {
         let logger = database.logger("mynapoint.settle")
@@ -164,11 +159,7 @@ struct Settle: ParsableCommand {
             options.dryRun = dryRun
             options.waitForLock = wait
             options.once = once
-            options.limits = file.limits ?? Limits()
-            if let maxLineBytes { options.limits.maxLineBytes = maxLineBytes }
-            if let maxFileBytes { options.limits.maxFileBytes = maxFileBytes }
-            if let maxFileRecords { options.limits.maxFileRecords = maxFileRecords }
-            if let maxRunRecords { options.limits.maxRunRecords = maxRunRecords }
+            options.limits = commandLineLimits(over: file.limits ?? Limits())
             options.version = Mynapoint.version
             if Output.standardErrorIsTerminal { options.progress = ProgressLine.shared.update }
             let ledger = try Ledger(url: database.url ?? file.database_url)
