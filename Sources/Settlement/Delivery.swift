@@ -106,7 +106,7 @@ enum Delivery {
 
     /// Writes a settled file's result and result control file, unless they are already there byte for byte.
     private static func writeResult(
-        _ result: (name: String, bytes: [UInt8], control: String), provider: String, folders: DropFolders
+        _ result: FileRegistration.Result, provider: String, folders: DropFolders
     ) throws {
         let outbox = folders.outbox + "/" + provider
         try FileOperations.makeDirectory(outbox)
@@ -125,7 +125,7 @@ enum Delivery {
 
     /// Writes `{stem}.error.json` and moves what is still there of the pair into quarantine.
     private static func quarantine(
-        _ verdict: (code: String, message: String, line: Int?), data: EntryPath?, control: EntryPath?,
+        _ verdict: FileRegistration.Quarantine, data: EntryPath?, control: EntryPath?,
         stem: [UInt8], run: Int64, folders: DropFolders
     ) throws {
         try FileOperations.makeDirectory(folders.quarantine)

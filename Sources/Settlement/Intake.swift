@@ -111,9 +111,9 @@ struct FileIntake: Sendable {
     }
 
     /// The record ID bytes of a record.
-    func withRecordID<T>(_ record: IntakeRecord, _ body: (UnsafeRawBufferPointer) -> T) -> T {
-        recordIDs.withUnsafeBytes { all in
-            body(
+    func withRecordID<T>(_ record: IntakeRecord, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        try recordIDs.withUnsafeBytes { all in
+            try body(
                 UnsafeRawBufferPointer(
                     rebasing: all[
                         Int(record.recordIDOffset)..<(Int(record.recordIDOffset) + Int(record.recordIDLength))]))

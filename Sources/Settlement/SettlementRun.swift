@@ -48,51 +48,6 @@ public struct SettlementOptions: Sendable {
     }
 }
 
-/// What a run did, for the operator, the summary file and the exit code (settlement spec §9).
-public struct RunSummary: Sendable, Codable {
-    /// One file's outcome.
-    public struct FileOutcome: Sendable, Codable {
-        public var file: String
-        public var outcome: String
-        public var records: Int
-        public var granted_records: Int
-        public var points: Int
-        public var code: String?
-        public var message: String?
-        public var line: Int?
-    }
-
-    public var run_id: Int64?
-    public var dry_run: Bool
-    public var started_at: String
-    public var duration_seconds: Double
-    public var files: [FileOutcome]
-    public var waiting: [String]
-    public var settled_files: Int
-    public var quarantined_files: Int
-    public var already_settled_files: Int
-    public var records: Int
-    public var granted_records: Int
-    public var rejected_records: Int
-    public var points: Int
-    public var eligible_amount: Int
-    public var rejections: [String: Int]
-    public var recovered_runs: [Int64]
-    /// Inbox entries named like no drop file, left alone.
-    public var ignored: [String] = []
-    /// Complete files left for a later run by `max_run_records` (only after `--once` or a dry run).
-    public var deferred: [String] = []
-    /// Inputs left in the inbox at delivery because they were replaced after the run read them.
-    public var left_in_inbox: [String] = []
-    /// The runs of the invocation, one entry each (absent inside an entry).
-    public var runs: [RunSummary]?
-    /// Seconds spent in each phase of the run (snapshot, intake, duplicates, points, results, commit, delivery).
-    public var phase_seconds: [String: Double] = [:]
-
-    /// The exit code of §9: 0 when every complete file was settled (or had been), 3 when some was quarantined.
-    public var exitCode: Int32 { quarantined_files > 0 ? 3 : 0 }
-}
-
 /// Settlement (settlement spec §3–§7, §11): under the lock, deliver what earlier runs left undelivered, then one
 /// atomic run after another (lock → recover → snapshot → admit → intake → duplicates → points → results → commit →
 /// deliver) until nothing settleable is left.
@@ -105,21 +60,8 @@ public enum SettlementRun {
     /// run was committed (``SettlementError/committedRuns`` names earlier runs of the invocation that were).
     public static func run(ledger: Ledger, options: SettlementOptions, logger: Logger) throws -> RunSummary {
         let started = Date()
-        if let problem = options.campaign.validationError {
-            throw SettlementError(code: .configuration, message: "campaign parameters: \(problem)")
-        }
-        if let problem = options.limits.validationError {
-            throw SettlementError(code: .configuration, message: problem)
-        }
-        do {
-            try ledger.lockSettlement(wait: options.waitForLock)
-        } catch is SettlementLockBusy {
-            throw SettlementError(
-                code: .locked,
-                message:
-                    "another settlement run holds the lock on this database; nothing was changed — wait for it to finish (or use --wait)"
-            )
-        }
+        try validate(options)
+        try lock(ledger, wait: options.waitForLock)
         defer { ledger.unlockSettlement() }
         // The first run starts here, once the lock is held (a --wait for it is not the run's): its start and
         // duration include the checks and the recovery of earlier runs, so `runs show` shows the whole run.
@@ -139,11 +81,10 @@ public enum SettlementRun {
             do {
                 summary = try runOnce(ledger: ledger, options: options, started: runStarted, logger: logger)
             } catch var error as SettlementError {
-                error.committedRuns = runs.compactMap(\.run_id)
+                error.committedRuns = runs.compactMap(\.runID)
                 throw error
             } catch {
-                throw SettlementError(
-                    code: .database, message: "\(error)", committedRuns: runs.compactMap(\.run_id))
+                throw SettlementError(code: .database, message: "\(error)", committedRuns: runs.compactMap(\.runID))
             }
             runs.append(summary)
             // The next run of this invocation starts where this one ended.
@@ -153,9 +94,30 @@ public enum SettlementRun {
                 "more files than one run admits; starting the next run",
                 metadata: ["deferred_files": "\(summary.deferred.count)"])
         }
-        var total = RunSummary.combining(runs, dryRun: options.dryRun, started: started)
-        total.recovered_runs = recovered
-        return total
+        return RunSummary.combining(runs, started: started, recovered: recovered)
+    }
+
+    /// Refuses options no run can use.
+    static func validate(_ options: SettlementOptions) throws {
+        if let problem = options.campaign.validationError {
+            throw SettlementError(code: .configuration, message: "campaign parameters: \(problem)")
+        }
+        if let problem = options.limits.validationError {
+            throw SettlementError(code: .configuration, message: problem)
+        }
+    }
+
+    /// Phase 0: one settlement at a time on a database (settlement spec §7.4).
+    static func lock(_ ledger: Ledger, wait: Bool) throws {
+        do {
+            try ledger.lockSettlement(wait: wait)
+        } catch is SettlementLockBusy {
+            throw SettlementError(
+                code: .locked,
+                message:
+                    "another settlement run holds the lock on this database; nothing was changed — wait for it to finish (or use --wait)"
+            )
+        }
     }
 
     /// Delivers every committed run whose delivery is not confirmed, before anything else (settlement spec §11.4).
@@ -173,205 +135,207 @@ public enum SettlementRun {
         return recovered
     }
 
-    /// One atomic run over the files admitted now, started at `started` (the lock, or the previous run's end).
+    /// One atomic run over the files admitted now, started at `started` (the lock, or the previous run's end): each
+    /// phase a function returning the value the next one needs.
     static func runOnce(
         ledger: Ledger, options: SettlementOptions, started: Date, logger: Logger
     ) throws -> RunSummary {
         var clock = PhaseClock()
-        let snapshot = try ledger.loadSnapshot()
+        let snapshot = try loadSnapshot(ledger, logger: logger)
         clock.end("snapshot")
+        let inbox = try scan(options.folders.inbox, limits: options.limits, logger: logger)
+        var intakes = try readFiles(inbox.admission.admitted, snapshot: snapshot, options: options)
+        clock.end("intake")
+        CrashPoint.reach("intake")
+        try markDuplicates(&intakes, snapshot: snapshot, ledger: ledger, workers: options.workers)
+        clock.end("duplicates")
+        let balances = awardPoints(&intakes, snapshot: snapshot, options: options)
+        clock.end("points")
+        options.progress?(.init(phase: "results", filesDone: intakes.count, files: intakes.count, records: 0))
+        let results = try renderResults(intakes, workers: options.workers)
+        clock.end("results")
+        CrashPoint.reach("results")
+        let registrations = register(intakes, results: results, snapshot: snapshot)
+        log(registrations, logger: logger)
+        let vanished = intakes.filter { $0.verdict == .vanished }.map(\.file.name)
+
+        var committed: CommittedRun?
+        if !options.dryRun && !registrations.isEmpty {
+            let runID = try commit(
+                intakes, registrations: registrations, balances: balances, snapshot: snapshot, started: started,
+                options: options, ledger: ledger)
+            clock.end("commit")
+            CrashPoint.reach("committed")
+            logger.notice(
+                "run committed",
+                metadata: ["run_id": "\(runID)", "points": "\(registrations.reduce(0) { $0 + $1.points })"])
+            let delivered = try deliver(
+                run: runID, intakes: intakes, options: options, started: started, ledger: ledger, logger: logger)
+            // Ends where the recorded duration ends, so the phases never add up to more than the run took.
+            clock.end("delivery", at: delivered.finishedAt)
+            committed = CommittedRun(runID: runID, delivered: delivered)
+        }
+        return RunSummary(
+            started: started, dryRun: options.dryRun, inbox: inbox, files: registrations, vanished: vanished,
+            committed: committed, phaseSeconds: clock.seconds)
+    }
+
+    /// Phase 1: the registry as it stands now (settlement spec §4).
+    static func loadSnapshot(_ ledger: Ledger, logger: Logger) throws -> RegistrySnapshot {
+        let snapshot = try ledger.loadSnapshot()
         logger.info("registry snapshot loaded", metadata: ["holders": "\(snapshot.holderCount)"])
-        let drop = try Drop.scan(inbox: options.folders.inbox)
-        let admission = try Admission.admit(drop, inbox: options.folders.inbox, limits: options.limits)
+        return snapshot
+    }
+
+    /// Phase 2: what the inbox holds, and which complete files this run takes on (settlement spec §3.1, §11.2).
+    static func scan(_ inbox: String, limits: Limits, logger: Logger) throws -> ScannedInbox {
+        let drop = try Drop.scan(inbox: inbox)
+        let admission = try Admission.admit(drop, inbox: inbox, limits: limits)
         for name in drop.waiting { logger.info("file waiting for its other half", metadata: ["file": "\(name)"]) }
         if !drop.ignored.isEmpty {
             logger.notice(
                 "inbox entries named like no drop file were left alone",
                 metadata: ["entries": "\(drop.ignored.count)", "first": "\(drop.ignored[0])"])
         }
-
-        var intakes = try readFiles(admission.admitted, snapshot: snapshot, options: options)
-        clock.end("intake")
-        CrashPoint.reach("intake")
-        let earlier = try duplicatesOfEarlierRuns(intakes, snapshot: snapshot, ledger: ledger)
-        CrashPoint.reach("duplicates")
-        Settle.markDuplicates(&intakes, earlier: earlier, workers: options.workers)
-        clock.end("duplicates")
-        let changes = Settle.awardPoints(
-            &intakes, snapshot: snapshot, campaign: options.campaign, workers: options.workers)
-        clock.end("points")
-        options.progress?(.init(phase: "results", filesDone: intakes.count, files: intakes.count, records: 0))
-        let results = try renderResults(intakes, workers: options.workers)
-        clock.end("results")
-        CrashPoint.reach("results")
-
-        var summary = RunSummary(
-            run_id: nil, dry_run: options.dryRun,
-            started_at: RFC3339.format(Instant(secondsSinceEpoch: Int64(started.timeIntervalSince1970))),
-            duration_seconds: 0, files: [], waiting: drop.waiting, settled_files: 0, quarantined_files: 0,
-            already_settled_files: 0, records: 0, granted_records: 0, rejected_records: 0, points: 0,
-            eligible_amount: 0, rejections: [:], recovered_runs: [])
-        summary.ignored = drop.ignored
-        summary.deferred = admission.deferred
-        let registrations = register(intakes, results: results, snapshot: snapshot, summary: &summary, logger: logger)
-        for intake in intakes where intake.verdict == .vanished { summary.waiting.append(intake.file.name) }
-
-        if !options.dryRun && !registrations.isEmpty {
-            let runID = try commit(
-                intakes, registrations: registrations, changes: changes, snapshot: snapshot, started: started,
-                options: options, summary: summary, ledger: ledger)
-            clock.end("commit")
-            CrashPoint.reach("committed")
-            summary.run_id = runID
-            logger.notice("run committed", metadata: ["run_id": "\(runID)", "points": "\(summary.points)"])
-            options.progress?(
-                .init(phase: "delivery", filesDone: intakes.count, files: intakes.count, records: summary.records))
-            var opened: [String: FileIdentity] = [:]
-            for intake in intakes { opened[intake.file.name] = intake.identity }
-            let delivered: Delivery.Delivered
-            do {
-                delivered = try Delivery.deliver(
-                    run: runID, ledger: ledger, folders: options.folders, opened: opened, started: started,
-                    logger: logger)
-            } catch {
-                throw SettlementError.deliveryPending(run: runID, cause: error)
-            }
-            summary.left_in_inbox = delivered.leftInInbox
-            // Ends where the recorded duration ends, so the phases never add up to more than the run took.
-            clock.end("delivery", at: delivered.finishedAt)
-        }
-        summary.phase_seconds = clock.seconds
-        summary.duration_seconds = Date().timeIntervalSince(started)
-        return summary
+        return ScannedInbox(drop: drop, admission: admission)
     }
 
-    /// Positions of the run's keys that earlier runs settled, in one set-based query.
-    static func duplicatesOfEarlierRuns(
-        _ intakes: [FileIntake], snapshot: RegistrySnapshot, ledger: Ledger
-    ) throws -> [UInt64] {
-        try ledger.alreadySettled { writer in
+    /// Phase 4: marks `DUPLICATE` on keys settled by earlier runs (one set-based query) and on keys repeated within
+    /// this run.
+    static func markDuplicates(
+        _ intakes: inout [FileIntake], snapshot: RegistrySnapshot, ledger: Ledger, workers: Int
+    ) throws {
+        let earlier = try ledger.alreadySettled { emit in
             for (f, intake) in intakes.enumerated() where intake.verdict == .settle {
                 let providerKey = snapshot.providerKeys[Int(intake.providerIndex)]
                 for (r, record) in intake.records.enumerated() where !record.isMalformed {
-                    writer.beginRow(fieldCount: 3)
-                    writer.writeInt64(Int64(Settle.position(file: f, record: r)))
-                    writer.writeInt32(providerKey)
-                    intake.withRecordID(record) { writer.writeText(bytes: $0) }
+                    let key = RunKey(position: Settle.position(file: f, record: r), providerKey: providerKey)
+                    try intake.withRecordID(record) { try emit(key, $0) }
                 }
             }
         }
+        CrashPoint.reach("duplicates")
+        Settle.markDuplicates(&intakes, earlier: earlier, workers: workers)
     }
 
-    /// The registration of every decided file, counted into `summary` as it goes.
+    /// Phase 5: points in the §5 order; returns the holders' new balances.
+    static func awardPoints(
+        _ intakes: inout [FileIntake], snapshot: RegistrySnapshot, options: SettlementOptions
+    ) -> [BalanceChange] {
+        let changes = Settle.awardPoints(
+            &intakes, snapshot: snapshot, campaign: options.campaign, workers: options.workers)
+        return changes.map { change in
+            BalanceChange(
+                holderKey: snapshot.holderKeys[Int(change.holder)], before: snapshot.balances[Int(change.holder)],
+                after: change.balance, records: change.records)
+        }
+    }
+
+    /// The registration of every decided file (a vanished file is not decided, so not registered).
     static func register(
-        _ intakes: [FileIntake], results: [ResultFile?], snapshot: RegistrySnapshot, summary: inout RunSummary,
-        logger: Logger
+        _ intakes: [FileIntake], results: [ResultFile?], snapshot: RegistrySnapshot
     ) -> [FileRegistration] {
-        var registrations: [FileRegistration] = []
-        for (intake, result) in zip(intakes, results) where intake.verdict != .vanished {
+        zip(intakes, results).compactMap { intake, result -> FileRegistration? in
             let providerKey = intake.providerIndex >= 0 ? snapshot.providerKeys[Int(intake.providerIndex)] : nil
             var registration = FileRegistration(
                 name: intake.file.name, providerKey: providerKey, sha256: intake.sha256, outcome: .settled)
             registration.controlSHA256 = intake.controlSHA256
             registration.rawName = intake.file.rawNameIfShownOtherwise
             registration.amountTotal = intake.amountTotal
-            var outcome = RunSummary.FileOutcome(
-                file: intake.file.name, outcome: "settled", records: 0, granted_records: 0, points: 0)
             switch intake.verdict {
-            case .vanished: continue
+            case .vanished: return nil
             case .quarantine(let verdict):
                 registration.outcome = .quarantined
-                registration.quarantine = (verdict.code.rawValue, verdict.message, verdict.line)
-                outcome.outcome = "quarantined"
-                outcome.code = verdict.code.rawValue
-                outcome.message = verdict.message
-                outcome.line = verdict.line
-                summary.quarantined_files += 1
-                logger.warning(
-                    "file quarantined",
-                    metadata: [
-                        "file": "\(intake.file.name)", "code": "\(verdict.code.rawValue)",
-                        "reason": "\(verdict.message)",
-                    ])
+                registration.quarantine = .init(
+                    code: verdict.code.rawValue, message: verdict.message, line: verdict.line)
             case .alreadySettled:
                 registration.outcome = .alreadySettled
-                outcome.outcome = "already_settled"
-                outcome.code = "ALREADY_SETTLED"
-                summary.already_settled_files += 1
-                logger.notice("file already settled; skipped", metadata: ["file": "\(intake.file.name)"])
             case .settle:
-                guard let result else { continue }
+                guard let result else { return nil }
                 registration.records = result.records
                 registration.grantedRecords = result.grantedRecords
                 registration.points = result.pointsTotal
                 registration.eligibleAmount = result.eligibleAmount
-                registration.result = (result.name, result.bytes, SHA256.hash(result.bytes), result.control)
-                for reason in Reason.allCases where result.reasonCounts[Int(reason.rawValue)] > 0 {
+                registration.result = .init(
+                    name: result.name, bytes: result.bytes, sha256: SHA256.hash(result.bytes), control: result.control)
+                registration.tallies = Reason.allCases.compactMap { reason in
                     let count = result.reasonCounts[Int(reason.rawValue)]
-                    registration.outcomes.append((reason.code, count, result.reasonPoints[Int(reason.rawValue)]))
-                    if reason.isRejection { summary.rejections[reason.code, default: 0] += count }
+                    guard count > 0 else { return nil }
+                    return .init(reason: reason, records: count, points: result.reasonPoints[Int(reason.rawValue)])
                 }
-                outcome.records = result.records
-                outcome.granted_records = result.grantedRecords
-                outcome.points = result.pointsTotal
-                summary.settled_files += 1
-                summary.records += result.records
-                summary.granted_records += result.grantedRecords
-                summary.rejected_records += result.records - result.grantedRecords
-                summary.points += result.pointsTotal
-                summary.eligible_amount += result.eligibleAmount
             }
-            registrations.append(registration)
-            summary.files.append(outcome)
+            return registration
         }
-        return registrations
     }
 
-    /// Commits the run in one transaction (recording the campaign if it is the first run to commit).
+    /// Tells the operator about the files that were not settled.
+    static func log(_ registrations: [FileRegistration], logger: Logger) {
+        for file in registrations {
+            switch file.outcome {
+            case .settled: break
+            case .quarantined:
+                logger.warning(
+                    "file quarantined",
+                    metadata: [
+                        "file": "\(file.name)", "code": "\(file.quarantine?.code ?? "")",
+                        "reason": "\(file.quarantine?.message ?? "")",
+                    ])
+            case .alreadySettled:
+                logger.notice("file already settled; skipped", metadata: ["file": "\(file.name)"])
+            }
+        }
+    }
+
+    /// Phase 7: commits the run in one transaction (recording the campaign if it is the first run to commit).
     static func commit(
-        _ intakes: [FileIntake], registrations: [FileRegistration],
-        changes: [(holder: RegistrySnapshot.HolderIndex, balance: Balance, records: Int)], snapshot: RegistrySnapshot,
-        started: Date, options: SettlementOptions, summary: RunSummary, ledger: Ledger
+        _ intakes: [FileIntake], registrations: [FileRegistration], balances: [BalanceChange],
+        snapshot: RegistrySnapshot, started: Date, options: SettlementOptions, ledger: Ledger
     ) throws -> Int64 {
-        options.progress?(
-            .init(phase: "commit", filesDone: intakes.count, files: intakes.count, records: summary.records))
+        let records = registrations.reduce(0) { $0 + $1.records }
+        options.progress?(.init(phase: "commit", filesDone: intakes.count, files: intakes.count, records: records))
         let runID = try ledger.nextRunID()
         let header = RunHeader(
             runID: runID, startedAt: started, startedBy: Ledger.actor, host: ProcessInfo.processInfo.hostName,
             version: options.version, parametersJSON: parametersJSON(options))
-        let balanceChanges = changes.map { change in
-            BalanceChange(
-                holderKey: snapshot.holderKeys[Int(change.holder)], before: snapshot.balances[Int(change.holder)],
-                after: change.balance, records: change.records)
+        // Registrations leave out vanished files, so a file's index among them is counted here.
+        var registered: [Int] = []
+        var next = 0
+        for intake in intakes {
+            registered.append(next)
+            if intake.verdict != .vanished { next += 1 }
         }
-        try ledger.commitRun(
-            header, files: registrations, balances: balanceChanges, cap: options.campaign.capPoints,
-            campaign: options.campaign
-        ) { fileIDs, writer in
+        try ledger.commitRun(header, files: registrations, balances: balances, campaign: options.campaign) { emit in
             for (f, intake) in intakes.enumerated() where intake.verdict == .settle {
                 let providerKey = snapshot.providerKeys[Int(intake.providerIndex)]
                 for (r, record) in intake.records.enumerated()
                 where !record.isMalformed && record.reason != Reason.duplicate.rawValue {
-                    writer.beginRow(fieldCount: 10)
-                    writer.writeInt32(providerKey)
-                    intake.withRecordID(record) { writer.writeText(bytes: $0) }
-                    if record.holder >= 0 {
-                        writer.writeInt64(snapshot.holderKeys[Int(record.holder)])
-                    } else {
-                        writer.writeNull()
-                    }
-                    writer.writeInt64(runID)
-                    writer.writeInt64(fileIDs[f])
-                    writer.writeInt32(Int32(r + 1))
-                    writer.writeInt64(record.occurredAt)
-                    writer.writeInt32(record.amount)
-                    writer.writeInt32(record.points)
-                    writer.writeInt16(Int16(record.reason))
+                    let row = GrantRow(
+                        providerKey: providerKey,
+                        holderKey: record.holder >= 0 ? snapshot.holderKeys[Int(record.holder)] : nil,
+                        file: registered[f], line: Int32(r + 1), occurredAt: record.occurredAt, amount: record.amount,
+                        points: record.points, reason: Reason(rawValue: record.reason) ?? .malformed)
+                    try intake.withRecordID(record) { try emit(row, $0) }
                     if r == intake.records.count / 2 { CrashPoint.reach("grants-copy") }
                 }
             }
         }
         return runID
+    }
+
+    /// Phase 8: writes the result files and moves the inputs of the committed run.
+    static func deliver(
+        run: Int64, intakes: [FileIntake], options: SettlementOptions, started: Date, ledger: Ledger, logger: Logger
+    ) throws -> Delivery.Delivered {
+        let records = intakes.reduce(0) { $0 + $1.records.count }
+        options.progress?(.init(phase: "delivery", filesDone: intakes.count, files: intakes.count, records: records))
+        var opened: [String: FileIdentity] = [:]
+        for intake in intakes { opened[intake.file.name] = intake.identity }
+        do {
+            return try Delivery.deliver(
+                run: run, ledger: ledger, folders: options.folders, opened: opened, started: started, logger: logger)
+        } catch {
+            throw SettlementError.deliveryPending(run: run, cause: error)
+        }
     }
 
     /// Reads every complete file on `workers` threads (each with its own decompressor); results in name order.
@@ -456,24 +420,18 @@ struct PhaseClock {
     }
 }
 
-extension RunSummary {
-    /// The invocation's totals over its runs, with each run under `runs`.
-    static func combining(_ runs: [RunSummary], dryRun: Bool, started: Date) -> RunSummary {
-        var total = runs.last!
-        total.started_at = runs[0].started_at
-        total.files = runs.flatMap(\.files)
-        total.left_in_inbox = runs.flatMap(\.left_in_inbox)
-        for keyPath in [
-            \RunSummary.settled_files, \.quarantined_files, \.already_settled_files, \.records, \.granted_records,
-            \.rejected_records, \.points, \.eligible_amount,
-        ] {
-            total[keyPath: keyPath] = runs.reduce(0) { $0 + $1[keyPath: keyPath] }
-        }
-        total.rejections = runs.reduce(into: [:]) { sum, run in sum.merge(run.rejections, uniquingKeysWith: +) }
-        total.phase_seconds = runs.reduce(into: [:]) { sum, run in sum.merge(run.phase_seconds, uniquingKeysWith: +) }
-        total.run_id = runs.last(where: { $0.run_id != nil })?.run_id
-        total.duration_seconds = Date().timeIntervalSince(started)
-        total.runs = runs
-        return total
-    }
+/// What the scan phase found: the inbox's entries and the files this run takes on.
+struct ScannedInbox {
+    /// The inbox's entries.
+    var drop: Drop
+    /// The complete files admitted into this run, and those left for a later one.
+    var admission: Admission
+}
+
+/// A run that committed, and what its delivery did.
+struct CommittedRun {
+    /// The run's number.
+    var runID: Int64
+    /// What the delivery did.
+    var delivered: Delivery.Delivered
 }

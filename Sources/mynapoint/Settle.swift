@@ -114,7 +114,7 @@ struct Settle: ParsableCommand {
             } catch {
                 recordMetrics(started: started, exitCode: 1, summary: summary, ledger: ledger)
                 throw Output.fail(
-                    "the run \(summary.run_id.map(String.init) ?? "") completed but the summary could not be written to \(summaryJSON): \(error)"
+                    "the run \(summary.runID.map(String.init) ?? "") completed but the summary could not be written to \(summaryJSON): \(error)"
                 )
             }
         }
@@ -193,19 +193,19 @@ struct Settle: ParsableCommand {
         var metrics = SettleMetrics(
             exitCode: exitCode, durationSeconds: now.timeIntervalSince(started), finishedAt: now)
         if let s = summary {
-            metrics.runID = s.run_id
+            metrics.runID = s.runID
             metrics.files = [
-                "settled": s.settled_files, "quarantined": s.quarantined_files,
-                "already_settled": s.already_settled_files, "waiting": s.waiting.count,
+                "settled": s.settledFiles, "quarantined": s.quarantinedFiles,
+                "already_settled": s.alreadySettledFiles, "waiting": s.waiting.count,
             ]
             metrics.points = s.points
-            metrics.eligibleAmount = s.eligible_amount
-            if let run = s.run_id, let ledger, let outcomes = try? RunHistory.outcomes(ledger: ledger, run: run) {
+            metrics.eligibleAmount = s.eligibleAmount
+            if let run = s.runID, let ledger, let outcomes = try? RunHistory.outcomes(ledger: ledger, run: run) {
                 for (reason, count) in outcomes { metrics.records[reason == "GRANTED" ? "" : reason] = count }
             } else {
                 // A dry run has no outcomes in the database; cap reasons are then counted as plain grants.
                 metrics.records = s.rejections
-                metrics.records[""] = s.granted_records
+                metrics.records[""] = s.grantedRecords
             }
         }
         do {
@@ -219,28 +219,28 @@ struct Settle: ParsableCommand {
     }
 
     private func printSummary(_ s: RunSummary) {
-        let head = s.dry_run ? "dry run (nothing written)" : (s.run_id.map { "run \($0)" } ?? "nothing to settle")
+        let head = s.dryRun ? "dry run (nothing written)" : (s.runID.map { "run \($0)" } ?? "nothing to settle")
         print(
-            "\(head): \(s.settled_files) files settled, \(s.quarantined_files) quarantined, \(s.already_settled_files) already settled, \(s.waiting.count) waiting"
+            "\(head): \(s.settledFiles) files settled, \(s.quarantinedFiles) quarantined, \(s.alreadySettledFiles) already settled, \(s.waiting.count) waiting"
         )
         print(
-            "records \(s.records): granted \(s.granted_records), rejected \(s.rejected_records); points \(s.points) on \(s.eligible_amount) yen eligible"
+            "records \(s.records): granted \(s.grantedRecords), rejected \(s.rejectedRecords); points \(s.points) on \(s.eligibleAmount) yen eligible"
         )
         if !s.rejections.isEmpty {
             print(
                 "rejections: "
                     + s.rejections.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
-        for file in s.files where file.outcome == "quarantined" {
+        for file in s.files where file.outcome == .quarantined {
             print("quarantined \(file.file): \(file.code ?? "") \(file.message ?? "")")
         }
         if let runs = s.runs, runs.count > 1 {
-            print("in \(runs.count) runs: \(runs.compactMap(\.run_id).map(String.init).joined(separator: ", "))")
+            print("in \(runs.count) runs: \(runs.compactMap(\.runID).map(String.init).joined(separator: ", "))")
         }
         if !s.deferred.isEmpty {
             print("left for a later run (max_run_records): \(s.deferred.count) file(s), first \(s.deferred[0])")
         }
-        for name in s.left_in_inbox {
+        for name in s.leftInInbox {
             print("left in the inbox: \(name) was replaced after the run read it; the next run treats it as a new drop")
         }
         if !s.ignored.isEmpty {
@@ -248,14 +248,14 @@ struct Settle: ParsableCommand {
                 "ignored \(s.ignored.count) inbox entr\(s.ignored.count == 1 ? "y" : "ies") named like no drop file: \(s.ignored.prefix(5).joined(separator: ", "))"
             )
         }
-        if !s.recovered_runs.isEmpty {
+        if !s.recoveredRuns.isEmpty {
             print(
-                "delivered the results of earlier run(s) \(s.recovered_runs.map(String.init).joined(separator: ", "))")
+                "delivered the results of earlier run(s) \(s.recoveredRuns.map(String.init).joined(separator: ", "))")
         }
         let phases = ["snapshot", "intake", "duplicates", "points", "results", "commit", "delivery"]
-            .compactMap { name in s.phase_seconds[name].map { String(format: "%@ %.2f", name, $0) } }
+            .compactMap { name in s.phaseSeconds[name].map { String(format: "%@ %.2f", name, $0) } }
         print(
-            String(format: "took %.2f s", s.duration_seconds)
+            String(format: "took %.2f s", s.durationSeconds)
                 + (phases.isEmpty ? "" : " (" + phases.joined(separator: ", ") + ")"))
     }
 }

@@ -16,8 +16,8 @@ import Testing
         try ledger.commitRun(
             try header(ledger), files: [],
             balances: [BalanceChange(holderKey: holder, before: before, after: after, records: 1)],
-            cap: 5000
-        ) { _, _ in }
+            campaign: .mynapoint2020
+        ) { _ in }
     }
 
     @Test func aStaleBalanceCommitsNothing() throws {

@@ -13,8 +13,8 @@ import Testing
     @Test func jsonAndCSVEqualARecountOfTheResultFiles() throws {
         let fixture = try OperationsFixture()
         let (first, second) = try fixture.twoMonths()
-        #expect(first.quarantined_files > 0)
-        #expect(second.settled_files == 6)
+        #expect(first.quarantinedFiles > 0)
+        #expect(second.settledFiles == 6)
         let recount = try OutboxCount.count(fixture.workspace)
         #expect(recount.providers.count == 3)
 
@@ -41,7 +41,7 @@ import Testing
         #expect(totals["records"] == all.reduce(0) { $0 + $1.records })
         #expect(totals["granted_records"] == all.reduce(0) { $0 + $1.granted })
         #expect(totals["points"] == all.reduce(0) { $0 + $1.points })
-        #expect(totals["quarantined_files"] == first.quarantined_files + second.quarantined_files)
+        #expect(totals["quarantined_files"] == first.quarantinedFiles + second.quarantinedFiles)
         let checks = json["checks"] as! [[String: Any]]
         #expect(checks.map { $0["name"] as! String } == ["conservation", "points", "cap"])
         #expect(checks.allSatisfy { $0["ok"] as? Bool == true })
@@ -94,16 +94,16 @@ import Testing
         let (first, second) = try fixture.twoMonths()
         let firstDay = try fixture.text(
             "SELECT (committed_at AT TIME ZONE 'Asia/Tokyo')::date::text FROM runs WHERE run_id = $1",
-            [.int(first.run_id!)])
+            [.int(first.runID!)])
         let secondDay = try fixture.text(
             "SELECT (committed_at AT TIME ZONE 'Asia/Tokyo')::date::text FROM runs WHERE run_id = $1",
-            [.int(second.run_id!)])
+            [.int(second.runID!)])
         let onlyFirst = try ReconciliationReport.compute(ledger: fixture.ledger, from: firstDay, to: firstDay)
         #expect(onlyFirst.totals.points == first.points)
         #expect(onlyFirst.totals.records == first.records)
         let onlySecond = try ReconciliationReport.compute(ledger: fixture.ledger, from: secondDay, to: nil)
         #expect(onlySecond.totals.points == second.points)
-        #expect(onlySecond.totals.files == second.settled_files)
+        #expect(onlySecond.totals.files == second.settledFiles)
         let none = try ReconciliationReport.compute(ledger: fixture.ledger, from: "2000-01-01", to: "2000-01-31")
         #expect(none.providers.isEmpty)
         #expect(none.totals.points == 0)
@@ -294,8 +294,8 @@ import Testing
         let fixture = try OperationsFixture()
         let (first, second) = try fixture.twoMonths()
         let runs = try RunHistory.list(ledger: fixture.ledger)
-        #expect(runs.map(\.run_id) == [second.run_id!, first.run_id!])
-        #expect(runs[1].quarantined_files == first.quarantined_files)
+        #expect(runs.map(\.run_id) == [second.runID!, first.runID!])
+        #expect(runs[1].quarantined_files == first.quarantinedFiles)
         #expect(runs[0].points == second.points)
         #expect(runs.allSatisfy { $0.delivered_at != nil && $0.version == "unknown" && !$0.host.isEmpty })
         #expect(try RunHistory.list(ledger: fixture.ledger, limit: 1).count == 1)
@@ -303,10 +303,10 @@ import Testing
         #expect(text.hasPrefix("RUN"))
         #expect(text.split(separator: "\n").count == 3)
 
-        let detail = try #require(try RunHistory.detail(ledger: fixture.ledger, run: first.run_id!))
+        let detail = try #require(try RunHistory.detail(ledger: fixture.ledger, run: first.runID!))
         #expect(detail.files.count == first.files.count)
         let quarantined = detail.files.filter { $0.outcome == "quarantined" }
-        #expect(quarantined.count == first.quarantined_files)
+        #expect(quarantined.count == first.quarantinedFiles)
         #expect(quarantined.allSatisfy { $0.quarantine_code != nil && $0.result_name == nil })
         #expect(detail.outcomes.values.reduce(0, +) == first.records)
         #expect(detail.outcomes["GRANTED"] != nil)
@@ -317,7 +317,7 @@ import Testing
         #expect(parameters["rate_percent"] == .int(25))
         #expect(parameters["rounding"] == .string("per_record"))
         let shown = RunHistory.detailText(detail)
-        #expect(shown.contains("run \(first.run_id!)"))
+        #expect(shown.contains("run \(first.runID!)"))
         #expect(shown.contains("CHECKSUM_MISMATCH"))
         #expect(shown.contains("rate_percent 25"))
         #expect(try RunHistory.detail(ledger: fixture.ledger, run: 999_999) == nil)

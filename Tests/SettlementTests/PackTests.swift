@@ -48,8 +48,8 @@ import Zstd
         #expect(parsed == control)
 
         let summary = try fixture.settle()
-        #expect(summary.settled_files == 1 && summary.quarantined_files == 0)
-        #expect(summary.records == 3 && summary.granted_records == 2 && summary.rejections == ["MALFORMED": 1])
+        #expect(summary.settledFiles == 1 && summary.quarantinedFiles == 0)
+        #expect(summary.records == 3 && summary.grantedRecords == 2 && summary.rejections == ["MALFORMED": 1])
     }
 
     /// A CSV that check refuses with `code`.

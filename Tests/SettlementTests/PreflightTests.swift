@@ -1,5 +1,6 @@
 import Foundation
 import Generator
+import Ledger
 import Rules
 import TestSupport
 import Testing
@@ -44,9 +45,9 @@ import Glibc
         for outcome in summary.files {
             let file = try #require(checked[outcome.file], "check did not report \(outcome.file)")
             switch outcome.outcome {
-            case "quarantined" where ["UNKNOWN_PROVIDER", "NAME_REUSED"].contains(outcome.code):
+            case .quarantined where ["UNKNOWN_PROVIDER", "NAME_REUSED"].contains(outcome.code):
                 continue  // needs the registry or the ledger
-            case "quarantined":
+            case .quarantined:
                 #expect(file.verdict == .quarantine, "\(outcome.file)")
                 #expect(file.quarantine?.code.rawValue == outcome.code, "\(outcome.file)")
                 #expect(file.quarantine?.line == outcome.line, "\(outcome.file)")
@@ -160,7 +161,7 @@ import Glibc
         let report = try Preflight.check([fixture.workspace.inbox], options: .init(campaign: fixture.campaign))
         #expect(report.allAccepted && report.files.allSatisfy { $0.reasons.isEmpty })
         let summary = try fixture.settle()
-        #expect(summary.files.map { $0.code ?? $0.outcome } == ["NAME_REUSED", "settled"])
+        #expect(summary.files.map { $0.code ?? $0.outcome.rawValue } == ["NAME_REUSED", "settled"])
         #expect(summary.rejections == ["DUPLICATE": 1], "duplicates of earlier runs need the ledger")
     }
 }

@@ -49,8 +49,8 @@ private let holder1 = "AAAA0001"
 
         let summary = try fixture.settle()
         #expect(summary.exitCode == 3)
-        #expect(summary.quarantined_files == 11)
-        #expect(summary.settled_files == 0)
+        #expect(summary.quarantinedFiles == 11)
+        #expect(summary.settledFiles == 0)
         let expected: [(String, String, Int?)] = [
             ("p0001_20201001_0001.csv.zst", "BAD_NAME", nil),
             ("P9999_20201001_0001.csv.zst", "UNKNOWN_PROVIDER", nil),
@@ -87,7 +87,7 @@ private let holder1 = "AAAA0001"
         try w.drop("P0001_20201001_0001.csv.zst", csv: first)
         let again = try fixture.settle()
         #expect(again.exitCode == 0)
-        #expect(again.already_settled_files == 1)
+        #expect(again.alreadySettledFiles == 1)
         #expect(again.records == 0)
         #expect(w.snapshot(of: ["outbox"]) == resultBefore)
         #expect(try FileManager.default.contentsOfDirectory(atPath: w.inbox).isEmpty)
@@ -231,7 +231,7 @@ private let holder1 = "AAAA0001"
         let before = fixture.workspace.snapshot()
         let summary = try fixture.settle(dryRun: true)
         #expect(summary.points == 2500 + 2500 + 833 + 500 + 500 + 1000)
-        #expect(summary.run_id == nil)
+        #expect(summary.runID == nil)
         #expect(fixture.workspace.snapshot() == before)
         #expect(try fixture.count("SELECT count(*) FROM grants") == 0)
         #expect(try fixture.count("SELECT count(*) FROM runs") == 0)
@@ -256,7 +256,7 @@ private let holder1 = "AAAA0001"
         let fixture = try SettlementFixture(registry: SettlementFixture.exampleRegistry)
         fixture.campaign.capPoints = 1
         let empty = try fixture.settle()
-        #expect(empty.run_id == nil)
+        #expect(empty.runID == nil)
         #expect(try fixture.count("SELECT count(*) FROM campaign") == 0)
         fixture.campaign.capPoints = 5000
         try fixture.workspace.drop(

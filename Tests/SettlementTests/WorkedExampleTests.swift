@@ -15,7 +15,7 @@ import Testing
         try fixture.workspace.copyIntoInbox(from: DropWorkspace.fixtures() + "/example/inbox")
         let summary = try fixture.settle()
         #expect(summary.exitCode == 0)
-        #expect(summary.settled_files == 1)
+        #expect(summary.settledFiles == 1)
         #expect(summary.records == 20)
 
         let expected = try String(
