@@ -88,3 +88,62 @@ public struct ControlFileError: Error, Sendable, Equatable {
     /// One sentence for the provider.
     public var message: String
 }
+
+/// A result file's control file (settlement spec §6): what the run wrote, for the provider to check the result
+/// file against.
+public struct ResultControl: Sendable, Equatable {
+    /// The format tag every result control file carries.
+    public static let format = "mynapoint-results/1"
+    /// The result file it describes.
+    public var file: String
+    /// SHA-256 of the compressed result file, lower-case hex.
+    public var sha256: String
+    /// Rows in the result file.
+    public var records: Int
+    /// Rows with status `GRANTED`.
+    public var grantedRecords: Int
+    /// Sum of points over the rows.
+    public var pointsTotal: Int
+
+    /// A result control file's contents.
+    public init(file: String, sha256: String, records: Int, grantedRecords: Int, pointsTotal: Int) {
+        self.file = file
+        self.sha256 = sha256
+        self.records = records
+        self.grantedRecords = grantedRecords
+        self.pointsTotal = pointsTotal
+    }
+
+    /// The JSON the outbox holds, ending in a line feed; the keys are in the order of the spec's example.
+    public var json: String {
+        "{\"format\": \"\(Self.format)\", \"file\": \"\(file)\", \"sha256\": \"\(sha256)\", "
+            + "\"records\": \(records), \"granted_records\": \(grantedRecords), \"points_total\": \(pointsTotal)}\n"
+    }
+
+    /// Reads a result control file, or says in one sentence what is wrong with it (for `verify`, which checks
+    /// what was delivered).
+    public static func parse(_ bytes: [UInt8]) -> Result<ResultControl, ControlFileError> {
+        let members: [(String, FlatJSON.Value)]
+        do {
+            members = try FlatJSON.parseObject(bytes)
+        } catch {
+            return .failure(.init(message: "the result control file is not valid JSON (\(error.reason))"))
+        }
+        let values = Dictionary(members, uniquingKeysWith: { first, _ in first })
+        guard case .string(let tag)? = values["format"], tag == format else {
+            return .failure(.init(message: "the result control file's format is not \"\(format)\""))
+        }
+        guard case .string(let file)? = values["file"], case .string(let sha256)? = values["sha256"],
+            case .integer(let records)? = values["records"], case .integer(let granted)? = values["granted_records"],
+            case .integer(let points)? = values["points_total"]
+        else {
+            return .failure(
+                .init(
+                    message:
+                        "the result control file lacks one of file, sha256, records, granted_records and points_total"
+                ))
+        }
+        return .success(
+            ResultControl(file: file, sha256: sha256, records: records, grantedRecords: granted, pointsTotal: points))
+    }
+}

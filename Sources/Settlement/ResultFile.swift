@@ -9,7 +9,7 @@ struct ResultFile: Sendable {
     var name: String
     /// The compressed CSV.
     var bytes: [UInt8]
-    /// The control file's JSON.
+    /// The result control file's JSON (``ResultControl/json``).
     var control: String
     /// Rows in the file.
     var records: Int
@@ -67,10 +67,10 @@ struct ResultFile: Sendable {
         }
         try compressor.finish { compressed.append(contentsOf: $0) }
         let name = intake.file.stem + ".result.csv.zst"
-        let digest = SHA256.hash(compressed).hexString
-        let control =
-            "{\"format\": \"mynapoint-results/1\", \"file\": \"\(name)\", \"sha256\": \"\(digest)\", "
-            + "\"records\": \(intake.records.count), \"granted_records\": \(granted), \"points_total\": \(points)}\n"
+        let control = ResultControl(
+            file: name, sha256: SHA256.hash(compressed).hexString, records: intake.records.count,
+            grantedRecords: granted, pointsTotal: points
+        ).json
         return ResultFile(
             name: name, bytes: compressed, control: control, records: intake.records.count, grantedRecords: granted,
             pointsTotal: points, eligibleAmount: eligibleAmount, reasonCounts: reasonCounts, reasonPoints: reasonPoints)
