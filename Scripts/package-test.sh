@@ -62,6 +62,8 @@ check "mynapoint --version prints $version" test "$(/usr/bin/mynapoint --version
 check "the binary needs no Swift toolchain library" \
     bash -c "! ldd /usr/bin/mynapoint | grep -Eq 'not found|libswift|libFoundation|/usr/share/swift'"
 check "it runs with an empty environment" env -i /usr/bin/mynapoint --help
+check "the release binary has no fault injection (no crash points, no MYNAPOINT_CRASH_AT)" \
+    bash -c '! grep -aqE "MYNAPOINT_CRASH_AT|grants-copy|before-commit" /usr/bin/mynapoint'
 check "system user mynapoint, no login" \
     bash -c 'getent passwd mynapoint | grep -Eq "^mynapoint:[^:]*:[0-9]+:[0-9]+:[^:]*:/var/lib/mynapoint:/usr/sbin/nologin$"'
 for folder in inbox outbox archive quarantine; do
