@@ -38,7 +38,7 @@ public struct SettlementOptions: Sendable {
     /// A run's progress.
     public struct Progress: Sendable {
         /// What the run is doing.
-        public var phase: String
+        public var phase: RunPhase
         /// Files read so far, of all complete files.
         public var filesDone: Int
         /// Complete files.
@@ -49,8 +49,13 @@ public struct SettlementOptions: Sendable {
 }
 
 /// Settlement (settlement spec §3–§7, §11): under the lock, deliver what earlier runs left undelivered, then one
-/// atomic run after another (lock → recover → snapshot → admit → intake → duplicates → points → results → commit →
-/// deliver) until nothing settleable is left.
+/// atomic run after another until nothing settleable is left.
+///
+/// `run` takes the lock (`lock`) and delivers earlier runs (`recover`); each `runOnce` is then a sequence of phase
+/// functions, each returning what the next needs: `loadSnapshot` → `RegistrySnapshot`, `scan` → `ScannedInbox`,
+/// `readFiles` → `[FileIntake]`, `markDuplicates` and `awardPoints` (→ `[BalanceChange]`) decide every record,
+/// `renderResults` → `[ResultFile?]`, `register` → `[FileRegistration]`, `commit` → the run ID, `deliver` →
+/// `Delivery.Delivered`. `RunSummary` is derived from those values.
 public enum SettlementRun {
     /// Settles the complete files in the inbox, in as many runs as `max_run_records` needs (one with `once` or
     /// `dryRun`).
@@ -142,18 +147,18 @@ public enum SettlementRun {
     ) throws -> RunSummary {
         var clock = PhaseClock()
         let snapshot = try loadSnapshot(ledger, logger: logger)
-        clock.end("snapshot")
+        clock.end(.snapshot)
         let inbox = try scan(options.folders.inbox, limits: options.limits, logger: logger)
         var intakes = try readFiles(inbox.admission.admitted, snapshot: snapshot, options: options)
-        clock.end("intake")
+        clock.end(.intake)
         CrashPoint.reach("intake")
         try markDuplicates(&intakes, snapshot: snapshot, ledger: ledger, workers: options.workers)
-        clock.end("duplicates")
+        clock.end(.duplicates)
         let balances = awardPoints(&intakes, snapshot: snapshot, options: options)
-        clock.end("points")
-        options.progress?(.init(phase: "results", filesDone: intakes.count, files: intakes.count, records: 0))
+        clock.end(.points)
+        options.progress?(.init(phase: .results, filesDone: intakes.count, files: intakes.count, records: 0))
         let results = try renderResults(intakes, workers: options.workers)
-        clock.end("results")
+        clock.end(.results)
         CrashPoint.reach("results")
         let registrations = register(intakes, results: results, snapshot: snapshot)
         log(registrations, logger: logger)
@@ -164,7 +169,7 @@ public enum SettlementRun {
             let runID = try commit(
                 intakes, registrations: registrations, balances: balances, snapshot: snapshot, started: started,
                 options: options, ledger: ledger)
-            clock.end("commit")
+            clock.end(.commit)
             CrashPoint.reach("committed")
             logger.notice(
                 "run committed",
@@ -172,7 +177,7 @@ public enum SettlementRun {
             let delivered = try deliver(
                 run: runID, intakes: intakes, options: options, started: started, ledger: ledger, logger: logger)
             // Ends where the recorded duration ends, so the phases never add up to more than the run took.
-            clock.end("delivery", at: delivered.finishedAt)
+            clock.end(.delivery, at: delivered.finishedAt)
             committed = CommittedRun(runID: runID, delivered: delivered)
         }
         return RunSummary(
@@ -292,7 +297,7 @@ public enum SettlementRun {
         snapshot: RegistrySnapshot, started: Date, options: SettlementOptions, ledger: Ledger
     ) throws -> Int64 {
         let records = registrations.reduce(0) { $0 + $1.records }
-        options.progress?(.init(phase: "commit", filesDone: intakes.count, files: intakes.count, records: records))
+        options.progress?(.init(phase: .commit, filesDone: intakes.count, files: intakes.count, records: records))
         let runID = try ledger.nextRunID()
         let header = RunHeader(
             runID: runID, startedAt: started, startedBy: Ledger.actor, host: ProcessInfo.processInfo.hostName,
@@ -327,7 +332,7 @@ public enum SettlementRun {
         run: Int64, intakes: [FileIntake], options: SettlementOptions, started: Date, ledger: Ledger, logger: Logger
     ) throws -> Delivery.Delivered {
         let records = intakes.reduce(0) { $0 + $1.records.count }
-        options.progress?(.init(phase: "delivery", filesDone: intakes.count, files: intakes.count, records: records))
+        options.progress?(.init(phase: .delivery, filesDone: intakes.count, files: intakes.count, records: records))
         var opened: [String: FileIdentity] = [:]
         for intake in intakes { opened[intake.file.name] = intake.identity }
         do {
@@ -369,7 +374,7 @@ public enum SettlementRun {
                 }
                 let total = records.wrappingAdd(result.records.count, ordering: .relaxed).newValue
                 slots.withLock { $0[index] = result }
-                options.progress?(.init(phase: "intake", filesDone: index + 1, files: files.count, records: total))
+                options.progress?(.init(phase: .intake, filesDone: index + 1, files: files.count, records: total))
             }
         }
         if let error = failure.withLock({ $0 }) { throw error }
@@ -409,13 +414,31 @@ public enum SettlementRun {
     }
 }
 
+/// The timed phases of a run, in their order; the raw values are the keys of the summary's `phase_seconds`.
+public enum RunPhase: String, Sendable, CaseIterable {
+    /// Reading the registry snapshot (the inbox scan is counted with it).
+    case snapshot
+    /// Reading and checking the admitted files.
+    case intake
+    /// Finding keys settled before or repeated within the run.
+    case duplicates
+    /// Awarding points in the settlement order.
+    case points
+    /// Rendering the result files.
+    case results
+    /// Committing the run in one transaction.
+    case commit
+    /// Writing the result files and moving the inputs.
+    case delivery
+}
+
 /// Seconds per phase of a run, each phase ending where the next begins.
 struct PhaseClock {
     private var start = Date()
     private(set) var seconds: [String: Double] = [:]
 
-    mutating func end(_ phase: String, at now: Date = Date()) {
-        seconds[phase] = (now.timeIntervalSince(start) * 1000).rounded() / 1000
+    mutating func end(_ phase: RunPhase, at now: Date = Date()) {
+        seconds[phase.rawValue] = (now.timeIntervalSince(start) * 1000).rounded() / 1000
         start = now
     }
 }

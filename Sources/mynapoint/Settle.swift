@@ -252,7 +252,7 @@ struct Settle: ParsableCommand {
             print(
                 "delivered the results of earlier run(s) \(s.recoveredRuns.map(String.init).joined(separator: ", "))")
         }
-        let phases = ["snapshot", "intake", "duplicates", "points", "results", "commit", "delivery"]
+        let phases = RunPhase.allCases.map(\.rawValue)
             .compactMap { name in s.phaseSeconds[name].map { String(format: "%@ %.2f", name, $0) } }
         print(
             String(format: "took %.2f s", s.durationSeconds)
@@ -278,17 +278,17 @@ final class ProgressLine: @unchecked Sendable {  // every field is guarded by `l
         let now = Date()
         if started == nil { started = now }
         // Workers finish files out of order: count reports rather than trusting the index, keep the largest total.
-        if progress.phase == "intake" {
+        if progress.phase == .intake {
             filesRead += 1
             records = max(records, progress.records)
         }
-        guard now.timeIntervalSince(last) > 0.2 || progress.phase != "intake" else { return }
+        guard now.timeIntervalSince(last) > 0.2 || progress.phase != .intake else { return }
         last = now
         let elapsed = now.timeIntervalSince(started ?? now)
-        let done = progress.phase == "intake" ? min(filesRead, progress.files) : progress.filesDone
+        let done = progress.phase == .intake ? min(filesRead, progress.files) : progress.filesDone
         let total = ReportHTML.grouped(max(records, progress.records))
-        var line = "\(progress.phase): files \(done)/\(progress.files), records \(total)"
-        if progress.phase == "intake" && done > 0 && elapsed > 0.5 {
+        var line = "\(progress.phase.rawValue): files \(done)/\(progress.files), records \(total)"
+        if progress.phase == .intake && done > 0 && elapsed > 0.5 {
             let rate = Double(records) / elapsed
             let left = elapsed / Double(done) * Double(progress.files - done)
             line += ", \(ReportHTML.grouped(Int(rate))) records/s, about \(Self.clock(left)) left"
