@@ -5,7 +5,7 @@ import Settlement
 
 /// The campaign window and limits `check` and `pack` judge by: the configuration's, overridden like `settle`'s.
 struct PreflightArguments: ParsableArguments {
-    @Option(help: "Configuration file (default: $MYNAPOINT_CONFIG, then /etc/mynapoint/mynapoint.json).")
+    @Option(help: Configuration.optionHelp)
     var config: String?
     @Option(name: .customLong("window-start"), help: "First instant a record may occur (RFC 3339).")
     var windowStart: String?

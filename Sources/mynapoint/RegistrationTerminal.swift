@@ -18,7 +18,7 @@ struct CardOptions: ParsableArguments {
         name: .customLong("trust-anchor"),
         help: "A PEM file of trusted JPKI CA certificates (repeatable; default: trust_anchors of the configuration).")
     var trustAnchors: [String] = []
-    @Option(help: "Configuration file (default: $MYNAPOINT_CONFIG, then Config/mynapoint.json).") var config: String?
+    @Option(help: Configuration.optionHelp) var config: String?
     @Option(
         name: .customLong("pin-fd"), help: "Read the PIN from this file descriptor (one line) instead of the terminal.")
     var pinFD: Int32?
@@ -80,7 +80,7 @@ struct HolderLoginOptions: ParsableArguments {
 enum RegistrationSupport {
     /// Every certificate in the PEM files given, or in the configuration's `trust_anchors`.
     static func trustStore(files given: [String], configuration: Configuration?) throws -> TrustStore {
-        let files = given.isEmpty ? (configuration?.trust_anchors ?? []) : given
+        let files = given.isEmpty ? (configuration?.trustAnchors ?? []) : given
         guard !files.isEmpty else {
             throw RegistrationError(
                 .configuration, "no trust anchors: give --trust-anchor FILE or set trust_anchors in the configuration")
@@ -101,7 +101,7 @@ enum RegistrationSupport {
 
     /// The ledger, with the schema checked.
     static func ledger(_ database: DatabaseOptions, configuration: Configuration?) throws -> Ledger {
-        let ledger = try Ledger(url: database.url ?? configuration?.database_url)
+        let ledger = try Ledger(url: database.url ?? configuration?.databaseURL)
         try ledger.requireCurrentSchema()
         return ledger
     }

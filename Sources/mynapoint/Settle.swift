@@ -20,8 +20,7 @@ struct Settle: ParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
-    @Option(help: "Configuration file (default: $MYNAPOINT_CONFIG, then /etc/mynapoint/mynapoint.json).") var config:
-        String?
+    @Option(help: Configuration.optionHelp) var config: String?
     @Option(help: "Folder providers drop files into.") var inbox: String?
     @Option(help: "Folder result files are written to, per provider.") var outbox: String?
     @Option(help: "Folder settled inputs are moved to, per provider.") var archive: String?
@@ -162,7 +161,7 @@ struct Settle: ParsableCommand {
             options.limits = commandLineLimits(over: file.limits ?? Limits())
             options.version = Mynapoint.version
             if Output.standardErrorIsTerminal { options.progress = ProgressLine.shared.update }
-            let ledger = try Ledger(url: database.url ?? file.database_url)
+            let ledger = try Ledger(url: database.url ?? file.databaseURL)
             opened = ledger
             summary = try SettlementRun.run(ledger: ledger, options: options, logger: logger)
             ProgressLine.shared.clear()
