@@ -2,7 +2,6 @@ import Crypto
 import Foundation
 public import Ledger
 public import Logging
-import Postgres
 public import Rules
 import Synchronization
 import Zstd
