@@ -14,7 +14,9 @@ final class CertificateHandle: @unchecked Sendable {
     deinit { X509_free(pointer) }
 }
 
-/// An X.509 certificate.
+/// An X.509 certificate, its fields read once when it is parsed.
+///
+/// Immutable after parsing, so it may be shared between threads.
 public struct Certificate: Sendable {
     let handle: CertificateHandle
 
@@ -24,7 +26,7 @@ public struct Certificate: Sendable {
     public let notBefore: Date
     /// The end of the validity period.
     public let notAfter: Date
-    /// The issuer name in written order, e.g. "C=JP, O=JPKI, OU=JPKI for user authentication, OU=...".
+    /// The issuer name in written order, such as `C=JP, O=JPKI, OU=JPKI for user authentication, OU=…`.
     public let issuer: String
     /// The subject name, in the same form as `issuer`.
     public let subject: String
@@ -122,13 +124,13 @@ public struct Certificate: Sendable {
     /// SHA-256 of the DER SubjectPublicKeyInfo: a stable identifier of the key pair.
     public var publicKeySHA256: [UInt8] { SHA256.hash(publicKeyDER) }
 
-    /// The DER encoding of the whole certificate.
+    /// The DER encoding of the whole certificate; empty only if OpenSSL runs out of memory.
     public var der: [UInt8] {
         // Re-encoding a parsed certificate returns its cached original bytes; it cannot fail.
         (try? encodeDER("certificate") { i2d_X509(handle.pointer, $0) }) ?? []
     }
 
-    /// The certificate as PEM text.
+    /// The certificate as PEM text; empty only if OpenSSL runs out of memory.
     public var pem: String {
         guard let bio = try? MemoryBIO(), PEM_write_bio_X509(bio.pointer, handle.pointer) == 1 else {
             OpenSSLErrorQueue.clear()
@@ -143,10 +145,10 @@ public struct KeyUsage: OptionSet, Sendable, Hashable {
     /// The bits, in OpenSSL's `KU_*` layout.
     public let rawValue: UInt32
 
-    /// Key usage bits as OpenSSL reports them.
+    /// Creates a set from bits in OpenSSL's `KU_*` layout.
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
-    /// digitalSignature.
+    /// digitalSignature: may sign data other than certificates and CRLs, such as a login challenge.
     public static let digitalSignature = KeyUsage(rawValue: UInt32(KU_DIGITAL_SIGNATURE))
     /// keyCertSign: may sign certificates.
     public static let keyCertSign = KeyUsage(rawValue: UInt32(KU_KEY_CERT_SIGN))

@@ -21,14 +21,17 @@ public struct RevokedEntry: Sendable, Hashable {
     /// When the certificate was revoked.
     public var revokedAt: Date
 
-    /// Creates an entry.
+    /// Creates an entry for the certificate with serial `serialHex`, revoked at `revokedAt`.
     public init(serialHex: String, revokedAt: Date) {
         self.serialHex = serialHex
         self.revokedAt = revokedAt
     }
 }
 
-/// An X.509 certificate revocation list.
+/// An X.509 certificate revocation list, its fields read once when it is parsed.
+///
+/// Immutable after parsing, so it may be shared between threads. Parsing does not check the signature: see
+/// `TrustStore.verify(_:)`.
 public struct CertificateRevocationList: Sendable {
     let handle: RevocationListHandle
 
@@ -111,7 +114,9 @@ public struct CertificateRevocationList: Sendable {
         self.entries = entries
     }
 
-    /// The cRLNumber extension, decoded; nil when absent. The corresponding C function is `X509_CRL_get_ext_d2i`.
+    /// The cRLNumber extension as uppercase hexadecimal, or nil when the CRL has none.
+    ///
+    /// The corresponding C function is `X509_CRL_get_ext_d2i`.
     private static func crlNumber(_ list: OpaquePointer) throws(CryptoError) -> String? {
         var critical: Int32 = 0
         guard let decoded = X509_CRL_get_ext_d2i(list, NID_crl_number, &critical, nil) else {
@@ -128,13 +133,16 @@ public struct CertificateRevocationList: Sendable {
         return hex
     }
 
-    /// The CRL's DER encoding: what `sha256` identifies and the ledger records.
+    /// The CRL's DER encoding, whose SHA-256 identifies an import in the ledger; empty only if OpenSSL runs out of
+    /// memory.
     public var der: [UInt8] {
         // Re-encoding a parsed CRL returns its cached original bytes; it cannot fail.
         (try? encodeDER("CRL") { i2d_X509_CRL(handle.pointer, $0) }) ?? []
     }
 
     /// Whether the CRL's signature verifies with `issuer`'s public key.
+    ///
+    /// The corresponding C function is `X509_CRL_verify`.
     public func isSigned(by issuer: Certificate) -> Bool {
         let result = X509_CRL_verify(handle.pointer, issuer.publicKey.handle.pointer)
         OpenSSLErrorQueue.clear()

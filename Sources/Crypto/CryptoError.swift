@@ -14,14 +14,13 @@ public struct CryptoError: Error, CustomStringConvertible, Sendable {
         case notYetValid
         /// A signature in the chain does not verify with the issuer's key.
         case badSignature
-        /// A certificate in the chain is revoked by a CRL known to the verifier.
+        /// OpenSSL found a certificate of the chain on a CRL it was given (`TrustStore` gives it none: revocation
+        /// is checked against the ledger).
         case revoked
         /// The key may not be used for this (a CA certificate without the cRLSign key usage signed a CRL).
         case usageNotPermitted
         /// The random number generator could not produce bytes.
         case randomFailure
-        /// A key does not match the key it was expected to pair with.
-        case keyMismatch
         /// The algorithm, key type or parameter is not supported here.
         case unsupported
         /// OpenSSL failed for a reason unrelated to the input (memory, library state).
@@ -39,7 +38,7 @@ public struct CryptoError: Error, CustomStringConvertible, Sendable {
         self.message = message
     }
 
-    /// The code and the message.
+    /// `CryptoError.<code>: <message>`, for logs.
     public var description: String { "CryptoError.\(code): \(message)" }
 
     /// An error whose message ends with the OpenSSL error queue, which this drains.

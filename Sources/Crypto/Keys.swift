@@ -88,7 +88,9 @@ public struct PrivateKey: Sendable {
 
     private init(handle: KeyHandle) { self.handle = handle }
 
-    /// Generates a new RSA key with public exponent 65537.
+    /// Generates a new RSA key of `bits` bits with public exponent 65537.
+    ///
+    /// `bits` must be 1024 to 16384, else it throws `unsupported`.
     public static func generateRSA(bits: Int = 2048) throws(CryptoError) -> PrivateKey {
         guard (1024...16384).contains(bits) else { throw CryptoError(.unsupported, "RSA key size \(bits) bits") }
         let context = try KeyContext(EVP_PKEY_CTX_new_from_name(nil, "RSA", nil), "EVP_PKEY_CTX_new_from_name(RSA)")
@@ -124,6 +126,8 @@ public struct PrivateKey: Sendable {
     }
 
     /// PKCS#1 v1.5 signature of an already-encoded DigestInfo, without hashing, as a JPKI card does.
+    ///
+    /// Throws `invalidEncoding` when the input is too long for the key's modulus.
     public func signDigestInfo(_ digestInfo: [UInt8]) throws(CryptoError) -> [UInt8] {
         let context = try KeyContext(EVP_PKEY_CTX_new(handle.pointer, nil), "EVP_PKEY_CTX_new")
         // No signature digest is set, so OpenSSL pads the input as is (EMSA-PKCS1-v1_5 type 1 without hashing).

@@ -13,9 +13,9 @@ public enum PasswordHash {
     public struct ScryptCost: Sendable, Equatable, CustomStringConvertible {
         /// log2 of the CPU/memory cost N.
         public var ln: Int
-        /// The block size.
+        /// The block size r: memory and work grow with 128 · r · N bytes.
         public var r: Int
-        /// The parallelism.
+        /// The parallelism p: independent scrypt lanes, each adding its own work (OpenSSL runs them in turn).
         public var p: Int
 
         /// Creates a cost; `hash` rejects one outside the supported bounds.
@@ -55,6 +55,9 @@ public enum PasswordHash {
     static let keyLength = 32
 
     /// Hashes `password` with a fresh 16-byte random salt and a 32-byte key.
+    ///
+    /// Throws `unsupported` for a cost outside the supported bounds (at most 1 GiB of memory), `randomFailure`
+    /// when no salt can be drawn.
     public static func hash(password: String, cost: ScryptCost = .current) throws(CryptoError) -> String {
         guard cost.isSupported else { throw CryptoError(.unsupported, "scrypt cost \(cost) out of bounds") }
         let salt = try SecureRandom.bytes(saltLength)
@@ -128,7 +131,9 @@ public enum PasswordHash {
         return Int(digits)
     }
 
-    /// scrypt(password, salt). The corresponding C function is `EVP_PBE_scrypt`.
+    /// Derives `length` key bytes from `password` (normalised to NFC) and `salt` with scrypt at `cost`.
+    ///
+    /// The corresponding C function is `EVP_PBE_scrypt`.
     private static func derive(
         password: String, salt: [UInt8], cost: ScryptCost, length: Int
     )

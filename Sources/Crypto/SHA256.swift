@@ -24,6 +24,8 @@ public final class SHA256 {
     }
 
     /// Adds bytes to the hash.
+    ///
+    /// The corresponding C function is `EVP_DigestUpdate`.
     public func update(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         // EVP_DigestUpdate cannot fail for an initialised software digest.
@@ -36,6 +38,8 @@ public final class SHA256 {
     }
 
     /// Returns the 32-byte digest of everything added, and starts a new hash.
+    ///
+    /// The corresponding C function is `EVP_DigestFinal_ex`.
     public func finalize() -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0

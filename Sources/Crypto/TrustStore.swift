@@ -60,7 +60,7 @@ final class CertificateStack {
 
 /// Trust anchors (the configured CA certificates) and chain verification at a given time.
 public struct TrustStore: Sendable {
-    /// The configured anchors.
+    /// The trust anchors, in the order given.
     public let anchors: [Certificate]
     /// All anchors in one store: OpenSSL picks among same-named CA generations by key identifier.
     private let store: StoreHandle

@@ -25,15 +25,31 @@ public struct GeneratorOptions: Sendable {
     public init() {}
 }
 
-/// Counts of what was generated.
+/// Counts of what `DropGenerator.generate` wrote.
+///
+/// Its JSON keys are `holders`, `providers`, `files`, `records`, `faulty_files`, `compressed_bytes` and `csv_bytes`.
 public struct GeneratedDrop: Sendable, Codable {
+    /// Holders in the registry's `holders.csv`.
     public var holders: Int
+    /// Providers in the registry's `providers.csv`.
     public var providers: Int
+    /// Data files in the inbox, each with its control file, not counting the faulty ones.
     public var files: Int
+    /// Data lines over those files.
     public var records: Int
-    public var faulty_files: [String]
-    public var compressed_bytes: Int
-    public var csv_bytes: Int
+    /// Names of the extra data files that settlement must quarantine; empty unless faults were asked for.
+    public var faultyFiles: [String]
+    /// Bytes of the compressed data files, as written to the inbox (faulty files excluded).
+    public var compressedBytes: Int
+    /// Bytes of CSV before compression, headers included (faulty files excluded).
+    public var csvBytes: Int
+
+    private enum CodingKeys: String, CodingKey {
+        case holders, providers, files, records
+        case faultyFiles = "faulty_files"
+        case compressedBytes = "compressed_bytes"
+        case csvBytes = "csv_bytes"
+    }
 }
 
 /// Writes a registry (settlement spec §8) and a drop (§3) of generated data.
@@ -54,7 +70,11 @@ public enum DropGenerator {
         var appliedAt: Int64
     }
 
-    /// Writes `registry/` CSV files and the drop's data and control files; returns what it made.
+    /// Writes the registry's CSV files into `registry` and the drop's data and control files into `inbox`, creating
+    /// both folders; returns what it made.
+    ///
+    /// Files are written in parallel, one per provider and sequence number. Throws the first file-system or zstd
+    /// error; files already written stay.
     public static func generate(registry: String, inbox: String, options: GeneratorOptions) throws -> GeneratedDrop {
         try FileManager.default.createDirectory(atPath: registry, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: true)
@@ -87,12 +107,12 @@ public enum DropGenerator {
         if let error = failure.error { throw error }
         var drop = GeneratedDrop(
             holders: holders.count, providers: options.providers, files: fileCount, records: options.records,
-            faulty_files: [], compressed_bytes: 0, csv_bytes: 0)
+            faultyFiles: [], compressedBytes: 0, csvBytes: 0)
         for made in results.values {
-            drop.compressed_bytes += made.compressed
-            drop.csv_bytes += made.csv
+            drop.compressedBytes += made.compressed
+            drop.csvBytes += made.csv
         }
-        if options.faults { drop.faulty_files = try writeFaultyFiles(inbox: inbox, options: options) }
+        if options.faults { drop.faultyFiles = try writeFaultyFiles(inbox: inbox, options: options) }
         return drop
     }
 
@@ -147,7 +167,7 @@ public enum DropGenerator {
             if h.provider >= 0 {
                 holdersCSV.append(contentsOf: providerID(h.provider).utf8)
                 holdersCSV.append(UInt8(ascii: ","))
-                holdersCSV.append(contentsOf: time(h.appliedAt).utf8)
+                holdersCSV.append(contentsOf: jst(h.appliedAt).utf8)
             } else {
                 holdersCSV.append(UInt8(ascii: ","))
             }
@@ -171,7 +191,7 @@ public enum DropGenerator {
                 appendKey(h.oldMyKey, to: &changes)
                 changes.append(UInt8(ascii: ","))
                 appendKey(h.myKey, to: &changes)
-                changes.append(contentsOf: ",\(time(windowStart + Int64(random.below(150)) * 86_400))\n".utf8)
+                changes.append(contentsOf: ",\(jst(windowStart + Int64(random.below(150)) * 86_400))\n".utf8)
             }
         }
         try Data(holdersCSV).write(to: URL(fileURLWithPath: registry + "/holders.csv"))
@@ -185,7 +205,7 @@ public enum DropGenerator {
         out.append(contentsOf: String(serial, radix: 16, uppercase: true).utf8)
         out.append(UInt8(ascii: ","))
         appendKey(key, to: &out)
-        out.append(contentsOf: ",\(time(from)),\(time(to)),\(revoked.map(time) ?? "")\n".utf8)
+        out.append(contentsOf: ",\(jst(from)),\(jst(to)),\(revoked.map(jst) ?? "")\n".utf8)
     }
 
     struct Made {
@@ -230,7 +250,7 @@ public enum DropGenerator {
             let h = holders[holder]
             var key = h.myKey
             if h.oldMyKey != 0 && random.chance(30) { key = h.oldMyKey }
-            // unknown
+            // A MyKey ID no holder has.
             if random.chance(0.5) { key = myKey(UInt64(holders.count) * 2 + UInt64(random.below(1_000_000))) }
             let charge = random.chance(60)
             // Charges in round thousands, purchases in yen; a few heavy spenders reach the cap.
@@ -367,9 +387,6 @@ public enum DropGenerator {
         out.append(contentsOf: "+09:00".utf8)
         return String(decoding: out, as: UTF8.self)
     }
-
-    static func time(_ seconds: Int64) -> String { jst(seconds) }
-
 }
 
 /// The control file's JSON (settlement spec §3.2).

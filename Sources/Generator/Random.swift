@@ -2,8 +2,6 @@
 struct SeededRandom: RandomNumberGenerator {
     private var state: UInt64
 
-    init(seed: UInt64) { state = seed }
-
     /// A generator for one part of the data, independent of the others.
     init(seed: UInt64, stream: UInt64) {
         state = seed ^ (stream &* 0x9E37_79B9_7F4A_7C15)

@@ -40,6 +40,8 @@ final class CopyChannel {
 /// Rows are buffered and sent in pieces of about 256 KiB. The field count given to `beginRow` must match the
 /// fields written and the table's columns, and each field must be written in its column's binary format: the
 /// server rejects a mismatch, and `copyIn` throws its error.
+///
+/// Only `copyIn` makes one, and it writes only during `copyIn`'s body: a copy kept afterwards sends nothing.
 public struct PostgresBinaryCopyWriter {
     static let flushThreshold = 256 * 1024
     /// Microseconds from 1970-01-01 (Unix) to 2000-01-01 (PostgreSQL's timestamp epoch).
@@ -59,7 +61,9 @@ public struct PostgresBinaryCopyWriter {
         appendBigEndian(Int32(0))  // header extension length
     }
 
-    /// Starts a row of `fieldCount` fields (0 ... 32767).
+    /// Starts a row of `fieldCount` fields, from 0 to 32767.
+    ///
+    /// The count is the caller's design, not input data, so a count outside that range traps.
     public mutating func beginRow(fieldCount: Int) {
         precondition(fieldCount >= 0 && fieldCount <= Int(Int16.max), "a COPY row has 0...32767 fields")
         if buffer.count >= Self.flushThreshold { flush() }
@@ -106,14 +110,11 @@ public struct PostgresBinaryCopyWriter {
         writeLengthPrefixed(bytes)
     }
 
-    /// Writes a `bytea` value.
-    public mutating func writeBytea(_ value: [UInt8]) {
-        value.withUnsafeBytes { writeLengthPrefixed($0) }
-    }
-
     /// Writes a `timestamptz`, given in microseconds since 1970-01-01 UTC.
     ///
-    /// Values beyond PostgreSQL's range saturate to its `-infinity`/`infinity` encodings instead of wrapping.
+    /// A value so early that moving it to PostgreSQL's epoch would overflow is sent as `-infinity` rather than
+    /// wrapping; any other value outside PostgreSQL's range (4713 BC to 294276 AD) is refused by the server, which
+    /// fails the COPY.
     public mutating func writeTimestampTZ(microsecondsSinceUnixEpoch: Int64) {
         let (value, overflowed) = microsecondsSinceUnixEpoch.subtractingReportingOverflow(Self.postgresEpochOffset)
         appendBigEndian(Int32(8))
@@ -121,6 +122,8 @@ public struct PostgresBinaryCopyWriter {
     }
 
     /// Writes a `date`, given in days since 1970-01-01.
+    ///
+    /// As with timestamps, a value whose move to PostgreSQL's epoch would overflow is sent as `-infinity`.
     public mutating func writeDate(daysSinceUnixEpoch: Int32) {
         let (value, overflowed) = daysSinceUnixEpoch.subtractingReportingOverflow(Self.postgresEpochOffsetDays)
         appendBigEndian(Int32(4))

@@ -20,8 +20,9 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Connects from libpq's environment when `url` is nil, or from a `postgresql://` URL or a conninfo string.
     ///
     /// libpq fills whatever the URL leaves out from the environment (`PGHOST`, `PGPORT`, `PGDATABASE`, `PGUSER`,
-    /// `PGPASSWORD`, `PGSSLMODE`, `PGSERVICE`, `~/.pgpass`). The session uses `client_encoding` UTF8.
-    /// The corresponding C function is `PQconnectdbParams`.
+    /// `PGPASSWORD`, `PGSSLMODE`, `PGSERVICE`, `~/.pgpass`). The session uses `client_encoding` UTF8. Throws
+    /// `authenticationFailed` when the server refuses the credentials and `connectionFailed` for any other failure,
+    /// with every password libpq used scrubbed from the message. The corresponding C function is `PQconnectdbParams`.
     public static func connect(
         url: String? = nil, applicationName: String = "mynapoint"
     ) throws(PostgresError) -> PostgresConnection {
@@ -53,16 +54,18 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Runs one or more statements without parameters (simple protocol); their rows are discarded.
     ///
-    /// The corresponding C function is `PQexec`.
+    /// Throws `queryFailed` with the server's error; a `COPY … STDIN/STDOUT` is refused as `protocolViolation`
+    /// (use `copyIn` or `copyOut`). The corresponding C function is `PQexec`.
     public func execute(_ sql: String) throws(PostgresError) {
         let handle = try liveHandle()
         try Self.checkNoNUL(sql, what: "the SQL text")
         _ = try complete(PQexec(handle, sql), handle: handle)
     }
 
-    /// Runs one parameterised statement (extended protocol, parameters as text) and returns its rows.
+    /// Runs one parameterised statement (extended protocol) and returns its rows.
     ///
-    /// The corresponding C function is `PQexecParams`.
+    /// Parameters travel as text, except `.bytes`, which travel in binary as `bytea`; at most 65535 of them. Bound
+    /// values are scrubbed from the error's texts. The corresponding C function is `PQexecParams`.
     @discardableResult
     public func query(_ sql: String, _ parameters: [PostgresBind] = []) throws(PostgresError) -> PostgresResult {
         let handle = try liveHandle()
@@ -104,8 +107,9 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Runs `body` between `BEGIN` and `COMMIT`; rolls back and rethrows when `body` throws.
     ///
-    /// Throws `queryFailed` when PostgreSQL rolled back at `COMMIT` because a statement inside had failed (an error
-    /// `body` caught and ignored).
+    /// Throws `protocolViolation` when a transaction is already open (transactions do not nest), and
+    /// `queryFailed` when PostgreSQL rolled back at `COMMIT` because a statement inside had failed (an error `body`
+    /// caught and ignored).
     public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         let handle = try liveHandle()
         guard PQtransactionStatus(handle) == PQTRANS_IDLE else {
@@ -217,9 +221,10 @@ public final class PostgresConnection: @unchecked Sendable {
         handle.map { Int(PQserverVersion($0)) } ?? 0
     }
 
-    /// Closes the connection; later calls throw `connectionFailed`. Calling it again does nothing.
+    /// Closes the connection, after which every statement throws `connectionFailed`.
     ///
-    /// The corresponding C function is `PQfinish`.
+    /// Calling it again does nothing, and `deinit` closes a connection left open. The corresponding C function is
+    /// `PQfinish`.
     public func close() {
         if let handle {
             PQfinish(handle)

@@ -123,19 +123,6 @@ public struct PostgresCell: Sendable {
     /// Whether the value is SQL `NULL`.
     public var isNull: Bool { storage.nulls[index] }
 
-    /// The value's bytes in text format (empty for `NULL`), without copying.
-    public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
-        let range = storage.bounds[index]..<storage.bounds[index + 1]
-        let result: Result<R, E> = storage.bytes.withUnsafeBytes { all in
-            do throws(E) {
-                return .success(try body(UnsafeRawBufferPointer(rebasing: all[range])))
-            } catch {
-                return .failure(error)
-            }
-        }
-        return try result.get()
-    }
-
     /// The value as an integer of type `T` (`Int64` unless asked otherwise); throws for `NULL`, non-integers and
     /// values out of `T`'s range.
     public func int<T: FixedWidthInteger>(as type: T.Type = Int64.self) throws(PostgresError) -> T {

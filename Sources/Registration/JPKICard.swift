@@ -29,7 +29,8 @@ public enum PINStatus: Sendable, Equatable {
 public final class JPKICard {
     /// The JPKI application identifier, `D3 92 F0 00 26 01 00 00 00 01`.
     public static let applicationID: [UInt8] = [0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01]
-    /// The token information EF's content on a My Number card, before its space padding.
+    /// The prefix that identifies a JPKI card's token information; the whole EF holds `JPKIAPICCTOKEN2` padded
+    /// with spaces to 32 bytes.
     public static let tokenPrefix = "JPKIAPICCTOKEN"
 
     /// The elementary files of the application used here.
@@ -111,7 +112,7 @@ public final class JPKICard {
         return Array(der.prefix(total))
     }
 
-    /// The number of tries left for the user-authentication PIN, asked without sending a PIN.
+    /// The tries left for the user-authentication PIN, or `.blocked`, asked without sending a PIN.
     public func pinStatus() throws(RegistrationError) -> PINStatus {
         try select(.pin)
         let response = try send(CommandAPDU(ins: 0x20, p1: 0x00, p2: 0x80))
@@ -122,7 +123,7 @@ public final class JPKICard {
         }
     }
 
-    /// VERIFY of the user-authentication PIN (EF `0018` must be selected).
+    /// Sends the user-authentication PIN with VERIFY (EF `0018` must be selected).
     ///
     /// `.wrongPIN(triesLeft:)` with the tries the card reports; `.pinBlocked` when this try blocked it or it was
     /// blocked already.
@@ -162,7 +163,7 @@ public final class JPKICard {
         }
     }
 
-    /// VERIFY then sign inside one transaction, so no other application can come between them.
+    /// Verifies the PIN and signs inside one transaction, so no other application can come between them.
     ///
     /// The application and EFs are selected again inside the transaction: another application may have changed
     /// the selection since the certificate was read.

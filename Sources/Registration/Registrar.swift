@@ -4,8 +4,10 @@ public import Ledger
 public import Rules
 
 /// What `register` did: created a holder, or found the one the certificate is bound to.
+///
+/// `mynapoint register --json` prints it; the JSON keys are `mykey_id`, `certificate_serial` and `status`.
 public struct RegistrationOutcome: Sendable, Equatable, Codable {
-    /// `created` or `existing`.
+    /// Whether `register` created the holder; the raw values are the words the JSON carries.
     public enum Status: String, Sendable, Codable {
         /// A new holder with a new MyKey ID.
         case created
@@ -14,17 +16,24 @@ public struct RegistrationOutcome: Sendable, Equatable, Codable {
     }
 
     /// The holder's current MyKey ID.
-    public var mykey_id: String
-    /// The certificate's serial.
-    public var certificate_serial: String
-    /// created or existing.
+    public var myKeyID: String
+    /// The card certificate's serial number, in `Certificate.serialHex` form.
+    public var certificateSerial: String
+    /// Whether the holder was created now or already existed.
     public var status: Status
 
-    /// Creates an outcome.
-    public init(mykey_id: String, certificate_serial: String, status: Status) {
-        self.mykey_id = mykey_id
-        self.certificate_serial = certificate_serial
+    /// Creates the outcome for the holder with MyKey ID `myKeyID`, reached through the certificate
+    /// `certificateSerial`.
+    public init(myKeyID: String, certificateSerial: String, status: Status) {
+        self.myKeyID = myKeyID
+        self.certificateSerial = certificateSerial
         self.status = status
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case myKeyID = "mykey_id"
+        case certificateSerial = "certificate_serial"
+        case status
     }
 }
 
@@ -72,7 +81,7 @@ public struct CRLImportSummary: Sendable, Equatable {
 ///
 /// Blocking: every call waits on PostgreSQL; use it from a dedicated thread.
 public struct Registrar {
-    /// The database.
+    /// The ledger every call reads and changes, on the calling thread.
     public let ledger: Ledger
     /// The scrypt cost of new password hashes; a login with a hash of weaker cost replaces it.
     public var passwordCost: PasswordHash.ScryptCost
@@ -93,7 +102,7 @@ public struct Registrar {
         try database { try ledger.account(certificate: card.id)?.account }
     }
 
-    /// Step 7–10: the holder the certificate is bound to (`existing`, binding a certificate the reissue feed
+    /// Steps 7–10: the holder the certificate is bound to (`existing`, binding a certificate the reissue feed
     /// linked), or a new holder with a new random MyKey ID, the certificate, the password hash and the
     /// application, in one transaction (`created`).
     ///
@@ -118,7 +127,7 @@ public struct Registrar {
                     action: "register.existing", subject: account.myKey.description, detail: detail, actor: actor)
             }
             return (
-                RegistrationOutcome(mykey_id: account.myKey.description, certificate_serial: serial, status: .existing),
+                RegistrationOutcome(myKeyID: account.myKey.description, certificateSerial: serial, status: .existing),
                 account
             )
         }
@@ -129,7 +138,7 @@ public struct Registrar {
                 revocationChecked: card.revocationChecked, actor: actor, newMyKey: { try Self.randomMyKeyID() })
         }
         return (
-            RegistrationOutcome(mykey_id: account.myKey.description, certificate_serial: serial, status: .created),
+            RegistrationOutcome(myKeyID: account.myKey.description, certificateSerial: serial, status: .created),
             account
         )
     }

@@ -84,12 +84,12 @@ public struct RegistrationError: Error, CustomStringConvertible, Equatable {
     /// One sentence for the person at the terminal; never holds a PIN or password.
     public var message: String
 
-    /// Creates an error.
+    /// Creates an error of kind `code` with `message`, one sentence for the person at the terminal.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
 
-    /// The message.
+    /// The message alone, as the terminal shows it.
     public var description: String { message }
 }

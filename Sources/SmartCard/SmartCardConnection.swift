@@ -121,7 +121,8 @@ public final class SmartCardConnection {
 
     /// Sends one command APDU (its encoded bytes) and returns the card's answer.
     ///
-    /// `.cardRemoved` when the card was removed or reset since the connection was made.
+    /// `.cardRemoved` when the card was removed or reset since the connection was made, `.protocolMismatch` on a
+    /// connection without T=0 or T=1 (a direct one).
     ///
     /// The corresponding C function is `SCardTransmit`.
     public func transmit(_ apdu: [UInt8]) throws(SmartCardError) -> ResponseAPDU {
@@ -183,9 +184,10 @@ public final class SmartCardConnection {
         return result
     }
 
-    /// Closes the connection, leaving the card as `disposition` says; later calls throw. Also done on deinit.
+    /// Closes the connection, leaving the card as `disposition` says; later calls throw `.other`.
     ///
-    /// Errors are ignored: a removed card or a stopped pcscd leaves nothing to clean up.
+    /// `deinit` does the same with `.reset` for a connection left open. Errors are ignored: a removed card or a
+    /// stopped pcscd leaves nothing to clean up.
     ///
     /// The corresponding C function is `SCardDisconnect`.
     public func disconnect(_ disposition: Disposition = .reset) {

@@ -16,10 +16,15 @@ public final class DropWorkspace: @unchecked Sendable {
         }
     }
 
+    /// The folder providers drop data and control files into; `drop` writes here.
     public var inbox: String { root + "/inbox" }
+    /// The folder result files go to, one subfolder per provider.
     public var outbox: String { root + "/outbox" }
+    /// The folder settled files are moved to.
     public var archive: String { root + "/archive" }
+    /// The folder refused files are moved to.
     public var quarantine: String { root + "/quarantine" }
+    /// The folder for the registry's CSV files.
     public var registry: String { root + "/registry" }
 
     /// Removes the workspace.

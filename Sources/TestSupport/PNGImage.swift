@@ -123,11 +123,11 @@ public struct PNGImage: Sendable {
 
 /// A colour of 8 bits per channel.
 public struct RGB: Sendable, Hashable, CustomStringConvertible {
-    /// Red.
+    /// The red channel, 0 (none) to 255 (full).
     public var red: UInt8
-    /// Green.
+    /// The green channel, 0 (none) to 255 (full).
     public var green: UInt8
-    /// Blue.
+    /// The blue channel, 0 (none) to 255 (full).
     public var blue: UInt8
 
     /// A colour from its channels.
@@ -137,7 +137,7 @@ public struct RGB: Sendable, Hashable, CustomStringConvertible {
         self.blue = blue
     }
 
-    /// A colour from CSS hex notation, `#rrggbb`.
+    /// A colour from CSS hex notation, `#rrggbb`; black for text that is not hexadecimal.
     public init(hex: String) {
         let value = UInt32(hex.dropFirst(), radix: 16) ?? 0
         self.init(red: UInt8(value >> 16 & 0xFF), green: UInt8(value >> 8 & 0xFF), blue: UInt8(value & 0xFF))

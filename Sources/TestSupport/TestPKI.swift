@@ -7,14 +7,12 @@ public struct TestPKIError: Error, CustomStringConvertible {
     /// What failed.
     public var message: String
 
-    /// The message.
+    /// `TestPKIError: <message>`.
     public var description: String { "TestPKIError: \(message)" }
 }
 
 /// A test certification authority: its certificate and key, made with the openssl command-line tool.
 public struct TestCA: Sendable {
-    /// The subject (and issuer) name in openssl's `-subj` form.
-    public let subjectArgument: String
     /// The CA certificate.
     public let certificate: Certificate
     /// The CA's private key.
@@ -27,11 +25,11 @@ public struct TestCA: Sendable {
 
 /// A leaf (user-authentication) certificate and its RSA-2048 key.
 public struct TestLeaf: Sendable {
-    /// The certificate.
+    /// The leaf certificate, issued by the CA given to `issueLeaf`.
     public let certificate: Certificate
-    /// The private key, PKCS#8 PEM.
+    /// The private key as openssl wrote it, PKCS#8 PEM.
     public let privateKeyPEM: String
-    /// The private key.
+    /// The same private key, parsed, for signing as the card does.
     public let privateKey: PrivateKey
 }
 
@@ -39,7 +37,7 @@ public struct TestLeaf: Sendable {
 public enum TestCRLNumber: Sendable {
     /// The next of a process-wide increasing sequence: CRLs issued later are newer, whatever their CA.
     case next
-    /// This number.
+    /// This number, to make a CRL older or newer than another on purpose.
     case fixed(Int)
     /// No cRLNumber extension: order by thisUpdate alone.
     case none
@@ -53,10 +51,9 @@ public struct TestCRL: Sendable {
     public let pem: String
 }
 
-/// A test PKI in a temporary directory: two generations of a JPKI-like CA sharing one name, and an unrelated
-/// CA; issues leaves and CRLs on demand with the openssl command-line tool. Nothing here is committed.
+/// A test PKI in a temporary directory: two generations of a JPKI-like CA sharing one name, and an unrelated CA.
 ///
-/// Generating keys is the slow part, so one PKI is shared per process (`shared()`); each issuance works in
+/// It issues leaves and CRLs on demand with the openssl command-line tool; nothing here is committed. Generating keys is the slow part, so one PKI is shared per process (`shared()`); each issuance works in
 /// its own directory, so tests may issue in parallel.
 public final class TestPKI: Sendable {
     /// The subject of the test JPKI user-authentication CA (both generations).
@@ -274,7 +271,7 @@ public final class TestPKI: Sendable {
         do {
             let keyPEM = try read(key)
             return TestCA(
-                subjectArgument: subject, certificate: try Certificate(pem: try read(certificate)),
+                certificate: try Certificate(pem: try read(certificate)),
                 privateKey: try PrivateKey(pem: keyPEM), certificateFile: certificate, privateKeyFile: key)
         } catch let error as TestPKIError {
             throw error

@@ -28,7 +28,7 @@ public protocol VirtualCardApplet: AnyObject {
 public struct VirtualCardError: Error, CustomStringConvertible {
     /// What failed, with the system's reason.
     public var message: String
-    /// The message.
+    /// `virtual card: <message>`.
     public var description: String { "virtual card: \(message)" }
 }
 
@@ -48,9 +48,10 @@ public final class VirtualCard: Sendable {
     /// card a test forgot to remove.
     private let slot: Slot
 
-    /// The vpcd ports that hold a card of this process. vpcd queues a second card's connection until the first
-    /// leaves, so tests that overlap on one reader would each talk to whichever card is in: a mistake to report
-    /// at once rather than a race to debug.
+    /// The vpcd ports that hold a card of this process.
+    ///
+    /// vpcd queues a second card's connection until the first leaves, so tests that overlap on one reader would
+    /// each talk to whichever card is in: a mistake to report at once rather than a race to debug.
     private static let occupiedPorts = Mutex<Set<UInt16>>([])
 
     /// Creates a card, not yet inserted, for the reader behind `host`:`port`.
@@ -67,11 +68,6 @@ public final class VirtualCard: Sendable {
     /// The command APDUs the card received (control codes excluded), oldest first.
     public var apduLog: [[UInt8]] {
         slot.condition.withLock { slot.state.apduLog }
-    }
-
-    /// Forgets the command APDUs received so far.
-    public func clearAPDULog() {
-        slot.condition.withLock { slot.state.apduLog.removeAll() }
     }
 
     /// Whether the card is connected to vpcd.

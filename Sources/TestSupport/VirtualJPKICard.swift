@@ -2,9 +2,10 @@ public import Crypto
 import Foundation
 import SmartCard
 
-/// The JPKI user-authentication application of a My Number card, for `VirtualCard` (registration spec §1): token
-/// information, the certificate and CA certificate, a 4-digit PIN with a real retry counter, and RSA signing of a
-/// DigestInfo after VERIFY. Switches make it misbehave the ways a test needs.
+/// The JPKI user-authentication application of a My Number card, for `VirtualCard` (registration spec §1).
+///
+/// It holds the token information, the certificate and CA certificate, a 4-digit PIN with a real retry counter,
+/// and signs a DigestInfo with RSA after VERIFY. Switches make it misbehave the ways a test needs.
 ///
 /// `@unchecked Sendable`: the card state and switches are behind `lock`, because the serving thread answers
 /// APDUs while a test flips switches from its own thread.
@@ -19,13 +20,13 @@ public final class VirtualJPKIApplet: VirtualCardApplet, @unchecked Sendable {
         case sign
     }
 
-    /// The JPKI application identifier.
+    /// The JPKI application identifier, `D3 92 F0 00 26 01 00 00 00 01`.
     public static let applicationID: [UInt8] = [0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01]
     /// The token information: `JPKIAPICCTOKEN2` padded with spaces to 32 bytes.
     public static let tokenInfo: [UInt8] = Array("JPKIAPICCTOKEN2".utf8) + Array(repeating: 0x20, count: 17)
     /// A JPKI-like ATR (T=1).
     public static let defaultATR: [UInt8] = [0x3B, 0xE0, 0x00, 0xFF, 0x81, 0x31, 0xFE, 0x45, 0x14]
-    /// The PIN's retry limit.
+    /// The PIN's retry limit, which a correct PIN restores.
     public static let maximumTries = 3
 
     /// The answer to reset.
@@ -118,9 +119,8 @@ public final class VirtualJPKIApplet: VirtualCardApplet, @unchecked Sendable {
     private func answer(_ command: CommandAPDU) -> (ResponseAPDU, Bool) {
         switch (command.cla, command.ins) {
         case (0x00, 0xA4):
-            let response = fileSystem.handle(command)!
-            // Selecting anything but the key EF ends the right to sign, as on the card.
-            return (response, false)
+            // `sign` answers only while the key EF is selected; a verified PIN lasts until a reset or a wrong PIN.
+            return (fileSystem.handle(command)!, false)
         case (0x00, 0xB0):
             if fileSystem.selectedFile == 0x000A && removeAtSwitch == .readCertificate {
                 return (.init(statusWord: 0x6F00), true)

@@ -20,8 +20,10 @@ public enum VirtualReaders {
     /// A reader that stays empty (vpcd port 35964).
     public static let emptyReader = "Virtual PCD 00 01"
 
-    /// How long to wait for pcscd to see a change. Generous, because a loaded machine delays pcscd's poll; a wait
-    /// ends as soon as pcscd reports the change, so the figure costs nothing when all is well.
+    /// How long to wait for pcscd to see a change.
+    ///
+    /// Generous, because a loaded machine delays pcscd's poll; a wait ends as soon as pcscd reports the change, so
+    /// the figure costs nothing when all is well.
     public static let patience: Duration = .seconds(60)
 
     /// The event count pcscd showed when a card of this process last arrived, per reader.
@@ -35,8 +37,9 @@ public enum VirtualReaders {
         return "Virtual PCD 00 0" + String(slot, radix: 16, uppercase: true)
     }
 
-    /// Puts `card` into its reader once pcscd has seen the reader empty, and waits until pcscd has seen this card
-    /// arrive (its event count moved on, with a card present). On failure the card is taken out again.
+    /// Puts `card` into its reader once pcscd has seen the reader empty, and waits until pcscd has seen it arrive.
+    ///
+    /// Arrival means pcscd's event count moved on with a card present. On failure the card is taken out again.
     public static func insert(_ card: VirtualCard, timeout: Duration = patience) throws {
         let reader = reader(forPort: card.port)
         let context = try SmartCardContext()
@@ -60,8 +63,10 @@ public enum VirtualReaders {
         try waitUntilEmpty(reader(forPort: card.port), timeout: timeout)
     }
 
-    /// Inserts `card`, runs `body`, then removes the card and waits until pcscd has seen it go, so that the next
-    /// card finds the reader settled. `body`'s error comes before a failure to see the card go.
+    /// Inserts `card`, runs `body`, then removes the card and waits until pcscd has seen it go.
+    ///
+    /// The wait leaves the reader settled for the next card. `body`'s error comes before a failure to see the card
+    /// go.
     public static func whileInserted<T>(
         _ card: VirtualCard, timeout: Duration = patience, _ body: () throws -> T
     ) throws -> T {
@@ -116,8 +121,9 @@ public enum VirtualReaders {
         return status
     }
 
-    /// The status once it differs from `known`, or after `slice`, whichever comes first. pcscd wakes the wait when
-    /// its reader thread counts a card event.
+    /// The status once it differs from `known`, or after `slice`, whichever comes first.
+    ///
+    /// pcscd wakes the wait when its reader thread counts a card event.
     private static func nextStatus(
         of reader: String, after known: ReaderStatus, context: SmartCardContext, within slice: Duration
     ) throws(SmartCardError) -> ReaderStatus {

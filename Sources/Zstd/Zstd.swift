@@ -2,7 +2,9 @@ import CZstd
 
 /// Whole-buffer zstd compression and decompression, for tests and small files; streaming inside.
 public enum Zstd {
-    /// Compresses `bytes` into one zstd frame with a content checksum.
+    /// Compresses `bytes` into one zstd frame with a content checksum, at compression `level`.
+    ///
+    /// Throws `usage` for a level outside zstd's range and `outOfMemory` when zstd cannot allocate its context.
     public static func compress(_ bytes: [UInt8], level: Int32 = 3) throws(ZstdError) -> [UInt8] {
         let compressor = try ZstdCompressor(level: level, checksum: true)
         var result: [UInt8] = []
@@ -24,6 +26,9 @@ public enum Zstd {
     }
 
     /// Decompresses a complete zstd stream (one or more frames), verifying frame checksums when present.
+    ///
+    /// The whole result is held in memory; large files go through `ZstdDecompressor` or `ZstdFileReader`. Throws
+    /// as ``ZstdDecompressor/finish()`` does for a stream that is cut short, corrupt or fails its checksum.
     public static func decompress(_ bytes: [UInt8]) throws(ZstdError) -> [UInt8] {
         let decompressor = try ZstdDecompressor()
         var result: [UInt8] = []

@@ -18,9 +18,10 @@ public final class ZstdCompressor {
     /// The first error, repeated until `reset()`.
     private var failure: ZstdError?
 
-    /// Creates a compressor at `level` (zstd's levels, `ZSTD_minCLevel()...ZSTD_maxCLevel()`; 0 means zstd's
-    /// default) that writes a content checksum into each frame when `checksum` is true.
-    /// The corresponding C function is `ZSTD_createCCtx`.
+    /// Creates a compressor at `level` that writes a content checksum into each frame when `checksum` is true.
+    ///
+    /// `level` is one of zstd's levels, `ZSTD_minCLevel()` to `ZSTD_maxCLevel()`, with 0 meaning zstd's default;
+    /// another level throws `usage`. The corresponding C function is `ZSTD_createCCtx`.
     public init(level: Int32 = 3, checksum: Bool = true) throws(ZstdError) {
         guard level >= ZSTD_minCLevel() && level <= ZSTD_maxCLevel() else {
             throw ZstdError(
@@ -50,6 +51,9 @@ public final class ZstdCompressor {
 
     /// Compresses `input` into the current frame, calling `sink` with each compressed chunk (valid only during
     /// the call); zstd may keep some output until more input or ``finish(sink:)``.
+    ///
+    /// An error `sink` throws is rethrown, and leaves the compressor failing until ``reset()``: the frame has lost
+    /// that chunk. The corresponding C function is `ZSTD_compressStream2`.
     public func compress(_ input: UnsafeRawBufferPointer, sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         var buffer = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
         repeat {
@@ -59,6 +63,8 @@ public final class ZstdCompressor {
     }
 
     /// Ends the current frame (writing its checksum), calling `sink` with the remaining compressed chunks.
+    ///
+    /// Afterwards the compressor is ready for the next frame of the same stream.
     public func finish(sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         var buffer = ZSTD_inBuffer(src: nil, size: 0, pos: 0)
         var remaining = 1
@@ -70,7 +76,8 @@ public final class ZstdCompressor {
     }
 
     /// Drops the current frame (and any error) so the next call starts a new frame.
-    /// The corresponding C function is `ZSTD_CCtx_reset`.
+    ///
+    /// The level and checksum setting stay. The corresponding C function is `ZSTD_CCtx_reset`.
     public func reset() {
         // Resetting only the session cannot fail, and keeps the level and checksum parameters.
         _ = ZSTD_CCtx_reset(context, ZSTD_reset_session_only)

@@ -33,7 +33,9 @@ public final class ZstdDecompressor {
     /// Compressed bytes consumed since the stream began, for error messages.
     private var consumedTotal = 0
 
-    /// Creates a decompressor with its own zstd context. The corresponding C function is `ZSTD_createDCtx`.
+    /// Creates a decompressor with its own zstd context and output buffer.
+    ///
+    /// Throws `outOfMemory` when zstd cannot allocate the context. The corresponding C function is `ZSTD_createDCtx`.
     public init() throws(ZstdError) {
         guard let context = ZSTD_createDCtx() else {
             throw ZstdError(code: .outOfMemory, message: "ZSTD_createDCtx failed")
@@ -51,7 +53,7 @@ public final class ZstdDecompressor {
     /// valid only during the call).
     ///
     /// Throws a ``ZstdError`` for a corrupt stream or a checksum mismatch, or the error `sink` threw; either way
-    /// the decompressor then needs ``reset()``.
+    /// the decompressor then needs ``reset()``. The corresponding C function is `ZSTD_decompressStream`.
     public func decompress(_ input: UnsafeRawBufferPointer, sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         var buffer = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
         while let chunk = try nextChunk(&buffer) {
@@ -98,6 +100,7 @@ public final class ZstdDecompressor {
     }
 
     /// Forgets the current stream (and any error) so the next call starts a new one.
+    ///
     /// The corresponding C function is `ZSTD_DCtx_reset`.
     public func reset() {
         // Resetting only the session cannot fail (it keeps the parameters, which are the defaults).

@@ -45,7 +45,7 @@ struct Generate: ParsableCommand {
         }
         print(
             "generated \(drop.holders) holders, \(drop.providers) providers, \(drop.files) files with \(drop.records) records "
-                + "(\(drop.csv_bytes / 1_000_000) MB of CSV, \(drop.compressed_bytes / 1_000_000) MB compressed)"
-                + (drop.faulty_files.isEmpty ? "" : ", and \(drop.faulty_files.count) files to be quarantined"))
+                + "(\(drop.csvBytes / 1_000_000) MB of CSV, \(drop.compressedBytes / 1_000_000) MB compressed)"
+                + (drop.faultyFiles.isEmpty ? "" : ", and \(drop.faultyFiles.count) files to be quarantined"))
     }
 }

@@ -57,13 +57,13 @@ struct Register: ParsableCommand {
                 Terminal.say("Registered: your MyKey ID is \(account.myKey).")
                 if let provider { Terminal.say("Applied for Mynapoint with \(provider).") }
             }
-            outcome.mykey_id = account.myKey.description
+            outcome.myKeyID = account.myKey.description
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
                 FileHandle.standardOutput.write(try encoder.encode(outcome) + Data("\n".utf8))
             } else {
-                print("\(outcome.mykey_id) \(outcome.status.rawValue)")
+                print("\(outcome.myKeyID) \(outcome.status.rawValue)")
             }
         }
     }

@@ -46,7 +46,7 @@ import Testing
         #expect(
             again.outcome
                 == RegistrationOutcome(
-                    mykey_id: account.myKey.description, certificate_serial: "A10001", status: .existing))
+                    myKeyID: account.myKey.description, certificateSerial: "A10001", status: .existing))
         #expect(try fixture.ledger.connection.query("SELECT count(*) FROM holders")[0, 0].int() == 1)
         #expect(
             try fixture.auditActions() == ["holder.create", "password.set", "application.create", "register.existing"])
@@ -180,7 +180,7 @@ import Testing
         let newCard = try loginInProcess(applet(renewed, pki: fixture.pki), fixture: fixture)
         let again = try fixture.registrar.register(newCard, password: nil, apply: nil)
         #expect(again.outcome.status == .existing)
-        #expect(again.outcome.mykey_id == account.myKey.description)
+        #expect(again.outcome.myKeyID == account.myKey.description)
         let bound = try fixture.ledger.connection.query(
             "SELECT holder_key, not_after_ns FROM certificates WHERE serial = 'A60002' AND issuer = $1",
             [.text(TestPKI.jpkiName)])

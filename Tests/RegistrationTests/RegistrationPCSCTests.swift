@@ -59,7 +59,7 @@ struct RegistrationPCSCTests {
         let (outcome, account) = try fixture.registrar.register(
             verified, password: try Password(testPassword), apply: ProviderID("PAYA"))
         #expect(outcome.status == .created)
-        #expect(outcome.certificate_serial == "D10001")
+        #expect(outcome.certificateSerial == "D10001")
         #expect(try fixture.ledger.holder(myKey: account.myKey)?.provider_id == "PAYA")
 
         // The signature came from inside one transaction, and the card was reset afterwards (PIN state gone).
@@ -70,7 +70,7 @@ struct RegistrationPCSCTests {
         let second = try await login(card, fixture).get()
         let again = try fixture.registrar.register(second, password: nil, apply: nil)
         #expect(again.outcome.status == .existing)
-        #expect(again.outcome.mykey_id == account.myKey.description)
+        #expect(again.outcome.myKeyID == account.myKey.description)
         #expect(!(try fixture.allText().contains(testPIN)))
     }
 

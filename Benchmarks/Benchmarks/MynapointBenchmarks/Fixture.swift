@@ -59,7 +59,7 @@ struct Fixture: Sendable {
                 registry: building + "/registry", inbox: building + "/inbox", options: options)
             report(
                 "fixture: \(drop.holders) holders, \(drop.records) records in \(drop.files) files, "
-                    + "\(drop.csv_bytes) CSV bytes, \(drop.compressed_bytes) compressed bytes, in \(root)")
+                    + "\(drop.csvBytes) CSV bytes, \(drop.compressedBytes) compressed bytes, in \(root)")
             if rename(building, root) != 0 { try? FileManager.default.removeItem(atPath: building) }
         }
         registry = root + "/registry"
