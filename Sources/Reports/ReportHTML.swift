@@ -46,7 +46,7 @@ public enum ReportHTML {
             ("Holders at the cap", report.holders_at_cap),
         ] {
             page.raw("<div class=\"card\"><div class=\"label\">\(escape(label))</div>")
-            page.raw("<div class=\"value\">\(grouped(value))</div></div>\n")
+            page.raw("<div class=\"value\">\(NumberFormatting.grouped(value))</div></div>\n")
         }
         page.raw("</section>\n")
 
@@ -193,8 +193,9 @@ public enum ReportHTML {
             svg += "<text x=\"\(labelWidth - 8)\" y=\"\(y + 18)\" text-anchor=\"end\">\(escape(item.label))</text>"
             svg +=
                 "<rect x=\"\(labelWidth)\" y=\"\(y + 4)\" width=\"\(length)\" height=\"\(row - 8)\" fill=\"\(item.color)\">"
-            svg += "<title>\(escape(item.label)): \(grouped(item.value))</title></rect>"
-            svg += "<text x=\"\(labelWidth + length + 6)\" y=\"\(y + 18)\">\(grouped(item.value))</text>\n"
+            let value = NumberFormatting.grouped(item.value)
+            svg += "<title>\(escape(item.label)): \(value)</title></rect>"
+            svg += "<text x=\"\(labelWidth + length + 6)\" y=\"\(y + 18)\">\(value)</text>\n"
         }
         return svg + "</svg>\n"
     }
@@ -215,7 +216,7 @@ public enum ReportHTML {
             for (i, value) in s.values.enumerated() where i < totals.count { totals[i] += value }
         }
         let maximum = niceCeiling(max(1, totals.max() ?? 1))
-        let left = max(90, textWidth(grouped(maximum)) + 14)
+        let left = max(90, textWidth(NumberFormatting.grouped(maximum)) + 14)
         var svg = svgOpen(title: title, width: width, height: height)
         svg += "<text x=\"0\" y=\"18\" class=\"title\">\(escape(title))</text>\n"
         for (s, position) in zip(series, legend.positions) {
@@ -226,7 +227,8 @@ public enum ReportHTML {
             let value = maximum / 4 * step
             let y = top + plotHeight - plotHeight * step / 4
             svg += "<line x1=\"\(left)\" y1=\"\(y)\" x2=\"\(width)\" y2=\"\(y)\" class=\"grid\"/>"
-            svg += "<text x=\"\(left - 6)\" y=\"\(y + 4)\" text-anchor=\"end\">\(grouped(value))</text>\n"
+            svg +=
+                "<text x=\"\(left - 6)\" y=\"\(y + 4)\" text-anchor=\"end\">\(NumberFormatting.grouped(value))</text>\n"
         }
         guard !categories.isEmpty else {
             return svg + "<text x=\"\(left + 10)\" y=\"\(top + plotHeight / 2)\">no runs in the period</text>\n</svg>\n"
@@ -240,7 +242,8 @@ public enum ReportHTML {
                 let h = max(1, Int((Double(s.values[i]) / Double(maximum) * Double(plotHeight)).rounded()))
                 base -= h
                 svg += "<rect x=\"\(x)\" y=\"\(base)\" width=\"\(barWidth)\" height=\"\(h)\" fill=\"\(s.color)\">"
-                svg += "<title>\(escape(category)) \(escape(s.name)): \(grouped(s.values[i]))</title></rect>"
+                let value = NumberFormatting.grouped(s.values[i])
+                svg += "<title>\(escape(category)) \(escape(s.name)): \(value)</title></rect>"
             }
             svg += "<text x=\"\(x + barWidth / 2)\" y=\"\(top + plotHeight + 18)\" text-anchor=\"middle\">"
             svg += "\(escape(category))</text>\n"
@@ -295,17 +298,8 @@ public enum ReportHTML {
     static func numbers(_ values: Int...) -> String { numbers(values) }
 
     /// Numeric table cells.
-    static func numbers(_ values: [Int]) -> String { values.map { "<td>\(grouped($0))</td>" }.joined() }
-
-    /// A number with thousands separators (locale-independent).
-    public static func grouped(_ value: Int) -> String {
-        let digits = String(value.magnitude)
-        var out = ""
-        for (i, digit) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out += "," }
-            out.append(digit)
-        }
-        return value < 0 ? "-" + out : out
+    static func numbers(_ values: [Int]) -> String {
+        values.map { "<td>\(NumberFormatting.grouped($0))</td>" }.joined()
     }
 
     /// Text escaped for HTML content and attribute values.

@@ -165,8 +165,8 @@ public enum RunHistory {
             table.append([
                 String(run.run_id), String(run.committed_at.prefix(19)).replacingOccurrences(of: "T", with: " "),
                 String(run.files), String(run.quarantined_files), String(run.already_settled_files),
-                ReportHTML.grouped(run.records), ReportHTML.grouped(run.granted_records),
-                ReportHTML.grouped(run.points),
+                NumberFormatting.grouped(run.records), NumberFormatting.grouped(run.granted_records),
+                NumberFormatting.grouped(run.points),
                 duration(run), run.delivered_at == nil ? "NO" : "yes", run.started_by,
             ])
         }
@@ -186,8 +186,11 @@ public enum RunHistory {
                 "files",
                 "\(run.files) settled, \(run.quarantined_files) quarantined, \(run.already_settled_files) already settled"
             ),
-            ("records", "\(ReportHTML.grouped(run.records)) (granted \(ReportHTML.grouped(run.granted_records)))"),
-            ("points", ReportHTML.grouped(run.points)),
+            (
+                "records",
+                "\(NumberFormatting.grouped(run.records)) (granted \(NumberFormatting.grouped(run.granted_records)))"
+            ),
+            ("points", NumberFormatting.grouped(run.points)),
         ]
         for (label, value) in fields {
             out += "  " + (label + ":").padding(toLength: 12, withPad: " ", startingAt: 0) + value + "\n"
@@ -207,8 +210,8 @@ public enum RunHistory {
                     code + (file.quarantine_line.map { " line \($0)" } ?? "") + ": " + (file.quarantine_message ?? "")
             }
             table.append([
-                file.name, file.provider_id ?? "-", file.outcome, ReportHTML.grouped(file.records),
-                ReportHTML.grouped(file.granted_records), ReportHTML.grouped(file.points), note,
+                file.name, file.provider_id ?? "-", file.outcome, NumberFormatting.grouped(file.records),
+                NumberFormatting.grouped(file.granted_records), NumberFormatting.grouped(file.points), note,
             ])
         }
         return out + aligned(table, leftColumns: [0, 1, 2, 6])

@@ -172,7 +172,7 @@ import Testing
         for month in report.monthList { #expect(html.contains(">\(month)<")) }
         #expect(html.components(separatedBy: "✔ pass").count - 1 == 3)
         #expect(html.contains("1 of 4 reconciliation checks fail"))
-        #expect(html.contains(ReportHTML.grouped(report.totals.points)))
+        #expect(html.contains(NumberFormatting.grouped(report.totals.points)))
         for q in report.quarantines { #expect(html.contains(ReportHTML.escape(q.file))) }
         try expectBalancedTags(html)
     }
@@ -187,10 +187,10 @@ import Testing
     }
 
     @Test func numbersAreGroupedAndAxesRound() {
-        #expect(ReportHTML.grouped(0) == "0")
-        #expect(ReportHTML.grouped(999) == "999")
-        #expect(ReportHTML.grouped(1000) == "1,000")
-        #expect(ReportHTML.grouped(-1_234_567) == "-1,234,567")
+        #expect(NumberFormatting.grouped(0) == "0")
+        #expect(NumberFormatting.grouped(999) == "999")
+        #expect(NumberFormatting.grouped(1000) == "1,000")
+        #expect(NumberFormatting.grouped(-1_234_567) == "-1,234,567")
         #expect(ReportHTML.niceCeiling(1) == 4)
         #expect(ReportHTML.niceCeiling(95) == 100)
         #expect(ReportHTML.niceCeiling(123_456) == 200_000)
@@ -209,7 +209,7 @@ import Testing
         let svg = ReportHTML.stackedColumns(
             title: "t", categories: ["2021-01"], series: names.map { ($0, "#4f81bd", [1_000_000_000]) })
         #expect(svg.contains("viewBox=\"0 0 720 \(300 + (layout.lines - 1) * ReportHTML.legendLine)\""))
-        let widest = ReportHTML.grouped(ReportHTML.niceCeiling(20_000_000_000))
+        let widest = NumberFormatting.grouped(ReportHTML.niceCeiling(20_000_000_000))
         let labels = svg.matches(of: #/<text x="(\d+)" y="\d+" text-anchor="end">([0-9,]+)</text>/#)
             .map { (x: Int($0.1)!, text: String($0.2)) }
         let top = try #require(labels.max { $0.text.count < $1.text.count })
