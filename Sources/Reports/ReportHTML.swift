@@ -26,7 +26,7 @@ public enum ReportHTML {
             <body>
             <header>
             <h1>Mynapoint settlement: finance reconciliation</h1>
-            <p class="meta">\(escape(period)) · generated \(escape(report.generated_at))</p>
+            <p class="meta">\(escape(period)) · generated \(escape(report.generatedAt))</p>
             </header>
 
             """)
@@ -41,9 +41,9 @@ public enum ReportHTML {
         page.raw("<section class=\"cards\">\n")
         for (label, value) in [
             ("Points owed (yen)", report.totals.points), ("Eligible amount (yen)", report.eligibleAmountTotal),
-            ("Records settled", report.totals.records), ("Records granted", report.totals.granted_records),
-            ("Files settled", report.totals.files), ("Files quarantined", report.totals.quarantined_files),
-            ("Holders at the cap", report.holders_at_cap),
+            ("Records settled", report.totals.records), ("Records granted", report.totals.grantedRecords),
+            ("Files settled", report.totals.files), ("Files quarantined", report.totals.quarantinedFiles),
+            ("Holders at the cap", report.holdersAtCap),
         ] {
             page.raw("<div class=\"card\"><div class=\"label\">\(escape(label))</div>")
             page.raw("<div class=\"value\">\(NumberFormatting.grouped(value))</div></div>\n")
@@ -84,29 +84,29 @@ public enum ReportHTML {
         page.raw(
             barChart(
                 title: "Points owed per provider",
-                items: report.providers.enumerated().map { ($1.provider_id, $1.points, palette[$0 % palette.count]) }))
+                items: report.providers.enumerated().map { ($1.providerID, $1.points, palette[$0 % palette.count]) }))
         page.raw("<table>\n<thead><tr><th>Provider</th><th>Files</th><th>Records</th><th>Granted</th>")
         page.raw("<th>Rejected</th><th>Points</th><th>Eligible amount (yen)</th></tr></thead>\n<tbody>\n")
         for p in report.providers {
             page.raw(
-                "<tr><td>\(escape(p.provider_id))</td>" + numbers(p.files, p.records, p.granted_records)
-                    + numbers(p.records - p.granted_records, p.points, p.eligible_amount) + "</tr>\n")
+                "<tr><td>\(escape(p.providerID))</td>" + numbers(p.files, p.records, p.grantedRecords)
+                    + numbers(p.records - p.grantedRecords, p.points, p.eligibleAmount) + "</tr>\n")
         }
         let t = report.totals
         page.raw(
-            "</tbody>\n<tfoot><tr><th>Total</th>" + numbers(t.files, t.records, t.granted_records)
-                + numbers(t.records - t.granted_records, t.points, report.eligibleAmountTotal)
+            "</tbody>\n<tfoot><tr><th>Total</th>" + numbers(t.files, t.records, t.grantedRecords)
+                + numbers(t.records - t.grantedRecords, t.points, report.eligibleAmountTotal)
                 + "</tr></tfoot>\n</table>\n</section>\n")
     }
 
     static func monthSection(_ report: ReconciliationReport, into page: inout Page) {
         page.raw("<section id=\"months\">\n<h2>Per month</h2>\n")
         let months = report.monthList
-        let providers = report.providers.map(\.provider_id)
+        let providers = report.providers.map(\.providerID)
         var series: [(String, String, [Int])] = []
         for (i, provider) in providers.enumerated() {
             let values = months.map { month in
-                report.months.first { $0.month == month && $0.provider_id == provider }?.points ?? 0
+                report.months.first { $0.month == month && $0.providerID == provider }?.points ?? 0
             }
             series.append((provider, palette[i % palette.count], values))
         }
@@ -117,16 +117,16 @@ public enum ReportHTML {
             let rows = report.months.filter { $0.month == month }
             for m in rows {
                 page.raw(
-                    "<tr><td>\(escape(m.month))</td><td class=\"text\">\(escape(m.provider_id))</td>"
-                        + numbers(m.runs, m.files, m.records) + numbers(m.granted_records, m.points, m.eligible_amount)
+                    "<tr><td>\(escape(m.month))</td><td class=\"text\">\(escape(m.providerID))</td>"
+                        + numbers(m.runs, m.files, m.records) + numbers(m.grantedRecords, m.points, m.eligibleAmount)
                         + "</tr>\n")
             }
             page.raw(
                 "<tr class=\"subtotal\"><td>\(escape(month))</td><td class=\"text\">all</td><td></td>"
                     + numbers(
                         rows.reduce(0) { $0 + $1.files }, rows.reduce(0) { $0 + $1.records },
-                        rows.reduce(0) { $0 + $1.granted_records })
-                    + numbers(rows.reduce(0) { $0 + $1.points }, rows.reduce(0) { $0 + $1.eligible_amount }) + "</tr>\n"
+                        rows.reduce(0) { $0 + $1.grantedRecords })
+                    + numbers(rows.reduce(0) { $0 + $1.points }, rows.reduce(0) { $0 + $1.eligibleAmount }) + "</tr>\n"
             )
         }
         page.raw("</tbody>\n</table>\n</section>\n")
@@ -146,7 +146,7 @@ public enum ReportHTML {
                 items: reasons.map { ($0, totals[$0] ?? 0, "#c0504d") }))
         // A column per provider: with many providers the table scrolls inside its box instead of widening the page.
         page.raw("<div class=\"wide\">\n<table>\n<thead><tr><th>Reason</th>")
-        for p in report.providers { page.raw("<th>\(escape(p.provider_id))</th>") }
+        for p in report.providers { page.raw("<th>\(escape(p.providerID))</th>") }
         page.raw("<th>Total</th></tr></thead>\n<tbody>\n")
         for reason in reasons {
             page.raw("<tr><td>\(escape(reason))</td>")
@@ -165,7 +165,7 @@ public enum ReportHTML {
         page.raw("<table>\n<thead><tr><th>Run</th><th>File</th><th>Code</th><th>Reason</th></tr></thead>\n<tbody>\n")
         for q in report.quarantines {
             page.raw(
-                "<tr>\(numbers(Int(q.run_id)))<td class=\"text\">\(escape(q.file))</td><td class=\"text\">\(escape(q.code))</td>"
+                "<tr>\(numbers(Int(q.runID)))<td class=\"text\">\(escape(q.file))</td><td class=\"text\">\(escape(q.code))</td>"
                     + "<td class=\"text\">\(escape(q.message))</td></tr>\n")
         }
         page.raw("</tbody>\n</table>\n</section>\n")
