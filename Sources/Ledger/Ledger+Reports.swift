@@ -376,4 +376,10 @@ extension Ledger {
         for row in 0..<result.rowCount { outcomes[try result[row, 0].string()] = Int(try result[row, 1].int()) }
         return outcomes
     }
+
+    // MARK: Verification
+
+    /// The connection itself, so that `verify` can check the ledger against its raw rows without trusting
+    /// Ledger's own queries; nothing else should read through it.
+    @_spi(Verification) public var verificationConnection: PostgresConnection { connection }
 }
