@@ -1,6 +1,5 @@
 import Foundation
 public import Ledger
-import Postgres
 
 /// The monthly provider statement for finance: per provider and month, the points granted by the runs
 /// committed that month (JST) — the provisional subsidy claim — and the running total since the first run.
@@ -13,9 +12,9 @@ public struct ProviderStatement: Sendable, Codable {
         /// `YYYY-MM` of the runs' commit, in JST.
         public var month: String
         /// The provider, or `TOTAL` on a month's total line.
-        public var provider_id: String
+        public var providerID: String
         /// The provider's registered name (`all providers` on a total line).
-        public var provider_name: String
+        public var providerName: String
         /// Runs that settled a file of the provider that month.
         public var runs: Int
         /// Files settled that month.
@@ -23,13 +22,24 @@ public struct ProviderStatement: Sendable, Codable {
         /// Data lines settled that month.
         public var records: Int
         /// Rows granted that month.
-        public var granted_records: Int
+        public var grantedRecords: Int
         /// Eligible amount of the month's granted rows, yen.
-        public var eligible_amount_yen: Int
+        public var eligibleAmountYen: Int
         /// Points granted by the month's runs: the provisional claim (1 point = 1 yen).
         public var points: Int
         /// Points granted from the first run up to the end of the month.
-        public var cumulative_points: Int
+        public var cumulativePoints: Int
+
+        enum CodingKeys: String, CodingKey {
+            case month
+            case providerID = "provider_id"
+            case providerName = "provider_name"
+            case runs, files, records
+            case grantedRecords = "granted_records"
+            case eligibleAmountYen = "eligible_amount_yen"
+            case points
+            case cumulativePoints = "cumulative_points"
+        }
     }
 
     /// The requested month, or nil for every month.
@@ -39,67 +49,74 @@ public struct ProviderStatement: Sendable, Codable {
 
     /// The statement for `month` (`YYYY-MM`), or for every month from the first run's to the last's when nil.
     public static func compute(ledger: Ledger, month: String?) throws -> ProviderStatement {
-        let result = try ledger.connection.query(
-            """
-            SELECT to_char(r.committed_at AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM') AS month, p.provider_id, p.name,
-                   count(DISTINCT r.run_id), count(*), sum(f.records), sum(f.granted_records), sum(f.eligible_amount),
-                   sum(f.points)
-            FROM files f JOIN runs r ON r.run_id = f.run_id JOIN providers p ON p.provider_key = f.provider_key
-            WHERE f.outcome = 'settled'
-            GROUP BY 1, 2, 3 ORDER BY month, p.provider_id COLLATE "C"
-            """)
-        var activity: [String: [String: Line]] = [:]
-        var names: [String: String] = [:]
-        for row in 0..<result.rowCount {
-            let line = Line(
-                month: try result[row, 0].string(), provider_id: try result[row, 1].string(),
-                provider_name: try result[row, 2].string(), runs: Int(try result[row, 3].int()),
-                files: Int(try result[row, 4].int()), records: Int(try result[row, 5].int()),
-                granted_records: Int(try result[row, 6].int()), eligible_amount_yen: Int(try result[row, 7].int()),
-                points: Int(try result[row, 8].int()), cumulative_points: 0)
-            activity[line.month, default: [:]][line.provider_id] = line
-            names[line.provider_id] = line.provider_name
-        }
-        guard let first = activity.keys.min() else { return ProviderStatement(month: month, lines: []) }
-        var last = activity.keys.max() ?? first
+        let activity = Activity(try ledger.monthlySettlements(in: .all))
+        guard let first = activity.lines.keys.min() else { return ProviderStatement(month: month, lines: []) }
+        var last = activity.lines.keys.max() ?? first
         if let month, month > last { last = month }
         var lines: [Line] = []
         var cumulative: [String: Int] = [:]
         var current = first
         while current <= last {
-            var seen = activity[current] ?? [:]
-            for provider in seen.keys { cumulative[provider, default: 0] += seen[provider]!.points }
-            for provider in cumulative.keys where seen[provider] == nil {
-                seen[provider] = Line(
-                    month: current, provider_id: provider, provider_name: names[provider] ?? "", runs: 0, files: 0,
-                    records: 0, granted_records: 0, eligible_amount_yen: 0, points: 0, cumulative_points: 0)
-            }
+            let seen = activity.month(current, adding: &cumulative)
             if month == nil || month == current {
-                var total = Line(
-                    month: current, provider_id: "TOTAL", provider_name: "all providers", runs: 0, files: 0,
-                    records: 0, granted_records: 0, eligible_amount_yen: 0, points: 0, cumulative_points: 0)
-                for provider in seen.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
-                    var line = seen[provider]!
-                    line.cumulative_points = cumulative[provider] ?? 0
-                    lines.append(line)
-                    total.files += line.files
-                    total.records += line.records
-                    total.granted_records += line.granted_records
-                    total.eligible_amount_yen += line.eligible_amount_yen
-                    total.points += line.points
-                    total.cumulative_points += line.cumulative_points
-                }
-                let runs = try ledger.connection.query(
-                    """
-                    SELECT count(DISTINCT r.run_id) FROM runs r JOIN files f ON f.run_id = r.run_id
-                    WHERE f.outcome = 'settled' AND to_char(r.committed_at AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM') = $1
-                    """, [.text(current)])
-                total.runs = Int(try runs[0, 0].int())
-                lines.append(total)
+                lines += seen
+                lines.append(total(of: seen, month: current, runs: try ledger.settlingRunCount(month: current)))
             }
             current = nextMonth(current)
         }
         return ProviderStatement(month: month, lines: lines)
+    }
+
+    /// The settled figures by month and provider, as the ledger returns them.
+    struct Activity {
+        /// Lines by month, then provider; `cumulativePoints` still zero.
+        var lines: [String: [String: Line]] = [:]
+        /// Provider names by ID.
+        var names: [String: String] = [:]
+
+        init(_ settlements: [MonthlySettlement]) {
+            for settlement in settlements {
+                lines[settlement.month, default: [:]][settlement.providerID] = Line(
+                    month: settlement.month, providerID: settlement.providerID,
+                    providerName: settlement.providerName, runs: settlement.runs, files: settlement.files,
+                    records: settlement.records, grantedRecords: settlement.grantedRecords,
+                    eligibleAmountYen: settlement.eligibleAmount, points: settlement.points, cumulativePoints: 0)
+                names[settlement.providerID] = settlement.providerName
+            }
+        }
+
+        /// The lines of `month`, a zero line for each provider seen before without a run then, in byte order of
+        /// the provider IDs; adds the month's points to `cumulative`, which then gives each line's running total.
+        func month(_ month: String, adding cumulative: inout [String: Int]) -> [Line] {
+            var seen = lines[month] ?? [:]
+            for (provider, line) in seen { cumulative[provider, default: 0] += line.points }
+            for provider in cumulative.keys where seen[provider] == nil {
+                seen[provider] = Line(
+                    month: month, providerID: provider, providerName: names[provider] ?? "", runs: 0, files: 0,
+                    records: 0, grantedRecords: 0, eligibleAmountYen: 0, points: 0, cumulativePoints: 0)
+            }
+            return seen.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).map { provider in
+                var line = seen[provider]!
+                line.cumulativePoints = cumulative[provider] ?? 0
+                return line
+            }
+        }
+    }
+
+    /// A month's `TOTAL` line over its provider lines; `runs` counts runs, not runs per provider.
+    static func total(of lines: [Line], month: String, runs: Int) -> Line {
+        var total = Line(
+            month: month, providerID: "TOTAL", providerName: "all providers", runs: runs, files: 0, records: 0,
+            grantedRecords: 0, eligibleAmountYen: 0, points: 0, cumulativePoints: 0)
+        for line in lines {
+            total.files += line.files
+            total.records += line.records
+            total.grantedRecords += line.grantedRecords
+            total.eligibleAmountYen += line.eligibleAmountYen
+            total.points += line.points
+            total.cumulativePoints += line.cumulativePoints
+        }
+        return total
     }
 
     /// The month after `YYYY-MM`.
@@ -124,9 +141,9 @@ public struct ProviderStatement: Sendable, Codable {
             ].map(CSVTable.Cell.text))
         for line in lines {
             table.row([
-                .text(line.month), .text(line.provider_id), .text(line.provider_name), .number(line.runs),
-                .number(line.files), .number(line.records), .number(line.granted_records),
-                .number(line.eligible_amount_yen), .number(line.points), .number(line.cumulative_points),
+                .text(line.month), .text(line.providerID), .text(line.providerName), .number(line.runs),
+                .number(line.files), .number(line.records), .number(line.grantedRecords),
+                .number(line.eligibleAmountYen), .number(line.points), .number(line.cumulativePoints),
             ])
         }
         return table.text

@@ -1,6 +1,5 @@
 import Foundation
 public import Ledger
-import Postgres
 import Rules
 
 /// The finance reconciliation report (settlement spec §10): what each provider is owed for the runs
@@ -12,19 +11,28 @@ public struct ReconciliationReport: Sendable, Codable {
     /// One provider's figures.
     public struct Provider: Sendable, Codable, Equatable {
         /// The provider.
-        public var provider_id: String
+        public var providerID: String
         /// Settled files.
         public var files: Int
         /// Settled data lines (granted + rejected, `MALFORMED` included).
         public var records: Int
         /// Rows with status `GRANTED`.
-        public var granted_records: Int
+        public var grantedRecords: Int
         /// Points owed (1 point = 1 yen).
         public var points: Int
         /// Eligible amount over the granted rows, yen.
-        public var eligible_amount: Int
+        public var eligibleAmount: Int
         /// `REJECTED` rows by reason.
         public var rejections: [String: Int]
+
+        enum CodingKeys: String, CodingKey {
+            case providerID = "provider_id"
+            case files, records
+            case grantedRecords = "granted_records"
+            case points
+            case eligibleAmount = "eligible_amount"
+            case rejections
+        }
     }
 
     /// Totals over providers.
@@ -32,13 +40,30 @@ public struct ReconciliationReport: Sendable, Codable {
         /// Settled files.
         public var files: Int
         /// Quarantined files (of any provider, known or not).
-        public var quarantined_files: Int
+        public var quarantinedFiles: Int
         /// Settled data lines.
         public var records: Int
         /// Rows with status `GRANTED`.
-        public var granted_records: Int
+        public var grantedRecords: Int
         /// Points owed.
         public var points: Int
+
+        enum CodingKeys: String, CodingKey {
+            case files
+            case quarantinedFiles = "quarantined_files"
+            case records
+            case grantedRecords = "granted_records"
+            case points
+        }
+
+        /// The sums over `providers`, with the period's quarantined files.
+        init(_ providers: [Provider], quarantinedFiles: Int) {
+            files = providers.reduce(0) { $0 + $1.files }
+            self.quarantinedFiles = quarantinedFiles
+            records = providers.reduce(0) { $0 + $1.records }
+            grantedRecords = providers.reduce(0) { $0 + $1.grantedRecords }
+            points = providers.reduce(0) { $0 + $1.points }
+        }
     }
 
     /// One reconciliation check and its verdict.
@@ -56,7 +81,7 @@ public struct ReconciliationReport: Sendable, Codable {
         /// `YYYY-MM` of the runs' commit, in JST.
         public var month: String
         /// The provider.
-        public var provider_id: String
+        public var providerID: String
         /// Runs that settled a file of the provider that month.
         public var runs: Int
         /// Settled files.
@@ -64,17 +89,17 @@ public struct ReconciliationReport: Sendable, Codable {
         /// Settled data lines.
         public var records: Int
         /// Rows with status `GRANTED`.
-        public var granted_records: Int
+        public var grantedRecords: Int
         /// Points.
         public var points: Int
         /// Eligible amount, yen.
-        public var eligible_amount: Int
+        public var eligibleAmount: Int
     }
 
     /// A quarantined file of the period.
     public struct Quarantine: Sendable, Equatable {
         /// The run that quarantined it.
-        public var run_id: Int64
+        public var runID: Int64
         /// The data file's name.
         public var file: String
         /// The §3.4 code.
@@ -92,7 +117,7 @@ public struct ReconciliationReport: Sendable, Codable {
     /// Totals.
     public var totals: Totals
     /// Holders whose points reached the cap (over the whole campaign).
-    public var holders_at_cap: Int
+    public var holdersAtCap: Int
     /// The §10 checks.
     public var checks: [Check]
     /// Per month and provider, months ascending (not part of the JSON).
@@ -100,10 +125,12 @@ public struct ReconciliationReport: Sendable, Codable {
     /// Quarantined files of the period (not part of the JSON).
     public var quarantines: [Quarantine] = []
     /// When the report was made, RFC 3339 in JST (not part of the JSON).
-    public var generated_at = ""
+    public var generatedAt = ""
 
     enum CodingKeys: String, CodingKey {
-        case providers, totals, holders_at_cap, checks
+        case providers, totals
+        case holdersAtCap = "holders_at_cap"
+        case checks
     }
 
     /// True when every check holds.
@@ -119,7 +146,7 @@ public struct ReconciliationReport: Sendable, Codable {
     }
 
     /// The eligible amount over all providers, yen.
-    public var eligibleAmountTotal: Int { providers.reduce(0) { $0 + $1.eligible_amount } }
+    public var eligibleAmountTotal: Int { providers.reduce(0) { $0 + $1.eligibleAmount } }
 
     /// The months of the report, ascending.
     public var monthList: [String] { Array(Set(months.map(\.month))).sorted() }
@@ -127,148 +154,61 @@ public struct ReconciliationReport: Sendable, Codable {
     /// The rejection codes of §4, in the spec's order (the stable columns of the CSV).
     public static let rejectionCodes: [String] = Reason.allCases.filter(\.isRejection).map(\.code)
 
-    /// The SQL condition selecting runs committed on dates `$1`…`$2` (JST, inclusive; NULL: open).
-    static let period = """
-        r.run_id IN (SELECT run_id FROM runs
-                     WHERE ($1::date IS NULL OR (committed_at AT TIME ZONE 'Asia/Tokyo')::date >= $1::date)
-                       AND ($2::date IS NULL OR (committed_at AT TIME ZONE 'Asia/Tokyo')::date <= $2::date))
-        """
-
     /// Computes the report for runs committed on dates `from`…`to` (JST, inclusive; YYYY-MM-DD; nil: open).
     public static func compute(ledger: Ledger, from: String?, to: String?) throws -> ReconciliationReport {
-        let c = ledger.connection
-        let bounds: [PostgresBind] = [from.map { .text($0) } ?? .null, to.map { .text($0) } ?? .null]
-        let perProvider = try c.query(
-            """
-            SELECT p.provider_id, count(*), sum(f.records), sum(f.granted_records), sum(f.points), sum(f.eligible_amount)
-            FROM files f JOIN runs r ON r.run_id = f.run_id JOIN providers p ON p.provider_key = f.provider_key
-            WHERE f.outcome = 'settled' AND \(period)
-            GROUP BY p.provider_id ORDER BY p.provider_id COLLATE "C"
-            """, bounds)
-        var providers: [Provider] = []
-        var index: [String: Int] = [:]
-        for row in 0..<perProvider.rowCount {
-            let id = try perProvider[row, 0].string()
-            index[id] = providers.count
-            providers.append(
-                Provider(
-                    provider_id: id, files: Int(try perProvider[row, 1].int()),
-                    records: Int(try perProvider[row, 2].int()), granted_records: Int(try perProvider[row, 3].int()),
-                    points: Int(try perProvider[row, 4].int()), eligible_amount: Int(try perProvider[row, 5].int()),
-                    rejections: [:]))
+        let period = CommitPeriod(from: from, to: to)
+        let providers = try providers(ledger: ledger, period: period)
+        let quarantines = try ledger.quarantinedFiles(in: period).map {
+            Quarantine(runID: $0.runID, file: $0.name, code: $0.code, message: $0.message)
         }
-        let rejections = try c.query(
-            """
-            SELECT p.provider_id, o.reason, sum(o.records)
-            FROM file_outcomes o JOIN files f ON f.file_id = o.file_id JOIN runs r ON r.run_id = f.run_id
-            JOIN providers p ON p.provider_key = f.provider_key
-            WHERE f.outcome = 'settled' AND o.reason NOT IN ('', 'CAP_PARTIAL', 'CAP_REACHED') AND \(period)
-            GROUP BY p.provider_id, o.reason
-            """, bounds)
-        for row in 0..<rejections.rowCount {
-            if let i = index[try rejections[row, 0].string()] {
-                providers[i].rejections[try rejections[row, 1].string()] = Int(try rejections[row, 2].int())
-            }
-        }
-        let quarantined = try c.query(
-            """
-            SELECT r.run_id, f.name, f.quarantine_code, coalesce(f.quarantine_message, '')
-            FROM files f JOIN runs r ON r.run_id = f.run_id
-            WHERE f.outcome = 'quarantined' AND \(period) ORDER BY r.run_id, f.name COLLATE "C"
-            """, bounds)
-        var quarantines: [Quarantine] = []
-        for row in 0..<quarantined.rowCount {
-            quarantines.append(
-                Quarantine(
-                    run_id: try quarantined[row, 0].int(), file: try quarantined[row, 1].string(),
-                    code: try quarantined[row, 2].string(), message: try quarantined[row, 3].string()))
-        }
-        let totals = Totals(
-            files: providers.reduce(0) { $0 + $1.files }, quarantined_files: quarantines.count,
-            records: providers.reduce(0) { $0 + $1.records },
-            granted_records: providers.reduce(0) { $0 + $1.granted_records },
-            points: providers.reduce(0) { $0 + $1.points })
-        let atCap = try c.query("SELECT count(*) FROM ledger WHERE points = cap_points AND cap_points > 0")
         var report = ReconciliationReport(
-            from: from, to: to, providers: providers, totals: totals, holders_at_cap: Int(try atCap[0, 0].int()),
-            checks: try checks(c))
-        report.months = try monthRows(c, bounds: bounds)
+            from: from, to: to, providers: providers, totals: Totals(providers, quarantinedFiles: quarantines.count),
+            holdersAtCap: try ledger.holdersAtCap(), checks: checks(try ledger.reconciliationFigures()))
+        report.months = try ledger.monthlySettlements(in: period).map {
+            MonthRow(
+                month: $0.month, providerID: $0.providerID, runs: $0.runs, files: $0.files, records: $0.records,
+                grantedRecords: $0.grantedRecords, points: $0.points, eligibleAmount: $0.eligibleAmount)
+        }
         report.quarantines = quarantines
-        let now = try c.query(
-            "SELECT to_char(now() AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+09:00\"')")
-        report.generated_at = try now[0, 0].string()
+        report.generatedAt = try ledger.currentTimeInJST()
         return report
     }
 
-    /// Per month (of the run's commit, JST) and provider, for the runs of the period.
-    static func monthRows(_ c: PostgresConnection, bounds: [PostgresBind]) throws -> [MonthRow] {
-        let result = try c.query(
-            """
-            SELECT to_char(r.committed_at AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM') AS month, p.provider_id,
-                   count(DISTINCT r.run_id), count(*), sum(f.records), sum(f.granted_records), sum(f.points),
-                   sum(f.eligible_amount)
-            FROM files f JOIN runs r ON r.run_id = f.run_id JOIN providers p ON p.provider_key = f.provider_key
-            WHERE f.outcome = 'settled' AND \(period)
-            GROUP BY 1, 2 ORDER BY month, p.provider_id COLLATE "C"
-            """, bounds)
-        return try (0..<result.rowCount).map { row in
-            MonthRow(
-                month: try result[row, 0].string(), provider_id: try result[row, 1].string(),
-                runs: Int(try result[row, 2].int()), files: Int(try result[row, 3].int()),
-                records: Int(try result[row, 4].int()), granted_records: Int(try result[row, 5].int()),
-                points: Int(try result[row, 6].int()), eligible_amount: Int(try result[row, 7].int()))
+    /// Per provider with settled files in the period, its figures and its rejections by reason.
+    static func providers(ledger: Ledger, period: CommitPeriod) throws -> [Provider] {
+        var providers = try ledger.settlementsByProvider(in: period).map {
+            Provider(
+                providerID: $0.providerID, files: $0.files, records: $0.records, grantedRecords: $0.grantedRecords,
+                points: $0.points, eligibleAmount: $0.eligibleAmount, rejections: [:])
         }
+        var index: [String: Int] = [:]
+        for (i, provider) in providers.enumerated() { index[provider.providerID] = i }
+        for rejection in try ledger.rejectionsByProvider(in: period) {
+            if let i = index[rejection.providerID] { providers[i].rejections[rejection.reason] = rejection.records }
+        }
+        return providers
     }
 
-    /// The §10 checks over the whole database.
-    static func checks(_ c: PostgresConnection) throws -> [Check] {
-        var checks: [Check] = []
-        let conservation = try c.query(
-            """
-            SELECT count(*) FILTER (WHERE f.records <> f.granted_records + f.rejected_records
-                                       OR f.records <> coalesce(o.n, 0)),
-                   count(*), coalesce(sum(f.records), 0)
-            FROM files f
-            LEFT JOIN (SELECT file_id, sum(records) AS n FROM file_outcomes GROUP BY file_id) o ON o.file_id = f.file_id
-            WHERE f.outcome = 'settled'
-            """)
-        let badFiles = try conservation[0, 0].int()
-        let settledFiles = try conservation[0, 1].int()
-        let lines = try conservation[0, 2].int()
-        checks.append(
-            Check(
-                name: "conservation", ok: badFiles == 0,
-                detail: badFiles == 0
-                    ? "all \(settledFiles) settled files (\(lines) lines): lines = granted + rejected, one outcome per line"
-                    : "\(badFiles) of \(settledFiles) settled files where lines ≠ granted + rejected or ≠ their outcomes"
-            ))
-        let sums = try c.query(
-            """
-            SELECT (SELECT coalesce(sum(points), 0) FROM grants),
-                   (SELECT coalesce(sum(points), 0) FROM ledger),
-                   (SELECT coalesce(sum((result_control::jsonb ->> 'points_total')::bigint), 0)
-                    FROM files WHERE outcome = 'settled'),
-                   (SELECT coalesce(sum(points), 0) FROM files WHERE outcome = 'settled')
-            """)
-        let grants = try sums[0, 0].int()
-        let ledger = try sums[0, 1].int()
-        let results = try sums[0, 2].int()
-        let files = try sums[0, 3].int()
-        let same = grants == ledger && ledger == results && results == files
-        checks.append(
-            Check(
-                name: "points", ok: same,
-                detail: "grants \(grants), holder ledger \(ledger), result control totals \(results), files \(files)"))
-        let above = try c.query(
-            "SELECT count(*), (SELECT cap_points FROM campaign WHERE id = 1) FROM ledger WHERE points > cap_points OR points < 0"
+    /// The §10 checks, with their verdicts, from the figures of the whole database.
+    static func checks(_ figures: ReconciliationFigures) -> [Check] {
+        let unbalanced = figures.unbalancedFiles
+        let conservation = Check(
+            name: "conservation", ok: unbalanced == 0,
+            detail: unbalanced == 0
+                ? "all \(figures.settledFiles) settled files (\(figures.settledLines) lines): lines = granted + rejected, one outcome per line"
+                : "\(unbalanced) of \(figures.settledFiles) settled files where lines ≠ granted + rejected or ≠ their outcomes"
         )
-        let aboveCap = try above[0, 0].int()
-        let cap = try above[0, 1].optionalInt().map { " of \($0) points" } ?? ""
-        checks.append(
-            Check(
-                name: "cap", ok: aboveCap == 0,
-                detail: aboveCap == 0 ? "no holder above the cap\(cap)" : "\(aboveCap) holders above the cap\(cap)"))
-        return checks
+        let sums = [figures.grantPoints, figures.ledgerPoints, figures.resultControlPoints, figures.filePoints]
+        let points = Check(
+            name: "points", ok: Set(sums).count == 1,
+            detail: "grants \(figures.grantPoints), holder ledger \(figures.ledgerPoints), "
+                + "result control totals \(figures.resultControlPoints), files \(figures.filePoints)")
+        let above = figures.holdersOutsideCap
+        let cap = figures.capPoints.map { " of \($0) points" } ?? ""
+        let withinCap = Check(
+            name: "cap", ok: above == 0,
+            detail: above == 0 ? "no holder above the cap\(cap)" : "\(above) holders above the cap\(cap)")
+        return [conservation, points, withinCap]
     }
 
     /// The report as CSV for a spreadsheet (RFC 4180, CRLF): providers with a total row, the period's figures,
@@ -282,23 +222,22 @@ public struct ReconciliationReport: Sendable, Codable {
         for p in providers {
             table.row(
                 [
-                    .text(p.provider_id), .number(p.files), .number(p.records), .number(p.granted_records),
-                    .number(p.points),
-                    .number(p.eligible_amount),
+                    .text(p.providerID), .number(p.files), .number(p.records), .number(p.grantedRecords),
+                    .number(p.points), .number(p.eligibleAmount),
                 ] + reasons.map { .number(p.rejections[$0] ?? 0) })
         }
         let rejected = rejectionTotals
         table.row(
             [
-                .text("TOTAL"), .number(totals.files), .number(totals.records), .number(totals.granted_records),
+                .text("TOTAL"), .number(totals.files), .number(totals.records), .number(totals.grantedRecords),
                 .number(totals.points), .number(eligibleAmountTotal),
             ] + reasons.map { .number(rejected[$0] ?? 0) })
         table.blank()
         table.row(["from", "to", "quarantined_files", "holders_at_cap", "generated_at"].map(CSVTable.Cell.text))
         table.row(
             [
-                .text(from ?? ""), .text(to ?? ""), .number(totals.quarantined_files), .number(holders_at_cap),
-                .text(generated_at),
+                .text(from ?? ""), .text(to ?? ""), .number(totals.quarantinedFiles), .number(holdersAtCap),
+                .text(generatedAt),
             ])
         table.blank()
         table.row(
@@ -307,8 +246,8 @@ public struct ReconciliationReport: Sendable, Codable {
         for m in months {
             table.row(
                 [
-                    .text(m.month), .text(m.provider_id), .number(m.runs), .number(m.files), .number(m.records),
-                    .number(m.granted_records), .number(m.points), .number(m.eligible_amount),
+                    .text(m.month), .text(m.providerID), .number(m.runs), .number(m.files), .number(m.records),
+                    .number(m.grantedRecords), .number(m.points), .number(m.eligibleAmount),
                 ])
         }
         table.blank()

@@ -26,7 +26,7 @@ public enum ReportHTML {
             <body>
             <header>
             <h1>Mynapoint settlement: finance reconciliation</h1>
-            <p class="meta">\(escape(period)) · generated \(escape(report.generated_at))</p>
+            <p class="meta">\(escape(period)) · generated \(escape(report.generatedAt))</p>
             </header>
 
             """)
@@ -41,12 +41,12 @@ public enum ReportHTML {
         page.raw("<section class=\"cards\">\n")
         for (label, value) in [
             ("Points owed (yen)", report.totals.points), ("Eligible amount (yen)", report.eligibleAmountTotal),
-            ("Records settled", report.totals.records), ("Records granted", report.totals.granted_records),
-            ("Files settled", report.totals.files), ("Files quarantined", report.totals.quarantined_files),
-            ("Holders at the cap", report.holders_at_cap),
+            ("Records settled", report.totals.records), ("Records granted", report.totals.grantedRecords),
+            ("Files settled", report.totals.files), ("Files quarantined", report.totals.quarantinedFiles),
+            ("Holders at the cap", report.holdersAtCap),
         ] {
             page.raw("<div class=\"card\"><div class=\"label\">\(escape(label))</div>")
-            page.raw("<div class=\"value\">\(grouped(value))</div></div>\n")
+            page.raw("<div class=\"value\">\(NumberFormatting.grouped(value))</div></div>\n")
         }
         page.raw("</section>\n")
 
@@ -84,29 +84,29 @@ public enum ReportHTML {
         page.raw(
             barChart(
                 title: "Points owed per provider",
-                items: report.providers.enumerated().map { ($1.provider_id, $1.points, palette[$0 % palette.count]) }))
+                items: report.providers.enumerated().map { ($1.providerID, $1.points, palette[$0 % palette.count]) }))
         page.raw("<table>\n<thead><tr><th>Provider</th><th>Files</th><th>Records</th><th>Granted</th>")
         page.raw("<th>Rejected</th><th>Points</th><th>Eligible amount (yen)</th></tr></thead>\n<tbody>\n")
         for p in report.providers {
             page.raw(
-                "<tr><td>\(escape(p.provider_id))</td>" + numbers(p.files, p.records, p.granted_records)
-                    + numbers(p.records - p.granted_records, p.points, p.eligible_amount) + "</tr>\n")
+                "<tr><td>\(escape(p.providerID))</td>" + numbers(p.files, p.records, p.grantedRecords)
+                    + numbers(p.records - p.grantedRecords, p.points, p.eligibleAmount) + "</tr>\n")
         }
         let t = report.totals
         page.raw(
-            "</tbody>\n<tfoot><tr><th>Total</th>" + numbers(t.files, t.records, t.granted_records)
-                + numbers(t.records - t.granted_records, t.points, report.eligibleAmountTotal)
+            "</tbody>\n<tfoot><tr><th>Total</th>" + numbers(t.files, t.records, t.grantedRecords)
+                + numbers(t.records - t.grantedRecords, t.points, report.eligibleAmountTotal)
                 + "</tr></tfoot>\n</table>\n</section>\n")
     }
 
     static func monthSection(_ report: ReconciliationReport, into page: inout Page) {
         page.raw("<section id=\"months\">\n<h2>Per month</h2>\n")
         let months = report.monthList
-        let providers = report.providers.map(\.provider_id)
+        let providers = report.providers.map(\.providerID)
         var series: [(String, String, [Int])] = []
         for (i, provider) in providers.enumerated() {
             let values = months.map { month in
-                report.months.first { $0.month == month && $0.provider_id == provider }?.points ?? 0
+                report.months.first { $0.month == month && $0.providerID == provider }?.points ?? 0
             }
             series.append((provider, palette[i % palette.count], values))
         }
@@ -117,16 +117,16 @@ public enum ReportHTML {
             let rows = report.months.filter { $0.month == month }
             for m in rows {
                 page.raw(
-                    "<tr><td>\(escape(m.month))</td><td class=\"text\">\(escape(m.provider_id))</td>"
-                        + numbers(m.runs, m.files, m.records) + numbers(m.granted_records, m.points, m.eligible_amount)
+                    "<tr><td>\(escape(m.month))</td><td class=\"text\">\(escape(m.providerID))</td>"
+                        + numbers(m.runs, m.files, m.records) + numbers(m.grantedRecords, m.points, m.eligibleAmount)
                         + "</tr>\n")
             }
             page.raw(
                 "<tr class=\"subtotal\"><td>\(escape(month))</td><td class=\"text\">all</td><td></td>"
                     + numbers(
                         rows.reduce(0) { $0 + $1.files }, rows.reduce(0) { $0 + $1.records },
-                        rows.reduce(0) { $0 + $1.granted_records })
-                    + numbers(rows.reduce(0) { $0 + $1.points }, rows.reduce(0) { $0 + $1.eligible_amount }) + "</tr>\n"
+                        rows.reduce(0) { $0 + $1.grantedRecords })
+                    + numbers(rows.reduce(0) { $0 + $1.points }, rows.reduce(0) { $0 + $1.eligibleAmount }) + "</tr>\n"
             )
         }
         page.raw("</tbody>\n</table>\n</section>\n")
@@ -146,7 +146,7 @@ public enum ReportHTML {
                 items: reasons.map { ($0, totals[$0] ?? 0, "#c0504d") }))
         // A column per provider: with many providers the table scrolls inside its box instead of widening the page.
         page.raw("<div class=\"wide\">\n<table>\n<thead><tr><th>Reason</th>")
-        for p in report.providers { page.raw("<th>\(escape(p.provider_id))</th>") }
+        for p in report.providers { page.raw("<th>\(escape(p.providerID))</th>") }
         page.raw("<th>Total</th></tr></thead>\n<tbody>\n")
         for reason in reasons {
             page.raw("<tr><td>\(escape(reason))</td>")
@@ -165,7 +165,7 @@ public enum ReportHTML {
         page.raw("<table>\n<thead><tr><th>Run</th><th>File</th><th>Code</th><th>Reason</th></tr></thead>\n<tbody>\n")
         for q in report.quarantines {
             page.raw(
-                "<tr>\(numbers(Int(q.run_id)))<td class=\"text\">\(escape(q.file))</td><td class=\"text\">\(escape(q.code))</td>"
+                "<tr>\(numbers(Int(q.runID)))<td class=\"text\">\(escape(q.file))</td><td class=\"text\">\(escape(q.code))</td>"
                     + "<td class=\"text\">\(escape(q.message))</td></tr>\n")
         }
         page.raw("</tbody>\n</table>\n</section>\n")
@@ -193,8 +193,9 @@ public enum ReportHTML {
             svg += "<text x=\"\(labelWidth - 8)\" y=\"\(y + 18)\" text-anchor=\"end\">\(escape(item.label))</text>"
             svg +=
                 "<rect x=\"\(labelWidth)\" y=\"\(y + 4)\" width=\"\(length)\" height=\"\(row - 8)\" fill=\"\(item.color)\">"
-            svg += "<title>\(escape(item.label)): \(grouped(item.value))</title></rect>"
-            svg += "<text x=\"\(labelWidth + length + 6)\" y=\"\(y + 18)\">\(grouped(item.value))</text>\n"
+            let value = NumberFormatting.grouped(item.value)
+            svg += "<title>\(escape(item.label)): \(value)</title></rect>"
+            svg += "<text x=\"\(labelWidth + length + 6)\" y=\"\(y + 18)\">\(value)</text>\n"
         }
         return svg + "</svg>\n"
     }
@@ -215,7 +216,7 @@ public enum ReportHTML {
             for (i, value) in s.values.enumerated() where i < totals.count { totals[i] += value }
         }
         let maximum = niceCeiling(max(1, totals.max() ?? 1))
-        let left = max(90, textWidth(grouped(maximum)) + 14)
+        let left = max(90, textWidth(NumberFormatting.grouped(maximum)) + 14)
         var svg = svgOpen(title: title, width: width, height: height)
         svg += "<text x=\"0\" y=\"18\" class=\"title\">\(escape(title))</text>\n"
         for (s, position) in zip(series, legend.positions) {
@@ -226,7 +227,8 @@ public enum ReportHTML {
             let value = maximum / 4 * step
             let y = top + plotHeight - plotHeight * step / 4
             svg += "<line x1=\"\(left)\" y1=\"\(y)\" x2=\"\(width)\" y2=\"\(y)\" class=\"grid\"/>"
-            svg += "<text x=\"\(left - 6)\" y=\"\(y + 4)\" text-anchor=\"end\">\(grouped(value))</text>\n"
+            svg +=
+                "<text x=\"\(left - 6)\" y=\"\(y + 4)\" text-anchor=\"end\">\(NumberFormatting.grouped(value))</text>\n"
         }
         guard !categories.isEmpty else {
             return svg + "<text x=\"\(left + 10)\" y=\"\(top + plotHeight / 2)\">no runs in the period</text>\n</svg>\n"
@@ -240,7 +242,8 @@ public enum ReportHTML {
                 let h = max(1, Int((Double(s.values[i]) / Double(maximum) * Double(plotHeight)).rounded()))
                 base -= h
                 svg += "<rect x=\"\(x)\" y=\"\(base)\" width=\"\(barWidth)\" height=\"\(h)\" fill=\"\(s.color)\">"
-                svg += "<title>\(escape(category)) \(escape(s.name)): \(grouped(s.values[i]))</title></rect>"
+                let value = NumberFormatting.grouped(s.values[i])
+                svg += "<title>\(escape(category)) \(escape(s.name)): \(value)</title></rect>"
             }
             svg += "<text x=\"\(x + barWidth / 2)\" y=\"\(top + plotHeight + 18)\" text-anchor=\"middle\">"
             svg += "\(escape(category))</text>\n"
@@ -295,17 +298,8 @@ public enum ReportHTML {
     static func numbers(_ values: Int...) -> String { numbers(values) }
 
     /// Numeric table cells.
-    static func numbers(_ values: [Int]) -> String { values.map { "<td>\(grouped($0))</td>" }.joined() }
-
-    /// A number with thousands separators (locale-independent).
-    public static func grouped(_ value: Int) -> String {
-        let digits = String(value.magnitude)
-        var out = ""
-        for (i, digit) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out += "," }
-            out.append(digit)
-        }
-        return value < 0 ? "-" + out : out
+    static func numbers(_ values: [Int]) -> String {
+        values.map { "<td>\(NumberFormatting.grouped($0))</td>" }.joined()
     }
 
     /// Text escaped for HTML content and attribute values.

@@ -1,6 +1,5 @@
 import Foundation
 public import Ledger
-import Postgres
 
 /// The committed runs, as `runs list` and `runs show` print them.
 ///
@@ -10,18 +9,18 @@ public enum RunHistory {
     /// One committed run.
     public struct Run: Sendable, Codable, Equatable {
         /// The run's number.
-        public var run_id: Int64
+        public var runID: Int64
         /// When it started, RFC 3339 in JST.
-        public var started_at: String
+        public var startedAt: String
         /// When it committed, RFC 3339 in JST.
-        public var committed_at: String
+        public var committedAt: String
         /// When its result files and moves were confirmed; nil while not yet delivered.
-        public var delivered_at: String?
+        public var deliveredAt: String?
         /// From its start (the invocation's lock, or the end of the invocation's previous run) through delivery,
         /// milliseconds; nil while it is not delivered, and for a run that a later invocation delivered.
-        public var duration_ms: Int?
+        public var durationMilliseconds: Int?
         /// Operating-system user and host that started it.
-        public var started_by: String
+        public var startedBy: String
         /// The host it ran on.
         public var host: String
         /// The build's version.
@@ -29,15 +28,48 @@ public enum RunHistory {
         /// Settled files.
         public var files: Int
         /// Quarantined files.
-        public var quarantined_files: Int
+        public var quarantinedFiles: Int
         /// Files skipped as already settled.
-        public var already_settled_files: Int
+        public var alreadySettledFiles: Int
         /// Settled data lines.
         public var records: Int
         /// Rows granted.
-        public var granted_records: Int
+        public var grantedRecords: Int
         /// Points granted.
         public var points: Int
+
+        enum CodingKeys: String, CodingKey {
+            case runID = "run_id"
+            case startedAt = "started_at"
+            case committedAt = "committed_at"
+            case deliveredAt = "delivered_at"
+            case durationMilliseconds = "duration_ms"
+            case startedBy = "started_by"
+            case host, version, files
+            case quarantinedFiles = "quarantined_files"
+            case alreadySettledFiles = "already_settled_files"
+            case records
+            case grantedRecords = "granted_records"
+            case points
+        }
+
+        /// The run as the ledger records it.
+        init(_ run: CommittedRun) {
+            runID = run.runID
+            startedAt = run.startedAt
+            committedAt = run.committedAt
+            deliveredAt = run.deliveredAt
+            durationMilliseconds = run.durationMilliseconds
+            startedBy = run.startedBy
+            host = run.host
+            version = run.version
+            files = run.files
+            quarantinedFiles = run.quarantinedFiles
+            alreadySettledFiles = run.alreadySettledFiles
+            records = run.records
+            grantedRecords = run.grantedRecords
+            points = run.points
+        }
     }
 
     /// One file of a run.
@@ -45,25 +77,53 @@ public enum RunHistory {
         /// The data file's name.
         public var name: String
         /// The provider, when registered.
-        public var provider_id: String?
+        public var providerID: String?
         /// `settled`, `quarantined` or `already_settled`.
         public var outcome: String
         /// Data lines.
         public var records: Int
         /// Rows granted.
-        public var granted_records: Int
+        public var grantedRecords: Int
         /// Points granted.
         public var points: Int
         /// Eligible amount, yen.
-        public var eligible_amount: Int
+        public var eligibleAmount: Int
         /// The result file's name (settled files).
-        public var result_name: String?
+        public var resultName: String?
         /// The quarantine code (quarantined files).
-        public var quarantine_code: String?
+        public var quarantineCode: String?
         /// Why it was quarantined.
-        public var quarantine_message: String?
+        public var quarantineMessage: String?
         /// The line that decided it, when one did.
-        public var quarantine_line: Int?
+        public var quarantineLine: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case name
+            case providerID = "provider_id"
+            case outcome, records
+            case grantedRecords = "granted_records"
+            case points
+            case eligibleAmount = "eligible_amount"
+            case resultName = "result_name"
+            case quarantineCode = "quarantine_code"
+            case quarantineMessage = "quarantine_message"
+            case quarantineLine = "quarantine_line"
+        }
+
+        /// The file as the ledger records it.
+        init(_ file: CommittedRunFile) {
+            name = file.name
+            providerID = file.providerID
+            outcome = file.outcome.rawValue
+            records = file.records
+            grantedRecords = file.grantedRecords
+            points = file.points
+            eligibleAmount = file.eligibleAmount
+            resultName = file.resultName
+            quarantineCode = file.quarantineCode
+            quarantineMessage = file.quarantineMessage
+            quarantineLine = file.quarantineLine
+        }
     }
 
     /// A run with its parameters, files and outcomes.
@@ -78,75 +138,27 @@ public enum RunHistory {
         public var outcomes: [String: Int]
     }
 
-    static let columns = """
-        run_id,
-        to_char(started_at AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM-DD"T"HH24:MI:SS"+09:00"'),
-        to_char(committed_at AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM-DD"T"HH24:MI:SS"+09:00"'),
-        to_char(delivered_at AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM-DD"T"HH24:MI:SS"+09:00"'),
-        duration_ms, started_by, host, version, files, quarantined_files, already_settled_files, records,
-        granted_records, points, parameters::text
-        """
-
     /// The most recent `limit` runs, newest first.
     public static func list(ledger: Ledger, limit: Int = 50) throws -> [Run] {
-        let result = try ledger.connection.query(
-            "SELECT \(columns) FROM runs ORDER BY run_id DESC LIMIT $1", [.int(Int64(max(0, limit)))])
-        return try (0..<result.rowCount).map { try run(result, $0) }
+        try ledger.committedRuns(limit: limit).map(Run.init)
     }
 
     /// A run in detail; nil when there is no committed run of that number.
     public static func detail(ledger: Ledger, run id: Int64) throws -> Detail? {
-        let c = ledger.connection
-        let result = try c.query("SELECT \(columns) FROM runs WHERE run_id = $1", [.int(id)])
-        guard result.rowCount == 1 else { return nil }
-        let header = try run(result, 0)
-        let parameters =
-            (try? JSONDecoder().decode(JSONValue.self, from: Data(try result[0, 14].string().utf8))) ?? .null
-        let rows = try c.query(
-            """
-            SELECT f.name, p.provider_id, f.outcome, f.records, f.granted_records, f.points, f.eligible_amount,
-                   f.result_name, f.quarantine_code, f.quarantine_message, f.quarantine_line
-            FROM files f LEFT JOIN providers p ON p.provider_key = f.provider_key
-            WHERE f.run_id = $1 ORDER BY f.name COLLATE "C", f.file_id
-            """, [.int(id)])
-        let files = try (0..<rows.rowCount).map { row in
-            File(
-                name: try rows[row, 0].string(), provider_id: rows[row, 1].optionalString(),
-                outcome: try rows[row, 2].string(), records: Int(try rows[row, 3].int()),
-                granted_records: Int(try rows[row, 4].int()), points: Int(try rows[row, 5].int()),
-                eligible_amount: Int(try rows[row, 6].int()), result_name: rows[row, 7].optionalString(),
-                quarantine_code: rows[row, 8].optionalString(), quarantine_message: rows[row, 9].optionalString(),
-                quarantine_line: try rows[row, 10].optionalInt().map { Int($0) })
-        }
+        guard let run = try ledger.committedRun(id) else { return nil }
+        let parameters = (try? JSONDecoder().decode(JSONValue.self, from: Data(run.parametersJSON.utf8))) ?? .null
         return Detail(
-            run: header, parameters: parameters, files: files, outcomes: try outcomes(ledger: ledger, run: id))
+            run: Run(run), parameters: parameters, files: try ledger.committedRunFiles(run: id).map(File.init),
+            outcomes: try outcomes(ledger: ledger, run: id))
     }
 
     /// Rows of a run's settled files by result reason (`GRANTED` for an unqualified grant).
     public static func outcomes(ledger: Ledger, run id: Int64) throws -> [String: Int] {
-        let result = try ledger.connection.query(
-            """
-            SELECT o.reason, sum(o.records) FROM file_outcomes o JOIN files f ON f.file_id = o.file_id
-            WHERE f.run_id = $1 GROUP BY o.reason
-            """, [.int(id)])
         var outcomes: [String: Int] = [:]
-        for row in 0..<result.rowCount {
-            let reason = try result[row, 0].string()
-            outcomes[reason.isEmpty ? "GRANTED" : reason] = Int(try result[row, 1].int())
+        for (reason, records) in try ledger.runOutcomes(run: id) {
+            outcomes[reason.isEmpty ? "GRANTED" : reason] = records
         }
         return outcomes
-    }
-
-    static func run(_ result: PostgresResult, _ row: Int) throws -> Run {
-        Run(
-            run_id: try result[row, 0].int(), started_at: try result[row, 1].string(),
-            committed_at: try result[row, 2].string(), delivered_at: result[row, 3].optionalString(),
-            duration_ms: try result[row, 4].optionalInt().map { Int($0) }, started_by: try result[row, 5].string(),
-            host: try result[row, 6].string(), version: try result[row, 7].string(),
-            files: Int(try result[row, 8].int()),
-            quarantined_files: Int(try result[row, 9].int()), already_settled_files: Int(try result[row, 10].int()),
-            records: Int(try result[row, 11].int()), granted_records: Int(try result[row, 12].int()),
-            points: Int(try result[row, 13].int()))
     }
 
     // MARK: Text
@@ -163,11 +175,11 @@ public enum RunHistory {
         ]
         for run in runs {
             table.append([
-                String(run.run_id), String(run.committed_at.prefix(19)).replacingOccurrences(of: "T", with: " "),
-                String(run.files), String(run.quarantined_files), String(run.already_settled_files),
-                ReportHTML.grouped(run.records), ReportHTML.grouped(run.granted_records),
-                ReportHTML.grouped(run.points),
-                duration(run), run.delivered_at == nil ? "NO" : "yes", run.started_by,
+                String(run.runID), String(run.committedAt.prefix(19)).replacingOccurrences(of: "T", with: " "),
+                String(run.files), String(run.quarantinedFiles), String(run.alreadySettledFiles),
+                NumberFormatting.grouped(run.records), NumberFormatting.grouped(run.grantedRecords),
+                NumberFormatting.grouped(run.points), duration(run), run.deliveredAt == nil ? "NO" : "yes",
+                run.startedBy,
             ])
         }
         return aligned(table, leftColumns: [1, 9, 10])
@@ -176,18 +188,21 @@ public enum RunHistory {
     /// `runs show` as text for a terminal.
     public static func detailText(_ detail: Detail) -> String {
         let run = detail.run
-        var out = "run \(run.run_id)\n"
+        var out = "run \(run.runID)\n"
         let fields: [(String, String)] = [
-            ("started", run.started_at), ("committed", run.committed_at),
-            ("delivered", run.delivered_at ?? "not yet — the next settle delivers its result files"),
-            ("duration", durationDetail(run)), ("started by", run.started_by), ("host", run.host),
+            ("started", run.startedAt), ("committed", run.committedAt),
+            ("delivered", run.deliveredAt ?? "not yet — the next settle delivers its result files"),
+            ("duration", durationDetail(run)), ("started by", run.startedBy), ("host", run.host),
             ("version", run.version), ("parameters", detail.parameters.compactText),
             (
                 "files",
-                "\(run.files) settled, \(run.quarantined_files) quarantined, \(run.already_settled_files) already settled"
+                "\(run.files) settled, \(run.quarantinedFiles) quarantined, \(run.alreadySettledFiles) already settled"
             ),
-            ("records", "\(ReportHTML.grouped(run.records)) (granted \(ReportHTML.grouped(run.granted_records)))"),
-            ("points", ReportHTML.grouped(run.points)),
+            (
+                "records",
+                "\(NumberFormatting.grouped(run.records)) (granted \(NumberFormatting.grouped(run.grantedRecords)))"
+            ),
+            ("points", NumberFormatting.grouped(run.points)),
         ]
         for (label, value) in fields {
             out += "  " + (label + ":").padding(toLength: 12, withPad: " ", startingAt: 0) + value + "\n"
@@ -201,14 +216,13 @@ public enum RunHistory {
         out += "\n"
         var table: [[String]] = [["FILE", "PROVIDER", "OUTCOME", "RECORDS", "GRANTED", "POINTS", "NOTE"]]
         for file in detail.files {
-            var note = file.result_name ?? ""
-            if let code = file.quarantine_code {
-                note =
-                    code + (file.quarantine_line.map { " line \($0)" } ?? "") + ": " + (file.quarantine_message ?? "")
+            var note = file.resultName ?? ""
+            if let code = file.quarantineCode {
+                note = code + (file.quarantineLine.map { " line \($0)" } ?? "") + ": " + (file.quarantineMessage ?? "")
             }
             table.append([
-                file.name, file.provider_id ?? "-", file.outcome, ReportHTML.grouped(file.records),
-                ReportHTML.grouped(file.granted_records), ReportHTML.grouped(file.points), note,
+                file.name, file.providerID ?? "-", file.outcome, NumberFormatting.grouped(file.records),
+                NumberFormatting.grouped(file.grantedRecords), NumberFormatting.grouped(file.points), note,
             ])
         }
         return out + aligned(table, leftColumns: [0, 1, 2, 6])
@@ -216,14 +230,16 @@ public enum RunHistory {
 
     /// A run's duration for the table: `pending` until it is delivered, `-` when a later invocation delivered it.
     static func duration(_ run: Run) -> String {
-        if let milliseconds = run.duration_ms { return duration(milliseconds) }
-        return run.delivered_at == nil ? "pending" : "-"
+        if let milliseconds = run.durationMilliseconds { return duration(milliseconds) }
+        return run.deliveredAt == nil ? "pending" : "-"
     }
 
     /// A run's duration for `runs show`, saying why there is none.
     static func durationDetail(_ run: Run) -> String {
-        if let milliseconds = run.duration_ms { return duration(milliseconds) + " (from the lock through delivery)" }
-        return run.delivered_at == nil
+        if let milliseconds = run.durationMilliseconds {
+            return duration(milliseconds) + " (from the lock through delivery)"
+        }
+        return run.deliveredAt == nil
             ? "pending — known once the run is delivered"
             : "unknown — a later settle delivered the run after its own invocation stopped"
     }

@@ -115,7 +115,7 @@ public struct RunSummary: Sendable, Codable {
     /// The summary of one run, from what its phases returned.
     init(
         started: Date, dryRun: Bool, inbox: ScannedInbox, files registrations: [FileRegistration], vanished: [String],
-        committed: CommittedRun?, phaseSeconds: [String: Double]
+        committed: DeliveredRun?, phaseSeconds: [String: Double]
     ) {
         runID = committed?.runID
         self.dryRun = dryRun

@@ -163,7 +163,7 @@ public enum SettlementRun {
         log(registrations, logger: logger)
         let vanished = intakes.filter { $0.verdict == .vanished }.map(\.file.name)
 
-        var committed: CommittedRun?
+        var committed: DeliveredRun?
         if !options.dryRun && !registrations.isEmpty {
             let runID = try commit(
                 intakes, registrations: registrations, balances: balances, snapshot: snapshot, started: started,
@@ -177,7 +177,7 @@ public enum SettlementRun {
                 run: runID, intakes: intakes, options: options, started: started, ledger: ledger, logger: logger)
             // Ends where the recorded duration ends, so the phases never add up to more than the run took.
             clock.end(.delivery, at: delivered.finishedAt)
-            committed = CommittedRun(runID: runID, delivered: delivered)
+            committed = DeliveredRun(runID: runID, delivered: delivered)
         }
         return RunSummary(
             started: started, dryRun: options.dryRun, inbox: inbox, files: registrations, vanished: vanished,
@@ -450,8 +450,8 @@ struct ScannedInbox {
     var admission: Admission
 }
 
-/// A run that committed, and what its delivery did.
-struct CommittedRun {
+/// A run this invocation committed, and what its delivery did.
+struct DeliveredRun {
     /// The run's number.
     var runID: Int64
     /// What the delivery did.

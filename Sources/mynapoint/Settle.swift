@@ -285,12 +285,12 @@ final class ProgressLine: @unchecked Sendable {  // every field is guarded by `l
         last = now
         let elapsed = now.timeIntervalSince(started ?? now)
         let done = progress.phase == .intake ? min(filesRead, progress.files) : progress.filesDone
-        let total = ReportHTML.grouped(max(records, progress.records))
+        let total = NumberFormatting.grouped(max(records, progress.records))
         var line = "\(progress.phase.rawValue): files \(done)/\(progress.files), records \(total)"
         if progress.phase == .intake && done > 0 && elapsed > 0.5 {
             let rate = Double(records) / elapsed
             let left = elapsed / Double(done) * Double(progress.files - done)
-            line += ", \(ReportHTML.grouped(Int(rate))) records/s, about \(Self.clock(left)) left"
+            line += ", \(NumberFormatting.grouped(Int(rate))) records/s, about \(Self.clock(left)) left"
         }
         FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
         shown = true

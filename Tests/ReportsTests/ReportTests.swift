@@ -45,8 +45,8 @@ import Testing
         let checks = json["checks"] as! [[String: Any]]
         #expect(checks.map { $0["name"] as! String } == ["conservation", "points", "cap"])
         #expect(checks.allSatisfy { $0["ok"] as? Bool == true })
-        #expect(report.holders_at_cap == (try fixture.int("SELECT count(*) FROM ledger WHERE points = 5000")))
-        #expect(report.holders_at_cap > 0)
+        #expect(report.holdersAtCap == (try fixture.int("SELECT count(*) FROM ledger WHERE points = 5000")))
+        #expect(report.holdersAtCap > 0)
 
         // The CSV carries the same figures.
         let blocks = csvBlocks(report.csv)
@@ -114,7 +114,7 @@ import Testing
     @Test func aBrokenLedgerFailsThePointsCheck() throws {
         let fixture = try OperationsFixture(records: 1200, faults: false)
         try fixture.settle()
-        try fixture.ledger.connection.execute(
+        try fixture.connection.execute(
             "UPDATE ledger SET points = points - 1 WHERE holder_key = (SELECT min(holder_key) FROM ledger WHERE points > 0)"
         )
         let report = try ReconciliationReport.compute(ledger: fixture.ledger, from: nil, to: nil)
@@ -167,12 +167,12 @@ import Testing
         for id in ["checks", "providers", "months", "rejections", "quarantine"] {
             #expect(html.contains("id=\"\(id)\""))
         }
-        for provider in report.providers { #expect(html.contains(">\(provider.provider_id)<")) }
+        for provider in report.providers { #expect(html.contains(">\(provider.providerID)<")) }
         #expect(report.monthList.count == 2)
         for month in report.monthList { #expect(html.contains(">\(month)<")) }
         #expect(html.components(separatedBy: "✔ pass").count - 1 == 3)
         #expect(html.contains("1 of 4 reconciliation checks fail"))
-        #expect(html.contains(ReportHTML.grouped(report.totals.points)))
+        #expect(html.contains(NumberFormatting.grouped(report.totals.points)))
         for q in report.quarantines { #expect(html.contains(ReportHTML.escape(q.file))) }
         try expectBalancedTags(html)
     }
@@ -187,10 +187,10 @@ import Testing
     }
 
     @Test func numbersAreGroupedAndAxesRound() {
-        #expect(ReportHTML.grouped(0) == "0")
-        #expect(ReportHTML.grouped(999) == "999")
-        #expect(ReportHTML.grouped(1000) == "1,000")
-        #expect(ReportHTML.grouped(-1_234_567) == "-1,234,567")
+        #expect(NumberFormatting.grouped(0) == "0")
+        #expect(NumberFormatting.grouped(999) == "999")
+        #expect(NumberFormatting.grouped(1000) == "1,000")
+        #expect(NumberFormatting.grouped(-1_234_567) == "-1,234,567")
         #expect(ReportHTML.niceCeiling(1) == 4)
         #expect(ReportHTML.niceCeiling(95) == 100)
         #expect(ReportHTML.niceCeiling(123_456) == 200_000)
@@ -209,7 +209,7 @@ import Testing
         let svg = ReportHTML.stackedColumns(
             title: "t", categories: ["2021-01"], series: names.map { ($0, "#4f81bd", [1_000_000_000]) })
         #expect(svg.contains("viewBox=\"0 0 720 \(300 + (layout.lines - 1) * ReportHTML.legendLine)\""))
-        let widest = ReportHTML.grouped(ReportHTML.niceCeiling(20_000_000_000))
+        let widest = NumberFormatting.grouped(ReportHTML.niceCeiling(20_000_000_000))
         let labels = svg.matches(of: #/<text x="(\d+)" y="\d+" text-anchor="end">([0-9,]+)</text>/#)
             .map { (x: Int($0.1)!, text: String($0.2)) }
         let top = try #require(labels.max { $0.text.count < $1.text.count })
@@ -247,32 +247,32 @@ import Testing
         #expect(months.count >= 2)
         let firstMonth = months.first!
         let lastMonth = months.last!
-        let firstTotal = statement.lines.first { $0.month == firstMonth && $0.provider_id == "TOTAL" }!
-        let lastTotal = statement.lines.first { $0.month == lastMonth && $0.provider_id == "TOTAL" }!
+        let firstTotal = statement.lines.first { $0.month == firstMonth && $0.providerID == "TOTAL" }!
+        let lastTotal = statement.lines.first { $0.month == lastMonth && $0.providerID == "TOTAL" }!
         #expect(firstTotal.points == first.points)
         #expect(lastTotal.points == second.points)
-        #expect(lastTotal.cumulative_points == first.points + second.points)
+        #expect(lastTotal.cumulativePoints == first.points + second.points)
         #expect(firstTotal.runs == 1)
         for provider in ["P0001", "P0002", "P0003"] {
-            let lines = statement.lines.filter { $0.provider_id == provider }
+            let lines = statement.lines.filter { $0.providerID == provider }
             #expect(lines.map(\.month) == months, "a line every month for \(provider)")
             var running = 0
             for line in lines {
                 running += line.points
-                #expect(line.cumulative_points == running)
+                #expect(line.cumulativePoints == running)
             }
-            #expect(lines.first?.provider_name.isEmpty == false)
+            #expect(lines.first?.providerName.isEmpty == false)
         }
         // Each month's TOTAL is the sum of its provider lines.
         for month in months {
             let lines = statement.lines.filter { $0.month == month }
-            #expect(lines.last?.provider_id == "TOTAL")
+            #expect(lines.last?.providerID == "TOTAL")
             #expect(lines.dropLast().reduce(0) { $0 + $1.points } == lines.last!.points)
         }
         // One month only; the running total still counts the months before.
         let one = try ProviderStatement.compute(ledger: fixture.ledger, month: lastMonth)
         #expect(Set(one.lines.map(\.month)) == [lastMonth])
-        #expect(one.lines.last?.cumulative_points == first.points + second.points)
+        #expect(one.lines.last?.cumulativePoints == first.points + second.points)
         let rows = parseCSV(one.csv)
         #expect(
             rows[0] == [
@@ -285,7 +285,15 @@ import Testing
         let later = try ProviderStatement.compute(ledger: fixture.ledger, month: "2099-01")
         #expect(later.lines.count == 4)
         #expect(later.lines.allSatisfy { $0.points == 0 })
-        #expect(later.lines.last?.cumulative_points == first.points + second.points)
+        #expect(later.lines.last?.cumulativePoints == first.points + second.points)
+        // The JSON keys are those of the CSV header (bar `points_claimed`), as the finance docs name them.
+        let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(one)) as! [String: Any]
+        let line = (json["lines"] as! [[String: Any]])[0]
+        #expect(
+            Set(line.keys) == [
+                "month", "provider_id", "provider_name", "runs", "files", "records", "granted_records",
+                "eligible_amount_yen", "points", "cumulative_points",
+            ])
     }
 }
 
@@ -294,10 +302,10 @@ import Testing
         let fixture = try OperationsFixture()
         let (first, second) = try fixture.twoMonths()
         let runs = try RunHistory.list(ledger: fixture.ledger)
-        #expect(runs.map(\.run_id) == [second.runID!, first.runID!])
-        #expect(runs[1].quarantined_files == first.quarantinedFiles)
+        #expect(runs.map(\.runID) == [second.runID!, first.runID!])
+        #expect(runs[1].quarantinedFiles == first.quarantinedFiles)
         #expect(runs[0].points == second.points)
-        #expect(runs.allSatisfy { $0.delivered_at != nil && $0.version == "unknown" && !$0.host.isEmpty })
+        #expect(runs.allSatisfy { $0.deliveredAt != nil && $0.version == "unknown" && !$0.host.isEmpty })
         #expect(try RunHistory.list(ledger: fixture.ledger, limit: 1).count == 1)
         let text = RunHistory.listText(runs)
         #expect(text.hasPrefix("RUN"))
@@ -307,7 +315,7 @@ import Testing
         #expect(detail.files.count == first.files.count)
         let quarantined = detail.files.filter { $0.outcome == "quarantined" }
         #expect(quarantined.count == first.quarantinedFiles)
-        #expect(quarantined.allSatisfy { $0.quarantine_code != nil && $0.result_name == nil })
+        #expect(quarantined.allSatisfy { $0.quarantineCode != nil && $0.resultName == nil })
         #expect(detail.outcomes.values.reduce(0, +) == first.records)
         #expect(detail.outcomes["GRANTED"] != nil)
         guard case .object(let parameters) = detail.parameters else {
@@ -321,5 +329,25 @@ import Testing
         #expect(shown.contains("CHECKSUM_MISMATCH"))
         #expect(shown.contains("rate_percent 25"))
         #expect(try RunHistory.detail(ledger: fixture.ledger, run: 999_999) == nil)
+
+        // `runs --json` keys.
+        let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(detail)) as! [String: Any]
+        #expect(Set(json.keys) == ["run", "parameters", "files", "outcomes"])
+        let run = json["run"] as! [String: Any]
+        let optional: Set<String> = detail.run.durationMilliseconds == nil ? ["duration_ms"] : []
+        #expect(
+            Set(run.keys).union(optional) == [
+                "run_id", "started_at", "committed_at", "delivered_at", "duration_ms", "started_by", "host", "version",
+                "files", "quarantined_files", "already_settled_files", "records", "granted_records", "points",
+            ])
+        let files = json["files"] as! [[String: Any]]
+        let settled = try #require(files.first { $0["outcome"] as? String == "settled" })
+        #expect(
+            Set(settled.keys) == [
+                "name", "provider_id", "outcome", "records", "granted_records", "points", "eligible_amount",
+                "result_name",
+            ])
+        let held = try #require(files.first { $0["outcome"] as? String == "quarantined" })
+        #expect(Set(held.keys).isSuperset(of: ["name", "outcome", "quarantine_code", "quarantine_message"]))
     }
 }

@@ -13,13 +13,16 @@ import Zstd
 /// A migrated database with a generated registry, a workspace, and settlement runs over generated drops.
 final class OperationsFixture {
     let database: TemporaryDatabase
+    /// The ledger's connection, kept here to damage and inspect the tables directly.
+    let connection: PostgresConnection
     let ledger: Ledger
     let workspace: DropWorkspace
     let seed: UInt64 = 11
 
     init(records: Int = 3000, faults: Bool = true) throws {
         database = try TemporaryDatabase.create(prefix: "reports")
-        ledger = Ledger(connection: try database.connect())
+        connection = try database.connect()
+        ledger = Ledger(connection: connection)
         try ledger.migrate()
         workspace = try DropWorkspace(prefix: "reports")
         _ = try DropGenerator.generate(
@@ -28,7 +31,7 @@ final class OperationsFixture {
     }
 
     deinit {
-        ledger.connection.close()
+        connection.close()
         database.drop()
         workspace.remove()
     }
@@ -69,18 +72,18 @@ final class OperationsFixture {
     /// Two runs a month apart (the first moved back 40 days): 2020-12 and 2021-01 or later.
     func twoMonths() throws -> (first: RunSummary, second: RunSummary) {
         let first = try settle()
-        try ledger.connection.execute("UPDATE runs SET committed_at = committed_at - interval '40 days'")
+        try connection.execute("UPDATE runs SET committed_at = committed_at - interval '40 days'")
         try dropMore(records: 1500, date: "20210206")
         let second = try settle()
         return (first, second)
     }
 
     func int(_ sql: String, _ parameters: [PostgresBind] = []) throws -> Int {
-        Int(try ledger.connection.query(sql, parameters)[0, 0].int())
+        Int(try connection.query(sql, parameters)[0, 0].int())
     }
 
     func text(_ sql: String, _ parameters: [PostgresBind] = []) throws -> String {
-        try ledger.connection.query(sql, parameters)[0, 0].string()
+        try connection.query(sql, parameters)[0, 0].string()
     }
 }
 

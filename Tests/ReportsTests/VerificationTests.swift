@@ -28,7 +28,7 @@ import Testing
     func damageIsCaughtWithAPreciseLine(_ damage: Damage) throws {
         let fixture = try OperationsFixture(records: 1500, faults: false)
         try fixture.settle()
-        let c = fixture.ledger.connection
+        let c = fixture.connection
         let before = try Verification.run(ledger: fixture.ledger, outbox: fixture.workspace.outbox)
         #expect(before.ok, "\(before.differences)")
         let file = try fixture.text(
