@@ -86,6 +86,12 @@ let package = Package(
             dependencies: ["Rules", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: swiftSettings
         ),
+        // The settlement's pure middle (duplicates, order, points) on in-memory values: no database, no files.
+        .testTarget(
+            name: "SettlementCoreTests",
+            dependencies: ["Settlement", "Rules", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport"], swiftSettings: swiftSettings),

@@ -1,16 +1,17 @@
 import Dispatch
 import Foundation
 import Postgres
-import Rules
+public import Rules
 
 extension Ledger {
     /// Reads the registry as it stands now (settlement spec §4: statuses as they stand when the run starts).
     ///
     /// All tables are read in one REPEATABLE READ snapshot of the database, so a registration committing
     /// meanwhile is seen entirely or not at all. One plain `COPY … TO STDOUT` per table (certificates with
-    /// their revocation, the only join on the server), joined here by holder key into the snapshot's parallel arrays; certificates are grouped by
-    /// holder with a counting sort. When the ledger can connect again, MyKey IDs and certificates are read
-    /// on a second connection sharing the same database snapshot (`pg_export_snapshot`), in parallel.
+    /// their revocation, the only join on the server), joined here by holder key through the snapshot's building
+    /// API (`RegistrySnapshot.addHolder` and the rest). When the ledger can connect again, MyKey IDs and
+    /// certificates are read on a second connection sharing the same database snapshot (`pg_export_snapshot`), in
+    /// parallel.
     /// - Complexity: O(holders + certificates + MyKey IDs).
     public func loadSnapshot() throws -> RegistrySnapshot {
         try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -54,51 +55,72 @@ extension Ledger {
         return tables
     }
 
+    /// Reads every table into a snapshot, in the transaction `loadSnapshot` opened.
     private func readSnapshot() throws -> RegistrySnapshot {
-        // The side tables on a second connection in the same database snapshot, while this one reads holders.
-        var side: SideTables?
-        let group = DispatchGroup()
+        let side = try startSideReader()
         // Whatever happens here, the exported snapshot outlives the second reader.
-        defer { group.wait() }
-        let box = SideBox()
-        if canConnectAgain, let exported = try? connection.query("SELECT pg_export_snapshot()")[0, 0].string() {
-            let url = self.url
-            group.enter()
-            let thread = Thread {
-                defer { group.leave() }
-                do {
-                    let other = try PostgresConnection.connect(url: url)
-                    defer { other.close() }
-                    try other.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    try other.execute("SET TRANSACTION SNAPSHOT '\(exported)'")
-                    box.tables = try Self.readSideTables(other)
-                    try other.execute("COMMIT")
-                } catch {
-                    box.tables = SideTables(failure: error)
-                }
-            }
-            thread.start()
-        } else {
-            side = try Self.readSideTables(connection)
-        }
+        defer { _ = side.wait() }
         var snapshot = RegistrySnapshot()
-        let providers = try connection.query(
-            "SELECT provider_key, provider_id FROM providers ORDER BY provider_id COLLATE \"C\"")
-        var providerIndexByKey: [Int64: Int32] = [:]
-        for row in 0..<providers.rowCount {
-            let key = try providers[row, 0].int()
-            guard let id = ProviderID(try providers[row, 1].string()) else { continue }
-            providerIndexByKey[key] = Int32(snapshot.providers.count)
-            snapshot.addProvider(id, key: Int32(key))
+        let providerIndexByKey = try readProviders(into: &snapshot)
+        try readHolders(into: &snapshot)
+        try readApplications(into: &snapshot, providerIndexByKey: providerIndexByKey)
+        try readBalances(into: &snapshot)
+        let files = try connection.query("SELECT name, sha256 FROM files WHERE outcome = 'settled'")
+        for row in 0..<files.rowCount {
+            snapshot.addSettledFile(try files[row, 0].string(), sha256: try files[row, 1].bytes())
         }
+        try side.wait().add(to: &snapshot)
+        return snapshot
+    }
 
+    /// Starts reading the side tables: on a second connection sharing this transaction's database snapshot
+    /// (`pg_export_snapshot`), in parallel, when the ledger can connect again; otherwise here and now.
+    private func startSideReader() throws -> SideReader {
+        let reader = SideReader()
+        guard canConnectAgain, let exported = try? connection.query("SELECT pg_export_snapshot()")[0, 0].string()
+        else {
+            reader.tables = try Self.readSideTables(connection)
+            return reader
+        }
+        let url = self.url
+        reader.group.enter()
+        let thread = Thread {
+            defer { reader.group.leave() }
+            do {
+                let other = try PostgresConnection.connect(url: url)
+                defer { other.close() }
+                try other.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                try other.execute("SET TRANSACTION SNAPSHOT '\(exported)'")
+                reader.tables = try Self.readSideTables(other)
+                try other.execute("COMMIT")
+            } catch {
+                reader.tables = SideTables(failure: error)
+            }
+        }
+        thread.start()
+        return reader
+    }
+
+    /// Adds the providers in byte order of their IDs, as the snapshot requires; returns their indexes by database key.
+    private func readProviders(into snapshot: inout RegistrySnapshot) throws -> [Int64: Int32] {
+        let rows = try connection.query("SELECT provider_key, provider_id FROM providers")
+        var providers: [(id: ProviderID, key: Int64)] = []
+        for row in 0..<rows.rowCount {
+            guard let id = ProviderID(try rows[row, 1].string()) else { continue }
+            providers.append((id, try rows[row, 0].int()))
+        }
+        var indexByKey: [Int64: Int32] = [:]
+        for provider in providers.sorted(by: { $0.id < $1.id }) {
+            indexByKey[provider.key] = snapshot.addProvider(provider.id, key: Int32(provider.key))
+        }
+        return indexByKey
+    }
+
+    /// Adds every holder with its status, sized from the table's bounds so that holder keys index an array.
+    private func readHolders(into snapshot: inout RegistrySnapshot) throws {
         let bounds = try connection.query(
             "SELECT count(*), coalesce(min(holder_key), 0), coalesce(max(holder_key), 0) FROM holders")
-        let count = Int(try bounds[0, 0].int())
-        snapshot.holderIndexByKey = HolderKeyIndex(
-            minimum: try bounds[0, 1].int(), maximum: try bounds[0, 2].int(), count: count)
-        snapshot.holderKeys.reserveCapacity(count)
-        snapshot.statuses.reserveCapacity(count)
+        snapshot.reserveHolders(Int(try bounds[0, 0].int()), keys: try bounds[0, 1].int()...(try bounds[0, 2].int()))
         var failure: (any Error)?
         try connection.copyOut("COPY holders (holder_key, status) TO STDOUT") { raw in
             let row = TextCopyRow(raw)
@@ -113,73 +135,34 @@ extension Ledger {
                 failure = failure ?? LedgerError("the holders table has a row the snapshot cannot read")
                 return
             }
-            snapshot.holderIndexByKey[key] = RegistrySnapshot.HolderIndex(snapshot.holderKeys.count)
-            snapshot.holderKeys.append(key)
-            snapshot.statuses.append(status)
+            snapshot.addHolder(key: key, status: status)
         }
         if let failure { throw failure }
-        let holders = snapshot.holderKeys.count
-        snapshot.currentMyKeys = Array(repeating: nil, count: holders)
-        snapshot.applicationProviders = Array(repeating: -1, count: holders)
-        snapshot.appliedAt = Array(repeating: .distantFuture, count: holders)
-        snapshot.balances = Array(repeating: Balance(), count: holders)
-        snapshot.eligibleRecords = Array(repeating: 0, count: holders)
-        let index = snapshot.holderIndexByKey
+    }
 
+    /// Sets each holder's application (the provider by its index).
+    private func readApplications(
+        into snapshot: inout RegistrySnapshot, providerIndexByKey: [Int64: Int32]
+    ) throws {
         try connection.copyOut("COPY applications (holder_key, provider_key, applied_at_ns) TO STDOUT") { raw in
             let row = TextCopyRow(raw)
-            guard let key = row.int(0), let h = index[key], let providerKey = row.int(1),
+            guard let key = row.int(0), let h = snapshot.holder(key: key), let providerKey = row.int(1),
                 let provider = providerIndexByKey[providerKey], let at = row.int(2)
             else { return }
-            snapshot.applicationProviders[Int(h)] = provider
-            snapshot.appliedAt[Int(h)] = Instant(nanosecondsSinceEpoch: at)
+            snapshot.setApplication(of: h, provider: provider, at: Instant(nanosecondsSinceEpoch: at))
         }
+    }
+
+    /// Sets each holder's balance and record count from earlier runs.
+    private func readBalances(into snapshot: inout RegistrySnapshot) throws {
         try connection.copyOut("COPY ledger (holder_key, points, eligible_amount, records) TO STDOUT") { raw in
             let row = TextCopyRow(raw)
-            guard let key = row.int(0), let h = index[key], let points = row.int(1), let amount = row.int(2),
-                let records = row.int(3)
+            guard let key = row.int(0), let h = snapshot.holder(key: key), let points = row.int(1),
+                let amount = row.int(2), let records = row.int(3)
             else { return }
-            snapshot.balances[Int(h)] = Balance(points: Int(points), eligibleAmount: Int(amount))
-            snapshot.eligibleRecords[Int(h)] = Int(records)
+            snapshot.setBalance(
+                of: h, Balance(points: Int(points), eligibleAmount: Int(amount)), eligibleRecords: Int(records))
         }
-        let files = try connection.query("SELECT name, sha256 FROM files WHERE outcome = 'settled'")
-        for row in 0..<files.rowCount {
-            snapshot.settledFiles[try files[row, 0].string()] = try files[row, 1].bytes()
-        }
-
-        group.wait()
-        let tables = side ?? box.tables ?? SideTables(failure: LedgerError("the snapshot's second reader ended early"))
-        if let failure = tables.failure { throw failure }
-        snapshot.holderIndexByMyKey = MyKeyTable(capacity: tables.myKeys.count)
-        for (myKey, key, current) in tables.myKeys {
-            guard let h = index[key] else { continue }
-            snapshot.holderIndexByMyKey.set(myKey.rawValue, h)
-            if current { snapshot.currentMyKeys[Int(h)] = myKey }
-        }
-
-        // Certificates grouped by holder (counting sort) into one array.
-        var owners: [Int32] = []
-        owners.reserveCapacity(tables.certificates.count)
-        var validities: [CertificateValidity] = []
-        validities.reserveCapacity(tables.certificates.count)
-        for (key, validity) in tables.certificates {
-            guard let h = index[key] else { continue }
-            owners.append(h)
-            validities.append(validity)
-        }
-        var start = Array(repeating: Int32(0), count: holders + 1)
-        for owner in owners { start[Int(owner) + 1] += 1 }
-        for h in 0..<holders { start[h + 1] += start[h] }
-        var next = start
-        var grouped = [CertificateValidity](
-            repeating: CertificateValidity(notBefore: .distantPast, notAfter: .distantPast), count: validities.count)
-        for (owner, validity) in zip(owners, validities) {
-            grouped[Int(next[Int(owner)])] = validity
-            next[Int(owner)] += 1
-        }
-        snapshot.certificateStart = start
-        snapshot.certificates = grouped
-        return snapshot
     }
 }
 
@@ -188,9 +171,33 @@ private struct SideTables {
     var myKeys: [(MyKeyID, Int64, Bool)] = []
     var certificates: [(Int64, CertificateValidity)] = []
     var failure: (any Error)?
+
+    /// Binds the MyKey IDs and adds the certificates of the snapshot's holders, or throws the reader's failure.
+    func add(to snapshot: inout RegistrySnapshot) throws {
+        if let failure { throw failure }
+        snapshot.reserveMyKeys(myKeys.count)
+        for (myKey, key, current) in myKeys {
+            guard let h = snapshot.holder(key: key) else { continue }
+            snapshot.bind(myKey, to: h, isCurrent: current)
+        }
+        var owned: [(holder: RegistrySnapshot.HolderIndex, validity: CertificateValidity)] = []
+        owned.reserveCapacity(certificates.count)
+        for (key, validity) in certificates {
+            guard let h = snapshot.holder(key: key) else { continue }
+            owned.append((h, validity))
+        }
+        snapshot.addCertificates(owned)
+    }
 }
 
-/// The second reader's result, handed over once its thread ends (`DispatchGroup.wait` orders the accesses).
-private final class SideBox: @unchecked Sendable {
+/// The side tables, handed over once the second reader's thread ends (`DispatchGroup.wait` orders the accesses).
+private final class SideReader: @unchecked Sendable {
+    let group = DispatchGroup()
     var tables: SideTables?
+
+    /// Waits for the second reader, if any, and returns what it read.
+    func wait() -> SideTables {
+        group.wait()
+        return tables ?? SideTables(failure: LedgerError("the snapshot's second reader ended early"))
+    }
 }

@@ -1,9 +1,11 @@
-public import Ledger
 public import Rules
 
-/// The settlement's internal hot paths, reachable from the benchmark suites in `Benchmarks/`.
+/// The settlement's internal hot paths, reachable from the benchmark suites in `Benchmarks/` only, through
+/// `@_spi(Benchmarks) import Settlement`: no part of the library's API.
 ///
-/// Each entry calls the code a run uses and nothing else, so a benchmark measures what a run does.
+/// Each entry calls the code a run uses and nothing else, so a benchmark measures what a run does. The suites build
+/// their registry snapshot through `RegistrySnapshot`'s own building API, as tests do.
+@_spi(Benchmarks)
 public enum SettlementBenchmarks {
     /// Splits `bytes` into lines and every line into fields, as intake does; returns the fields counted.
     public static func scanFields(_ bytes: [UInt8]) -> Int {

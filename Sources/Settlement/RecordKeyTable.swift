@@ -1,7 +1,11 @@
-/// An open-addressing set of record keys `(provider, record_id)` over records held elsewhere, for finding
+/// An open-addressing set of record keys `(provider, record_id)` whose bytes are held elsewhere, for finding
 /// duplicates within a run without a `String` or allocation per record.
 ///
-/// Entries are `(file, record)` positions; keys are compared through the caller's byte accessor.
+/// The table stores, per slot, an entry the caller chooses (any 64-bit value but `UInt64.max`; `Settle` uses the
+/// key's offset and length in its own copy of the key bytes) and the upper half of the key's hash. Keys are compared
+/// only through the caller's `equals`, and only when those 32 hash bits match.
+///
+/// The table is sized once for the keys it will hold and never grows.
 struct RecordKeyTable {
     private var slots: [UInt64]
     private var hashes: [UInt32]
@@ -9,8 +13,9 @@ struct RecordKeyTable {
     private(set) var count = 0
     private static let empty = UInt64.max
 
+    /// A table for at most `expected` keys.
     init(expected: Int) {
-        // At most 70 % full: sizes stay a power of two without doubling the memory of large runs.
+        // At most 70 % full with `expected` keys: sizes stay a power of two without doubling the memory of large runs.
         var capacity = 16
         while capacity * 7 < expected * 10 { capacity <<= 1 }
         slots = Array(repeating: Self.empty, count: capacity)
@@ -30,17 +35,18 @@ struct RecordKeyTable {
         return h ^ (h >> 29)
     }
 
-    /// Inserts the key at `position` unless an equal key is present; returns false for a duplicate.
+    /// Inserts `entry`, the key with `hash`, unless an equal key is present; returns false for a duplicate.
     ///
-    /// `equals(other)` tells whether the entry at `other` has the same key.
-    mutating func insert(position: UInt64, hash: UInt64, equals: (UInt64) -> Bool) -> Bool {
-        if count * 10 >= slots.count * 7 { grow(equals: equals) }
+    /// `equals(other)` tells whether the stored entry `other` has the same key. Inserting more keys than the table
+    /// was sized for is a programmer error: the table would have to grow, and it keeps no full hashes to rehash with.
+    mutating func insert(_ entry: UInt64, hash: UInt64, equals: (UInt64) -> Bool) -> Bool {
+        precondition(count * 10 < slots.count * 7, "RecordKeyTable sized too small")
         let short = UInt32(truncatingIfNeeded: hash >> 32)
         var index = Int(truncatingIfNeeded: hash) & mask
         while true {
             let slot = slots[index]
             if slot == Self.empty {
-                slots[index] = position
+                slots[index] = entry
                 hashes[index] = short
                 count += 1
                 return true
@@ -48,12 +54,5 @@ struct RecordKeyTable {
             if hashes[index] == short && equals(slot) { return false }
             index = (index + 1) & mask
         }
-    }
-
-    private mutating func grow(equals: (UInt64) -> Bool) {
-        // Sizes are chosen up front from the run's record count, so growing is a fallback: keys already
-        // stored are all distinct, so reinserting needs no comparison, only their full hashes, which the
-        // table does not keep; callers size the table to avoid this path.
-        preconditionFailure("RecordKeyTable sized too small")
     }
 }

@@ -1,5 +1,4 @@
 import Dispatch
-import Ledger
 import Rules
 import Synchronization
 
@@ -67,7 +66,7 @@ enum Settle {
                         let hash = RecordKeyTable.hash(provider: provider, recordID: bytes)
                         let entry = UInt64(seen.count) << 8 | UInt64(bytes.count)
                         let inserted = seen.withUnsafeBytes { stored in
-                            table.insert(position: entry, hash: hash) { other in
+                            table.insert(entry, hash: hash) { other in
                                 let offset = Int(other >> 8)
                                 let length = Int(other & 0xFF)
                                 return length == bytes.count
@@ -136,6 +135,12 @@ enum Settle {
         var record: Int32
         var occurredAt: Int64
         var amount: Int32
+
+        /// The entry's place in the §5 order, but for its record ID.
+        @inline(__always)
+        var key: SettlementOrder.Key {
+            SettlementOrder.Key(instant: Instant(nanosecondsSinceEpoch: occurredAt), provider: provider)
+        }
     }
 
     /// The points of one record.
@@ -146,20 +151,20 @@ enum Settle {
         var reason: UInt8
     }
 
-    /// Sorts one bucket in the §5 order (holder, instant, provider rank, record ID) and awards its points.
+    /// Sorts one bucket holder by holder, each holder's records in the §5 order (`SettlementOrder`), and awards
+    /// their points.
     private static func settleBucket(
         _ bucket: [PointsEntry], intakes: [FileIntake], snapshot: RegistrySnapshot, campaign: Campaign
     ) -> (awards: [Award], changed: [(holder: Int32, balance: Balance, records: Int)]) {
         var entries = bucket
         entries.sort { a, b in
             if a.holder != b.holder { return a.holder < b.holder }
-            if a.occurredAt != b.occurredAt { return a.occurredAt < b.occurredAt }
-            if a.provider != b.provider { return a.provider < b.provider }
-            // Same instant and provider: rare, so the record IDs are fetched only here.
-            let ra = intakes[Int(a.file)].records[Int(a.record)]
-            let rb = intakes[Int(b.file)].records[Int(b.record)]
-            return intakes[Int(a.file)].withRecordID(ra) { ia in
-                intakes[Int(b.file)].withRecordID(rb) { ib in SettlementOrder.compareBytes(ia, ib) < 0 }
+            return SettlementOrder.precedes(a.key, b.key) {
+                let ra = intakes[Int(a.file)].records[Int(a.record)]
+                let rb = intakes[Int(b.file)].records[Int(b.record)]
+                return intakes[Int(a.file)].withRecordID(ra) { ia in
+                    intakes[Int(b.file)].withRecordID(rb) { ib in SettlementOrder.compareBytes(ia, ib) }
+                }
             }
         }
         var awards: [Award] = []

@@ -53,20 +53,28 @@ import Testing
     }
 }
 
+/// Provider IDs of the property tests: their byte order (A, P0001, P10, P9, PA) is neither the order listed nor the
+/// numeric order of their digits.
+let sampleProviders = ["PA", "P9", "P0001", "A", "P10"]
+
 /// One eligible record of a holder, as the property tests see it.
 struct SampleRecord: Sendable, CustomStringConvertible {
     var amount: Int
     var instant: Int64
+    /// An index into `sampleProviders`.
     var provider: UInt8
     var record: UInt16
-    var description: String { "(\(amount) yen at \(instant), P\(provider), R\(record))" }
+    var providerID: String { sampleProviders[Int(provider)] }
+    var recordID: String { String(record) }
+    var description: String { "(\(amount) yen at \(instant), \(providerID), R\(recordID))" }
 }
 
-/// The settlement order, written with tuples.
+/// The settlement order as §5 reads, on strings: instant, then provider ID, then record ID, strings in byte order.
 func naivelyPrecedes(_ a: SampleRecord, _ b: SampleRecord) -> Bool {
-    let left: (Int64, UInt8, String) = (a.instant, a.provider, String(a.record))
-    let right: (Int64, UInt8, String) = (b.instant, b.provider, String(b.record))
-    return left < right
+    if a.instant != b.instant { return a.instant < b.instant }
+    let (pa, pb) = (Array(a.providerID.utf8), Array(b.providerID.utf8))
+    if pa != pb { return pa.lexicographicallyPrecedes(pb) }
+    return Array(a.recordID.utf8).lexicographicallyPrecedes(Array(b.recordID.utf8))
 }
 
 /// A deliberately naive second implementation of §5: the holder's total after each record is
@@ -93,10 +101,12 @@ enum NaiveModel {
 }
 
 @Suite struct PointsPropertyTests {
-    static let records = zip(Gen.int(in: 1...30000), Gen.int(in: 0...20), Gen.int(in: 0...3), Gen.int(in: 0...500))
-        .map { SampleRecord(amount: $0, instant: Int64($1), provider: UInt8($2), record: UInt16($3)) }
-        .array(of: 1...40)
-        .map(uniqueKeys)
+    static let record = zip(
+        Gen.int(in: 1...30000), Gen.int(in: 0...20), Gen.int(in: 0...(sampleProviders.count - 1)),
+        Gen.int(in: 0...500)
+    )
+    .map { SampleRecord(amount: $0, instant: Int64($1), provider: UInt8($2), record: UInt16($3)) }
+    static let records = record.array(of: 1...40).map(uniqueKeys)
 
     /// A provider's record ID is settled once (the duplicate check runs before points), so a run never holds two
     /// records with the same key: without this, two such records with equal times would have no defined order.
@@ -105,26 +115,43 @@ enum NaiveModel {
         return records.filter { seen.insert(UInt32($0.provider) << 16 | UInt32($0.record)).inserted }
     }
 
+    /// The sample providers registered as a run's snapshot holds them, each with its index for the order.
+    static let snapshot = {
+        var snapshot = RegistrySnapshot()
+        for (key, id) in sampleProviders.compactMap(ProviderID.init).sorted().enumerated() {
+            snapshot.addProvider(id, key: Int32(key))
+        }
+        return snapshot
+    }()
+
+    /// The order settlement uses: `SettlementOrder` on the provider indexes of the snapshot.
+    static func precedes(_ a: SampleRecord, _ b: SampleRecord) -> Bool {
+        let key = { (record: SampleRecord) in
+            SettlementOrder.Key(
+                instant: Instant(nanosecondsSinceEpoch: record.instant),
+                provider: snapshot.providerIndex(ProviderID(record.providerID)!)!)
+        }
+        return SettlementOrder.precedes(key(a), key(b)) {
+            var (ra, rb) = (a.recordID, b.recordID)
+            return ra.withUTF8 { ra in
+                rb.withUTF8 { rb in SettlementOrder.compareBytes(UnsafeRawBufferPointer(ra), UnsafeRawBufferPointer(rb))
+                }
+            }
+        }
+    }
+
+    @Test func theSettlementOrderIsTheOrderOfTheSpecification() async {
+        await propertyCheck(count: 3000, input: Self.record, Self.record) { a, b in
+            #expect(Self.precedes(a, b) == naivelyPrecedes(a, b))
+        }
+    }
+
     func settleWithRules(
         _ records: [SampleRecord], before: [Int], campaign: Campaign
     ) -> (points: [Int], reasons: [Reason], balance: Balance) {
         var balance = Balance()
         for amount in before { _ = Points.award(amount: amount, to: &balance, campaign: campaign) }
-        let ordered = records.sorted { a, b in
-            var pa = "P\(a.provider)", pb = "P\(b.provider)", ra = String(a.record), rb = String(b.record)
-            return pa.withUTF8 { pa in
-                pb.withUTF8 { pb in
-                    ra.withUTF8 { ra in
-                        rb.withUTF8 { rb in
-                            SettlementOrder.precedes(
-                                Instant(nanosecondsSinceEpoch: a.instant), UnsafeRawBufferPointer(pa),
-                                UnsafeRawBufferPointer(ra), Instant(nanosecondsSinceEpoch: b.instant),
-                                UnsafeRawBufferPointer(pb), UnsafeRawBufferPointer(rb))
-                        }
-                    }
-                }
-            }
-        }
+        let ordered = records.sorted(by: Self.precedes)
         var points: [Int] = []
         var reasons: [Reason] = []
         for record in ordered {

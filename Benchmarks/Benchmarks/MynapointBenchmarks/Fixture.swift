@@ -2,7 +2,7 @@ import Foundation
 import Generator
 import Ledger
 import Rules
-import Settlement
+@_spi(Benchmarks) import Settlement
 import Zstd
 
 #if canImport(Glibc)
@@ -70,29 +70,31 @@ struct Fixture: Sendable {
     /// The path of a data file of the drop.
     func path(_ file: String) -> String { inbox + "/" + file }
 
-    /// The snapshot a run would load after importing `load` into an empty ledger.
+    /// The snapshot a run would load after importing `load` into an empty ledger, built through the snapshot's own
+    /// building API as the ledger and the tests build theirs.
     private static func snapshot(of load: RegistryLoad) -> RegistrySnapshot {
         var snapshot = RegistrySnapshot()
-        var providerIndex: [ProviderID: Int32] = [:]
         for (index, provider) in load.providers.sorted(by: { $0.id < $1.id }).enumerated() {
             snapshot.addProvider(provider.id, key: Int32(index + 1))
-            providerIndex[provider.id] = Int32(index)
         }
-        var certificates: [MyKeyID: [CertificateValidity]] = [:]
-        for certificate in load.certificates {
-            certificates[certificate.myKey, default: []].append(certificate.validity)
-        }
+        snapshot.reserveHolders(load.holders.count, keys: 1...Int64(max(1, load.holders.count)))
+        snapshot.reserveMyKeys(load.holders.count + load.changes.count)
         for (index, holder) in load.holders.enumerated() {
-            let application = holder.application.flatMap { application in
-                providerIndex[application.provider].map { (provider: $0, at: application.at) }
+            let h = snapshot.addHolder(key: Int64(index + 1), status: holder.status)
+            snapshot.bind(holder.myKey, to: h, isCurrent: true)
+            if let application = holder.application, let provider = snapshot.providerIndex(application.provider) {
+                snapshot.setApplication(of: h, provider: provider, at: application.at)
             }
-            snapshot.addHolder(
-                key: Int64(index + 1), currentMyKey: holder.myKey, status: holder.status, application: application,
-                certificates: certificates[holder.myKey] ?? [])
         }
         for change in load.changes {
-            if let holder = snapshot.holder(myKey: change.new) { snapshot.bind(change.old, to: holder) }
+            if let holder = snapshot.holder(myKey: change.new) {
+                snapshot.bind(change.old, to: holder, isCurrent: false)
+            }
         }
+        snapshot.addCertificates(
+            load.certificates.compactMap { certificate in
+                snapshot.holder(myKey: certificate.myKey).map { (holder: $0, validity: certificate.validity) }
+            })
         return snapshot
     }
 }

@@ -1,8 +1,7 @@
 import Benchmark
 import Foundation
-import Ledger
 import Rules
-import Settlement
+@_spi(Benchmarks) import Settlement
 import Zstd
 
 /// The intake of every file of the drop with duplicates marked: what settling starts from.

@@ -68,6 +68,11 @@ struct MyKeyTable: Sendable {
     @inline(__always)
     private func slot(_ key: UInt64) -> Int { Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift) }
 
+    /// Makes room for `capacity` keys in all, so that binding that many never grows the table.
+    mutating func reserveCapacity(_ capacity: Int) {
+        if capacity * 2 > keys.count { grow(to: capacity) }
+    }
+
     /// The holder of `key` (a packed MyKey ID; never 0).
     @inline(__always)
     func find(_ key: UInt64) -> Int32? {
@@ -82,7 +87,7 @@ struct MyKeyTable: Sendable {
 
     /// Binds `key` to `value`, replacing an earlier binding.
     mutating func set(_ key: UInt64, _ value: Int32) {
-        if (count + 1) * 2 > keys.count { grow() }
+        if (count + 1) * 2 > keys.count { grow(to: keys.count) }
         var i = slot(key)
         while true {
             let k = keys[i]
@@ -100,8 +105,8 @@ struct MyKeyTable: Sendable {
         }
     }
 
-    private mutating func grow() {
-        var bigger = MyKeyTable(capacity: keys.count)
+    private mutating func grow(to capacity: Int) {
+        var bigger = MyKeyTable(capacity: capacity)
         for (k, v) in zip(keys, values) where k != 0 { bigger.set(k, v) }
         self = bigger
     }
