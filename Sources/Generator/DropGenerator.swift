@@ -245,49 +245,9 @@ public enum DropGenerator {
         }
         for line in 0..<lines {
             let recordID = "\(providerID(provider))-\(options.fileDate)-\(sequence)-\(line + 1)"
-            var holder = pool.isEmpty ? random.below(max(1, holders.count)) : Int(pool[random.below(pool.count)])
-            if random.chance(4) { holder = random.below(holders.count) }  // a holder of another provider, or none
-            let h = holders[holder]
-            var key = h.myKey
-            if h.oldMyKey != 0 && random.chance(30) { key = h.oldMyKey }
-            // A MyKey ID no holder has.
-            if random.chance(0.5) { key = myKey(UInt64(holders.count) * 2 + UInt64(random.below(1_000_000))) }
-            let charge = random.chance(60)
-            // Charges in round thousands, purchases in yen; a few heavy spenders reach the cap.
-            var amount = charge ? (1 + random.below(20)) * 1000 : 100 + random.below(15_000)
-            if random.chance(2) { amount = 20_000 + random.below(50_000) }
-            var at = max(windowStart, h.appliedAt) + Int64(random.below(Int(windowEnd - max(windowStart, h.appliedAt))))
-            if random.chance(1) { at = windowStart - 1 - Int64(random.below(30 * 86_400)) }  // before the window
-            if random.chance(1) { at = h.appliedAt - 1 - Int64(random.below(86_400)) }  // before the application
-
-            var recordField = recordID
-            if options.faults && random.chance(0.2) && !lastRecordID.isEmpty { recordField = lastRecordID }  // resent
-            lastRecordID = recordID
-            var keyField = keyText(key)
-            var kind = charge ? "charge" : "purchase"
-            var timeField = jst(at)
-            var fieldsBroken = false
-            if options.faults && random.chance(0.3) {
-                switch random.below(5) {
-                // a misplaced individual number
-                case 0: keyField = String(100_000_000_000 + random.below(899_999_999_999))
-                case 1: kind = "refund"
-                case 2: timeField = "2020-13-01T00:00:00+09:00"
-                case 3: keyField = keyField.lowercased()
-                default: fieldsBroken = true
-                }
-            }
-            if fieldsBroken {
-                buffer.append(contentsOf: "\(recordField),\(keyField),\(kind)".utf8)
-            } else {
-                amountTotal += amount
-                if options.faults && random.chance(0.5) {
-                    buffer.append(
-                        contentsOf: "\"\(recordField)\",\"\(keyField)\",\(kind),\"\(amount)\",\(timeField)".utf8)
-                } else {
-                    buffer.append(contentsOf: "\(recordField),\(keyField),\(kind),\(amount),\(timeField)".utf8)
-                }
-            }
+            amountTotal += appendRecord(
+                recordID, after: &lastRecordID, holders: holders, pool: pool, options: options, random: &random,
+                to: &buffer)
             buffer.append(contentsOf: crlf ? [0x0D, 0x0A] : [0x0A])
             // empty line
             if options.faults && random.chance(0.1) { buffer.append(contentsOf: crlf ? [0x0D, 0x0A] : [0x0A]) }
@@ -304,6 +264,55 @@ public enum DropGenerator {
             file: stem + ".csv.zst", sha256: hasher.finalize().hexString, records: lines, amountTotal: amountTotal)
         try Data(control.utf8).write(to: URL(fileURLWithPath: inbox + "/" + stem + ".ctl"))
         return Made(compressed: compressedBytes, csv: csvBytes)
+    }
+
+    /// Appends one data line (without its line end) for `recordID` (with faults, now and then the previous line's
+    /// ID again, as a resent record): a holder of the pool (now and then another
+    /// one, a former or an unknown MyKey ID), an amount, an instant mostly inside the window; with faults, now and
+    /// then a field broken on purpose. Returns the amount the control file counts (0 for a line without five fields).
+    static func appendRecord(
+        _ recordID: String, after lastRecordID: inout String, holders: [Holder], pool: [Int32],
+        options: GeneratorOptions, random: inout SeededRandom, to buffer: inout [UInt8]
+    ) -> Int {
+        var holder = pool.isEmpty ? random.below(max(1, holders.count)) : Int(pool[random.below(pool.count)])
+        if random.chance(4) { holder = random.below(holders.count) }  // a holder of another provider, or none
+        let h = holders[holder]
+        var key = h.myKey
+        if h.oldMyKey != 0 && random.chance(30) { key = h.oldMyKey }
+        // A MyKey ID no holder has.
+        if random.chance(0.5) { key = myKey(UInt64(holders.count) * 2 + UInt64(random.below(1_000_000))) }
+        let charge = random.chance(60)
+        // Charges in round thousands, purchases in yen; a few heavy spenders reach the cap.
+        var amount = charge ? (1 + random.below(20)) * 1000 : 100 + random.below(15_000)
+        if random.chance(2) { amount = 20_000 + random.below(50_000) }
+        var at = max(windowStart, h.appliedAt) + Int64(random.below(Int(windowEnd - max(windowStart, h.appliedAt))))
+        if random.chance(1) { at = windowStart - 1 - Int64(random.below(30 * 86_400)) }  // before the window
+        if random.chance(1) { at = h.appliedAt - 1 - Int64(random.below(86_400)) }  // before the application
+        // The random draws keep this order, so a seed makes the same drop as it always did.
+        var recordField = recordID
+        if options.faults && random.chance(0.2) && !lastRecordID.isEmpty { recordField = lastRecordID }  // resent
+        lastRecordID = recordID
+        var keyField = keyText(key)
+        var kind = charge ? "charge" : "purchase"
+        var timeField = jst(at)
+        if options.faults && random.chance(0.3) {
+            switch random.below(5) {
+            // a misplaced individual number
+            case 0: keyField = String(100_000_000_000 + random.below(899_999_999_999))
+            case 1: kind = "refund"
+            case 2: timeField = "2020-13-01T00:00:00+09:00"
+            case 3: keyField = keyField.lowercased()
+            default:
+                buffer.append(contentsOf: "\(recordField),\(keyField),\(kind)".utf8)
+                return 0
+            }
+        }
+        if options.faults && random.chance(0.5) {
+            buffer.append(contentsOf: "\"\(recordField)\",\"\(keyField)\",\(kind),\"\(amount)\",\(timeField)".utf8)
+        } else {
+            buffer.append(contentsOf: "\(recordField),\(keyField),\(kind),\(amount),\(timeField)".utf8)
+        }
+        return amount
     }
 
     /// A few files that must be quarantined, one per check that a provider can fail.
