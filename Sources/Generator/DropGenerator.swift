@@ -269,7 +269,9 @@ public enum DropGenerator {
     /// Appends one data line (without its line end) for `recordID` (with faults, now and then the previous line's
     /// ID again, as a resent record): a holder of the pool (now and then another
     /// one, a former or an unknown MyKey ID), an amount, an instant mostly inside the window; with faults, now and
-    /// then a field broken on purpose. Returns the amount the control file counts (0 for a line without five fields).
+    /// then a field broken on purpose.
+    ///
+    /// Returns the amount the control file counts (0 for a line without five fields).
     static func appendRecord(
         _ recordID: String, after lastRecordID: inout String, holders: [Holder], pool: [Int32],
         options: GeneratorOptions, random: inout SeededRandom, to buffer: inout [UInt8]

@@ -121,7 +121,9 @@ extension Ledger {
     }
 
     /// Clears failed password logins and any lockout of every MyKey ID the holder has or had: a card login (PIN)
-    /// is the way back in. Audited when there was something to clear; returns whether there was.
+    /// is the way back in.
+    ///
+    /// Audited when there was something to clear; returns whether there was.
     @discardableResult
     public func clearPasswordFailures(
         holderKey: Int64, via: String, actor: String = Ledger.actor

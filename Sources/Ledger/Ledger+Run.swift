@@ -150,7 +150,9 @@ extension Ledger {
         }
     }
 
-    /// Writes the holders' new balances. Holders settled for the first time get their row by COPY; the others are
+    /// Writes the holders' new balances.
+    ///
+    /// Holders settled for the first time get their row by COPY; the others are
     /// updated only if their row still holds the balance the run started from, so a concurrent change cannot be
     /// overwritten (then nothing of the run commits).
     private func writeBalances(_ balances: [BalanceChange], run: Int64, cap: Int) throws {

@@ -117,7 +117,9 @@ public final class Ledger {
     }
 
     /// Who is acting, for the audit log and `runs.started_by`: the effective user from the password database and
-    /// the host name (`name@host`), never environment variables. Read once: neither changes while the process runs.
+    /// the host name (`name@host`), never environment variables.
+    ///
+    /// Read once: neither changes while the process runs.
     public static let actor: String = OperatingSystemIdentity.current().description
 
     // MARK: Campaign
@@ -146,7 +148,9 @@ public final class Ledger {
     }
 
     /// Records the campaign unless one is (inside the caller's transaction, so it commits with the first run), and
-    /// adds the cap as a CHECK on the ledger. Refuses a campaign that differs from the recorded one.
+    /// adds the cap as a CHECK on the ledger.
+    ///
+    /// Refuses a campaign that differs from the recorded one.
     func recordCampaignIfNone(_ campaign: Campaign, actor: String) throws {
         try connection.execute("LOCK TABLE campaign IN EXCLUSIVE MODE")
         if try recordedCampaign() != nil { return try checkCampaign(campaign) }
@@ -173,6 +177,7 @@ public final class Ledger {
         try connection.transaction { _ in try recordCampaignIfNone(campaign, actor: Ledger.actor) }
     }
 
+    /// The campaign's parameters in one line, for messages and the audit log.
     public static func describe(_ campaign: Campaign) -> String {
         "rate_percent \(campaign.ratePercent), cap_points \(campaign.capPoints), window_start \(campaign.windowStart), "
             + "window_end \(campaign.windowEnd), rounding \(campaign.rounding.rawValue)"
@@ -218,5 +223,6 @@ public struct LedgerError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// A failure with its sentence.
     public init(_ message: String) { self.message = message }
+    /// The sentence.
     public var description: String { message }
 }

@@ -161,7 +161,9 @@ public struct BalanceChange: Sendable {
 }
 
 /// One row of `grants`: a record of a settled file, granted or rejected (never a duplicate: its key is the
-/// earlier row's). The record ID travels beside it as bytes, see ``GrantRows``.
+/// earlier row's).
+///
+/// The record ID travels beside it as bytes, see ``GrantRows``.
 public struct GrantRow: Sendable {
     /// The provider's key.
     public var providerKey: Int32

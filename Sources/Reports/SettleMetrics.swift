@@ -93,7 +93,9 @@ public struct SettleMetrics: Sendable {
     }
 
     /// Writes the text to `path` atomically: a temporary file beside it (not ending in `.prom`, so the collector
-    /// ignores it), flushed, then renamed over the old file. Carries the last success over from the old file.
+    /// ignores it), flushed, then renamed over the old file.
+    ///
+    /// Carries the last success over from the old file.
     public func write(to path: String) throws {
         var metrics = self
         if metrics.lastSuccess == nil, let previous = FileManager.default.contents(atPath: path) {

@@ -19,7 +19,7 @@ public struct Verification: Sendable {
     public struct Difference: Sendable, Equatable, CustomStringConvertible {
         /// The holder or file it concerns: `holder AAAA0009 (holder_key 9)`, `file P0001_….csv.zst`.
         public var subject: String
-        /// The field: `ledger.points`, `grants.rows`, `outbox control points_total` …
+        /// The field compared, such as `ledger.points`, `grants.rows` or `outbox control points_total`.
         public var field: String
         /// The value the other records imply.
         public var expected: String

@@ -102,6 +102,7 @@ public struct MyKeyID: Hashable, Comparable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Orders MyKey IDs by their bytes.
     public static func < (lhs: MyKeyID, rhs: MyKeyID) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
@@ -117,6 +118,7 @@ public struct ProviderID: Hashable, Comparable, Sendable, CustomStringConvertibl
         self.value = value
     }
 
+    /// The ID as written.
     public var description: String { value }
 
     /// Byte order, as the settlement order requires.

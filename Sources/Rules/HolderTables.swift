@@ -1,5 +1,7 @@
 /// Holder index by database key: a plain array when the keys are dense (identity columns), a dictionary
-/// otherwise. Most snapshot rows are joined through it, so a lookup is an array read, not a hash.
+/// otherwise.
+///
+/// Most snapshot rows are joined through it, so a lookup is an array read, not a hash.
 struct HolderKeyIndex: Sendable {
     private var base: Int64 = 0
     private var dense: [Int32] = []

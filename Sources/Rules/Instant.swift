@@ -35,6 +35,7 @@ public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
         return r < 0 ? q - 1 : q
     }
 
+    /// Orders instants by time.
     public static func < (lhs: Instant, rhs: Instant) -> Bool {
         lhs.nanosecondsSinceEpoch < rhs.nanosecondsSinceEpoch
     }

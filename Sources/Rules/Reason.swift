@@ -51,5 +51,6 @@ public enum Reason: UInt8, Sendable, CaseIterable, Comparable {
         }
     }
 
+    /// Orders reasons by their stored number.
     public static func < (lhs: Reason, rhs: Reason) -> Bool { lhs.rawValue < rhs.rawValue }
 }

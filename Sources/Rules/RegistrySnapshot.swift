@@ -87,7 +87,9 @@ public struct RegistrySnapshot: Sendable {
     }
 
     /// Adds a holder by its database key, with no MyKey ID, application, certificate or earlier balance yet; returns
-    /// its index. Each key is added once.
+    /// its index.
+    ///
+    /// Each key is added once.
     @discardableResult
     public mutating func addHolder(key: Int64, status: HolderStatus) -> HolderIndex {
         precondition(holderIndexByKey[key] == nil, "a holder key is added once")

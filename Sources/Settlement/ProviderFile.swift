@@ -47,7 +47,9 @@ public struct ProviderFile: Sendable, Hashable {
     var entriesAreFiles: Bool { dataKind == .regular && controlKind == .regular }
 
     /// The raw name when `name` shows it otherwise (not valid UTF-8, or a control character): the database keeps
-    /// it to move the file later. Nil when `name` is the name.
+    /// it to move the file later.
+    ///
+    /// Nil when `name` is the name.
     var rawNameIfShownOtherwise: [UInt8]? { dataEntry.isShownAsIs ? nil : dataEntry.bytes }
 
     private static func parseProvider(stem: String) -> ProviderID? {

@@ -13,7 +13,9 @@ enum Settle {
     static func position(file: Int, record: Int) -> UInt64 { UInt64(file) << 32 | UInt64(record) }
 
     /// Marks `DUPLICATE` on every record whose key was settled before (the `earlier` positions) or appears
-    /// earlier in this run (files in name order, lines in file order). Malformed lines take no part.
+    /// earlier in this run (files in name order, lines in file order).
+    ///
+    /// Malformed lines take no part.
     ///
     /// Keys of different providers never collide, so each provider's files are checked on their own, in
     /// parallel over `workers` threads; within a provider, files and lines go in order.

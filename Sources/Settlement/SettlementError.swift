@@ -39,5 +39,6 @@ public struct SettlementError: Error, Sendable, CustomStringConvertible {
         )
     }
 
+    /// The sentence.
     public var description: String { message }
 }

@@ -95,7 +95,9 @@ struct DatabaseOptions: ParsableArguments {
     var url: String? { databaseURL ?? ProcessInfo.processInfo.environment["DATABASE_URL"] }
 
     /// Refuses a `--database-url` that carries a password: any user can read a process's arguments (`ps`,
-    /// `/proc/PID/cmdline`), while the environment and files are the owner's. Never echoes the value.
+    /// `/proc/PID/cmdline`), while the environment and files are the owner's.
+    ///
+    /// Never echoes the value.
     static func refuseSecrets(in databaseURL: String) throws {
         switch ConnectionString.passwordPresence(databaseURL) {
         case .none:

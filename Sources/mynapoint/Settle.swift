@@ -260,7 +260,9 @@ struct Settle: ParsableCommand {
 }
 
 /// A progress line on a terminal, rewritten in place at most five times a second: phase, files read, records,
-/// rate and an estimate of the time left. Nothing when standard error is not a terminal (the caller installs it
+/// rate and an estimate of the time left.
+///
+/// Nothing when standard error is not a terminal (the caller installs it
 /// only then), so logs and cron mails stay clean.
 final class ProgressLine: @unchecked Sendable {  // every field is guarded by `lock`
     static let shared = ProgressLine()

@@ -76,8 +76,13 @@ struct Rendered {
 
     struct Report: Decodable {
         var totals: [String: Int]
-        var holders_at_cap: Int
+        var holdersAtCap: Int
         var checks: [Check]
+
+        enum CodingKeys: String, CodingKey {
+            case totals, checks
+            case holdersAtCap = "holders_at_cap"
+        }
     }
 
     let report: Report
@@ -189,7 +194,7 @@ struct Rendered {
         let expected: [String: Int?] = [
             "Points owed (yen)": report.totals["points"], "Records settled": report.totals["records"],
             "Records granted": report.totals["granted_records"], "Files settled": report.totals["files"],
-            "Files quarantined": report.totals["quarantined_files"], "Holders at the cap": report.holders_at_cap,
+            "Files quarantined": report.totals["quarantined_files"], "Holders at the cap": report.holdersAtCap,
         ]
         for (label, value) in expected {
             let value = try #require(value, "the JSON report has no figure for \(label)")

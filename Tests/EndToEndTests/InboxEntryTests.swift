@@ -250,7 +250,9 @@ import Glibc
         #expect(try Self.reason(workspace, "P0002_20210105_0001")["code"] as? String == "BAD_CONTROL")
     }
 
-    /// `max_run_records` splits the drop into several atomic runs. Each holder ends with the points and amounts one
+    /// `max_run_records` splits the drop into several atomic runs.
+    ///
+    /// Each holder ends with the points and amounts one
     /// run gives (which record carries a capped remainder depends on the runs, by the order rule), every record is
     /// settled once, and every file is delivered.
     @Test func manyRunsEndWhereOneRunEnds() throws {

@@ -4,7 +4,9 @@ import TestSupport
 import Testing
 
 /// A run's recorded start and duration are the whole run's: from the invocation's lock (or the end of its previous
-/// run) through delivery. Checked by the order of recorded events and against the phases the binary reports, never
+/// run) through delivery.
+///
+/// Checked by the order of recorded events and against the phases the binary reports, never
 /// against how fast this machine is.
 @Suite struct RunTimingEndToEndTests {
     /// A committed run's times as the database holds them: seconds since the epoch, and the duration in ms.

@@ -24,7 +24,9 @@ struct RegistrationPCSCTests {
     }
 
     /// Inserts `card`, runs the card flow, removes the card and waits until pcscd has seen it go; the flow's
-    /// outcome. Throws when the card could not be put in or taken out, which is no outcome of the flow.
+    /// outcome.
+    ///
+    /// Throws when the card could not be put in or taken out, which is no outcome of the flow.
     func login(
         _ card: VirtualJPKICard, _ fixture: Fixture, person: ScriptedPerson = ScriptedPerson(),
         options: CardLoginOptions? = nil
@@ -170,7 +172,9 @@ struct RegistrationPCSCTests {
     }
 
     /// After a card vanished mid-command, pcscd's failed reset marks the reader empty before its own poll has seen
-    /// the card go. A card put in at once must still be seen arriving, and work.
+    /// the card go.
+    ///
+    /// A card put in at once must still be seen arriving, and work.
     @Test func aCardRightAfterOneRemovedMidFlowIsSeen() async throws {
         let fixture = try await Fixture()
         let vanishing = try await card(fixture, serial: "D90002")

@@ -221,7 +221,9 @@ struct PCSCTests {
     }
 
     /// After the card leaves the reader, the handle reports SCARD_W_REMOVED_CARD (pcsc-lite checks the reader's
-    /// event state before transmitting), mapped to `.cardRemoved`. Sent before pcscd's next poll notices the
+    /// event state before transmitting), mapped to `.cardRemoved`.
+    ///
+    /// Sent before pcscd's next poll notices the
     /// removal, the command would instead fail in the driver (`.transmitFailed`), so the test waits for the poll.
     @Test func transmitAfterRemovalFailsWithCardRemoved() async throws {
         let card = VirtualCard(applet: EchoApplet(), port: Self.port)
