@@ -130,11 +130,11 @@ struct BadRegistryFile: Sendable, CustomTestStringConvertible {
             let folder = try Self.folder(
                 with: BadRegistryFile(name: "readme.txt", lines: ["-"], file: "", line: nil, fragment: ""))
             let counts = try importFolder(ledger, folder.path)
-            #expect(counts.new_holders == 1)
-            #expect(counts.updated_holders == 1)
-            #expect(counts.mykey_changes == 1)
-            #expect(try ledger.holder(myKey: myKey("OLDH0001"))?.mykey_id == "NEWH0001")
-            #expect(try ledger.holder(myKey: myKey("NEWH0001"))?.provider_id == "P0003")
+            #expect(counts.newHolders == 1)
+            #expect(counts.updatedHolders == 1)
+            #expect(counts.myKeyChanges == 1)
+            #expect(try ledger.holder(myKey: myKey("OLDH0001"))?.myKey == "NEWH0001")
+            #expect(try ledger.holder(myKey: myKey("NEWH0001"))?.providerID == "P0003")
         }
     }
 
