@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Ledger
+import Registry
 import Settlement
 
 struct RegistryCommand: ParsableCommand {

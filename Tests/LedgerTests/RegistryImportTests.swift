@@ -1,8 +1,8 @@
 import Foundation
 import Ledger
 import Postgres
+import Registry
 import Rules
-import Settlement
 import TestSupport
 import Testing
 
@@ -384,30 +384,6 @@ import Testing
                 }
             }
         }
-    }
-
-    @Test func aPlainFileIsPreferredAndOtherFilesAreOptional() throws {
-        let folder = try RegistryFolder()
-        try folder.write("holders.csv", [Header.holders, "AAAA0001,active,,"])
-        try folder.writeCompressed("holders.csv.zst", [Header.holders, "BBBB0001,active,,", "BBBB0002,active,,"])
-        let load = try folder.read()
-        #expect(load.holders.map(\.myKey.description) == ["AAAA0001"])
-        #expect(load.providers.isEmpty && load.certificates.isEmpty && load.changes.isEmpty)
-    }
-
-    @Test func aFolderWithoutRegistryFilesFails() throws {
-        let folder = try RegistryFolder()
-        try folder.write("readme.txt", ["not a registry file"])
-        try folder.write("holders.CSV", [Header.holders])
-        let error = #expect(throws: RegistryImportError.self) { try folder.read() }
-        #expect(error?.file == folder.path)
-        #expect(error?.line == nil)
-        #expect(error?.message.contains("no registry file found") == true)
-
-        let missing = #expect(throws: RegistryImportError.self) {
-            try RegistryReader.read(directory: folder.path + "/does-not-exist")
-        }
-        #expect(missing?.message.contains("no registry file found") == true)
     }
 
     /// A load as comparable text.
