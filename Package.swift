@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "Zstd", targets: ["Zstd"]),
         .library(name: "Generator", targets: ["Generator"]),
         .library(name: "Ledger", targets: ["Ledger"]),
+        .library(name: "Registry", targets: ["Registry"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -56,6 +57,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Registry input formats: the registry folder's CSV files and the reissue/renewal feed.
+        .target(name: "Registry", dependencies: ["Ledger", "Rules", "Zstd"], swiftSettings: swiftSettings),
         .target(
             name: "Registration",
             dependencies: ["Ledger", "Rules", "SmartCard", "Crypto", .product(name: "Logging", package: "swift-log")],
@@ -68,7 +71,7 @@ let package = Package(
         .executableTarget(
             name: "mynapoint",
             dependencies: [
-                "Settlement", "Registration", "Reports", "Ledger", "Generator", "Postgres",
+                "Settlement", "Registration", "Registry", "Reports", "Ledger", "Generator", "Postgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -98,17 +101,24 @@ let package = Package(
         .testTarget(name: "SmartCardTests", dependencies: ["SmartCard", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LedgerTests",
-            dependencies: ["Ledger", "Postgres", "Rules", "Settlement", "Zstd", "TestSupport"],
+            dependencies: ["Ledger", "Postgres", "Registry", "Rules", "Settlement", "Zstd", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "SettlementTests",
-            dependencies: ["Settlement", "Ledger", "Rules", "Zstd", "Generator", "TestSupport"],
+            dependencies: ["Settlement", "Ledger", "Registry", "Rules", "Zstd", "Generator", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ReportsTests",
-            dependencies: ["Reports", "Ledger", "Settlement", "Generator", "Rules", "Postgres", "TestSupport", "Zstd"],
+            dependencies: [
+                "Reports", "Ledger", "Registry", "Settlement", "Generator", "Rules", "Postgres", "TestSupport", "Zstd",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RegistryTests",
+            dependencies: ["Registry", "Ledger", "Rules", "Zstd", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

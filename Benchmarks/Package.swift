@@ -18,6 +18,7 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Settlement", package: "mynapoint"),
                 .product(name: "Ledger", package: "mynapoint"),
+                .product(name: "Registry", package: "mynapoint"),
                 .product(name: "Rules", package: "mynapoint"),
                 .product(name: "Zstd", package: "mynapoint"),
                 .product(name: "Generator", package: "mynapoint"),

@@ -1,7 +1,7 @@
 import Postgres
 public import Rules
 
-/// A holder as `holder show` prints it.
+/// A holder as `holder show` prints it (settlement spec §9; the JSON keys are the spec's).
 public struct HolderView: Sendable, Codable, Equatable {
     /// One of the holder's certificates, with its revocation as every other reader sees it.
     public struct CertificateView: Sendable, Codable, Equatable {
@@ -10,27 +10,43 @@ public struct HolderView: Sendable, Codable, Equatable {
         /// The serial, uppercase hexadecimal.
         public var serial: String
         /// Start of validity, RFC 3339.
-        public var not_before: String
+        public var notBefore: String
         /// End of validity, RFC 3339.
-        public var not_after: String
+        public var notAfter: String
         /// When it was revoked (the earliest time any source gave), RFC 3339; nil when not revoked.
-        public var revoked_at: String?
+        public var revokedAt: String?
+
+        /// The JSON keys of `holder show`.
+        enum CodingKeys: String, CodingKey {
+            case issuer, serial
+            case notBefore = "not_before"
+            case notAfter = "not_after"
+            case revokedAt = "revoked_at"
+        }
     }
 
     /// The current MyKey ID.
-    public var mykey_id: String
+    public var myKey: String
     /// active, suspended or revoked.
     public var status: String
     /// The provider applied with, when the holder applied.
-    public var provider_id: String?
+    public var providerID: String?
     /// Eligible amount settled so far, in yen.
-    public var eligible_amount: Int
+    public var eligibleAmount: Int
     /// Points granted so far.
     public var points: Int
     /// Settled eligible records.
     public var records: Int
     /// The holder's certificates, by issuer and serial.
     public var certificates: [CertificateView]
+
+    /// The JSON keys of `holder show`.
+    enum CodingKeys: String, CodingKey {
+        case status, points, records, certificates
+        case myKey = "mykey_id"
+        case providerID = "provider_id"
+        case eligibleAmount = "eligible_amount"
+    }
 }
 
 extension Ledger {
@@ -50,10 +66,10 @@ extension Ledger {
             """, [.text(myKey.description)])
         guard result.rowCount == 1 else { return nil }
         return HolderView(
-            mykey_id: result[0, 0].isNull ? myKey.description : try result[0, 0].string(),
+            myKey: result[0, 0].isNull ? myKey.description : try result[0, 0].string(),
             status: try result[0, 1].string(),
-            provider_id: result[0, 2].isNull ? nil : try result[0, 2].string(),
-            eligible_amount: Int(try result[0, 3].int()), points: Int(try result[0, 4].int()),
+            providerID: result[0, 2].isNull ? nil : try result[0, 2].string(),
+            eligibleAmount: Int(try result[0, 3].int()), points: Int(try result[0, 4].int()),
             records: Int(try result[0, 5].int()), certificates: try certificates(holderKey: try result[0, 6].int()))
     }
 
@@ -68,9 +84,9 @@ extension Ledger {
         return try rows.map { row in
             HolderView.CertificateView(
                 issuer: try row[0].string(), serial: try row[1].string(),
-                not_before: Instant(nanosecondsSinceEpoch: try row[2].int()).description,
-                not_after: Instant(nanosecondsSinceEpoch: try row[3].int()).description,
-                revoked_at: try row[4].optionalInt().map { Instant(nanosecondsSinceEpoch: $0).description })
+                notBefore: Instant(nanosecondsSinceEpoch: try row[2].int()).description,
+                notAfter: Instant(nanosecondsSinceEpoch: try row[3].int()).description,
+                revokedAt: try row[4].optionalInt().map { Instant(nanosecondsSinceEpoch: $0).description })
         }
     }
 }

@@ -31,6 +31,15 @@ public struct CertificateID: Sendable, Hashable, CustomStringConvertible {
 
     /// "serial S of ISSUER", for messages.
     public var description: String { "\(serial) of \(issuer)" }
+
+    /// A serial as an operator may type it (either case, colons, leading zeros) as the ledger keeps it: uppercase
+    /// hexadecimal, 1–40 digits, no leading zeros; nil when `text` is not one.
+    public static func serial(parsing text: String) -> String? {
+        var digits = text.uppercased().filter { $0 != ":" }
+        guard (1...40).contains(digits.count), digits.allSatisfy({ $0.isHexDigit }) else { return nil }
+        while digits.count > 1 && digits.first == "0" { digits.removeFirst() }
+        return digits
+    }
 }
 
 /// A certificate as registration binds it: serial, validity, issuer and public-key hash.
@@ -202,44 +211,12 @@ extension Ledger {
         revocationChecked: Bool = true, actor: String = Ledger.actor, newMyKey: () throws -> MyKeyID
     ) throws -> HolderAccount {
         try connection.transaction { connection in
-            var providerKey: Int64?
-            if let provider {
-                let found = try connection.query(
-                    "SELECT provider_key FROM providers WHERE provider_id = $1", [.text(provider.value)])
-                guard found.rowCount == 1 else {
-                    throw RegistryChangeError(.unknownProvider, "no provider \(provider) is registered")
-                }
-                providerKey = try found[0, 0].int()
-            }
-            let bound = try connection.query(
-                """
-                SELECT c.holder_key, h.status FROM certificates c JOIN holders h ON h.holder_key = c.holder_key
-                WHERE c.issuer = $1 AND c.serial = $2 FOR UPDATE OF c
-                """, [.text(certificate.issuer), .text(certificate.serial)])
-            var previousHolder: Int64?
-            if bound.rowCount == 1 {
-                guard try bound[0, 1].string() == HolderStatus.revoked.name else {
-                    throw RegistryChangeError(.certificateBound, "certificate \(certificate.serial) is already bound")
-                }
-                previousHolder = try bound[0, 0].int()
-            }
+            let providerKey = try provider.map { try Self.providerKey(of: $0, connection: connection) }
+            let previousHolder = try Self.revokedHolder(of: certificate, connection: connection)
             let holderKey = try connection.query(
                 "INSERT INTO holders (status, password_hash) VALUES ('active', $1) RETURNING holder_key",
                 [passwordHash.map { .text($0) } ?? .null])[0, 0].int()
-            var myKey: MyKeyID?
-            for _ in 0..<16 {
-                let candidate = try newMyKey()
-                let inserted = try connection.query(
-                    """
-                    INSERT INTO mykey_ids (mykey_id, holder_key) VALUES ($1, $2)
-                    ON CONFLICT (mykey_id) DO NOTHING RETURNING mykey_id
-                    """, [.text(candidate.description), .int(holderKey)])
-                if inserted.rowCount == 1 {
-                    myKey = candidate
-                    break
-                }
-            }
-            guard let myKey else { throw LedgerError("no free MyKey ID after 16 random tries") }
+            let myKey = try Self.bindNewMyKey(holderKey: holderKey, connection: connection, newMyKey: newMyKey)
             if previousHolder != nil {
                 try connection.query(
                     """
@@ -278,6 +255,49 @@ extension Ledger {
             return HolderAccount(
                 holderKey: holderKey, myKey: myKey, status: .active, passwordHash: passwordHash, provider: provider)
         }
+    }
+
+    /// The key of a registered provider; `.unknownProvider` when none has that ID.
+    private static func providerKey(of provider: ProviderID, connection: PostgresConnection) throws -> Int64 {
+        let found = try connection.query(
+            "SELECT provider_key FROM providers WHERE provider_id = $1", [.text(provider.value)])
+        guard found.rowCount == 1 else {
+            throw RegistryChangeError(.unknownProvider, "no provider \(provider) is registered")
+        }
+        return try found[0, 0].int()
+    }
+
+    /// The revoked holder a certificate is bound to, locking its row (nil when unbound); `.certificateBound` when
+    /// it is bound to a holder that is not revoked.
+    private static func revokedHolder(
+        of certificate: CertificateBinding, connection: PostgresConnection
+    ) throws -> Int64? {
+        let bound = try connection.query(
+            """
+            SELECT c.holder_key, h.status FROM certificates c JOIN holders h ON h.holder_key = c.holder_key
+            WHERE c.issuer = $1 AND c.serial = $2 FOR UPDATE OF c
+            """, [.text(certificate.issuer), .text(certificate.serial)])
+        guard bound.rowCount == 1 else { return nil }
+        guard try bound[0, 1].string() == HolderStatus.revoked.name else {
+            throw RegistryChangeError(.certificateBound, "certificate \(certificate.serial) is already bound")
+        }
+        return try bound[0, 0].int()
+    }
+
+    /// Binds the first free MyKey ID `newMyKey` gives (up to 16 tries) to the new holder.
+    private static func bindNewMyKey(
+        holderKey: Int64, connection: PostgresConnection, newMyKey: () throws -> MyKeyID
+    ) throws -> MyKeyID {
+        for _ in 0..<16 {
+            let candidate = try newMyKey()
+            let inserted = try connection.query(
+                """
+                INSERT INTO mykey_ids (mykey_id, holder_key) VALUES ($1, $2)
+                ON CONFLICT (mykey_id) DO NOTHING RETURNING mykey_id
+                """, [.text(candidate.description), .int(holderKey)])
+            if inserted.rowCount == 1 { return candidate }
+        }
+        throw LedgerError("no free MyKey ID after 16 random tries")
     }
 
     /// Binds a certificate the reissue feed linked to `holderKey`, now that the card presented it (its real

@@ -55,6 +55,9 @@ public final class Ledger {
     /// Each migration not yet recorded is applied once, in increasing version order, whether or not its number
     /// follows the last one applied: branches append migrations independently, so a database may hold version 4
     /// before a merge brings version 3. `migrations` is `Migrations.all` except in tests of that case.
+    ///
+    /// Refuses, before applying anything, a database that has a version applied that `migrations` lacks or that
+    /// was applied from other SQL (its recorded checksum differs): migrations are append-only.
     @discardableResult
     public func migrate(_ migrations: [Migrations.Migration] = Migrations.all) throws -> [Int] {
         try connection.advisoryLock(Self.migrationLockKey)
@@ -67,7 +70,9 @@ public final class Ledger {
                 applied_at timestamptz NOT NULL DEFAULT now()
             )
             """)
-        let applied = try appliedVersions()
+        let history = try migrationHistory()
+        try Migrations.checkHistory(history, against: migrations)
+        let applied = Set(history.map(\.version))
         var now: [Int] = []
         for migration in migrations.sorted(by: { $0.version < $1.version }) where !applied.contains(migration.version) {
             try connection.transaction { connection in
@@ -75,6 +80,8 @@ public final class Ledger {
                 try connection.query(
                     "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
                     [.int(Int64(migration.version)), .text(migration.name)])
+                // With the migration, its checksum (and, when this one adds the column, those applied before it).
+                try recordMigrationChecksums(migrations)
                 try connection.query(
                     "INSERT INTO audit_log (actor, action, subject, detail) VALUES ($1, 'migrate', $2, '{}')",
                     [.text(Self.actor), .text("schema version \(migration.version)")])
@@ -86,12 +93,7 @@ public final class Ledger {
 
     /// The versions recorded in `schema_migrations` (empty when the table does not exist).
     func appliedVersions() throws -> Set<Int> {
-        let exists = try connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL")
-        guard try exists[0, 0].bool() else { return [] }
-        let done = try connection.query("SELECT version FROM schema_migrations")
-        var applied = Set<Int>()
-        for row in 0..<done.rowCount { applied.insert(Int(try done[row, 0].int())) }
-        return applied
+        Set(try migrationHistory().map(\.version))
     }
 
     /// The schema version in the database (0 when none).
@@ -99,12 +101,15 @@ public final class Ledger {
         try appliedVersions().max() ?? 0
     }
 
-    /// Fails with one clear sentence when the schema is missing or lacks a migration of this build.
+    /// Fails with one clear sentence when the schema is missing, lacks a migration of this build, or departs from
+    /// this build's migrations (a version this build does not know, or one applied from other SQL).
     ///
     /// Every version must be applied, not just the newest: a database migrated before a merge may hold a later
     /// version and lack an earlier one.
     public func requireCurrentSchema(_ migrations: [Migrations.Migration] = Migrations.all) throws {
-        let applied = try appliedVersions()
+        let history = try migrationHistory()
+        try Migrations.checkHistory(history, against: migrations)
+        let applied = Set(history.map(\.version))
         let missing = migrations.map(\.version).filter { !applied.contains($0) }.sorted()
         guard missing.isEmpty else {
             let version = applied.max() ?? 0

@@ -1,8 +1,15 @@
+import Crypto
+import Postgres
+
 /// The database schema, as numbered migrations applied in order, each once (`schema_migrations`).
 ///
 /// Exactness lives in the schema as well as the code: the cap is a CHECK on every ledger row, a record can
 /// be settled once (primary key on provider and record ID), grants can be neither updated nor deleted, and
 /// a file name can be settled once.
+///
+/// Append-only: a migration, once released, is never edited or removed; a change is a new migration. Each
+/// version's checksum is recorded when it is applied, and a database whose history differs from the code's is
+/// refused (`Ledger.requireCurrentSchema`, `Ledger.migrate`).
 public enum Migrations {
     /// One migration.
     public struct Migration: Sendable {
@@ -12,6 +19,15 @@ public enum Migrations {
         public let name: String
         /// Its SQL, run in one transaction.
         public let sql: String
+        /// SHA-256 of the SQL's UTF-8 bytes, lowercase hexadecimal: what `schema_migrations` records.
+        public let checksum: String
+
+        init(version: Int, name: String, sql: String) {
+            self.version = version
+            self.name = name
+            self.sql = sql
+            self.checksum = SHA256.hash(Array(sql.utf8)).hexString
+        }
     }
 
     /// Every migration, oldest first.
@@ -22,6 +38,7 @@ public enum Migrations {
         Migration(version: 4, name: "revocation as one fact; certificates by issuer and serial", sql: v4),
         Migration(version: 5, name: "password login failures and lockouts", sql: v5),
         Migration(version: 6, name: "registry import changes beside their audit entry", sql: v6),
+        Migration(version: 7, name: "a checksum of each applied migration", sql: v7),
     ]
 
     /// The newest schema version.
@@ -340,6 +357,81 @@ public enum Migrations {
         CREATE TRIGGER registry_changes_are_final BEFORE UPDATE OR DELETE OR TRUNCATE ON registry_changes
             FOR EACH STATEMENT EXECUTE FUNCTION refuse_change('the audit trail of registry imports is never changed');
         """
+
+    /// The checksum of each applied migration, so that a database applied from other SQL than the code's (an edited
+    /// migration, another branch's) is refused rather than silently taken as current. Versions applied before this
+    /// one get the code's checksum when this one is applied (`Ledger.recordMigrationChecksums`).
+    static let v7 = """
+        ALTER TABLE schema_migrations ADD COLUMN checksum text CHECK (checksum ~ '^[0-9a-f]{64}$');
+        COMMENT ON COLUMN schema_migrations.checksum IS 'SHA-256 of the migration''s SQL as applied; must equal the code''s.';
+        """
+}
+
+extension Migrations {
+    /// A version recorded in `schema_migrations`.
+    struct Applied: Sendable {
+        /// The version.
+        var version: Int
+        /// The checksum recorded with it; nil when applied before checksums were recorded.
+        var checksum: String?
+    }
+
+    /// Refuses a database whose history departs from the code's: a version applied that the code does not know, or
+    /// a known version recorded with another checksum. Versions not applied yet are `requireCurrentSchema`'s concern.
+    static func checkHistory(_ applied: [Applied], against migrations: [Migration]) throws(LedgerError) {
+        let known = Dictionary(migrations.map { ($0.version, $0) }, uniquingKeysWith: { first, _ in first })
+        for record in applied.sorted(by: { $0.version < $1.version }) {
+            guard let migration = known[record.version] else {
+                let newest = migrations.map(\.version).max() ?? 0
+                throw LedgerError(
+                    "the database has schema version \(record.version) applied, which this build does not know "
+                        + "(its newest is \(newest)); it was migrated by another build — use a build that includes "
+                        + "migration \(record.version)")
+            }
+            if let checksum = record.checksum, checksum != migration.checksum {
+                throw LedgerError(
+                    "schema version \(record.version) (\(migration.name)) was applied from other SQL than this "
+                        + "build's (recorded checksum \(checksum.prefix(12))…, this build's "
+                        + "\(migration.checksum.prefix(12))…): migrations are append-only — use the build that "
+                        + "applied it, or restore migration \(record.version) as applied and put the change in a new one"
+                )
+            }
+        }
+    }
+}
+
+extension Ledger {
+    /// The versions recorded in `schema_migrations` with their checksums (empty when the table does not exist;
+    /// every checksum nil before migration 7 adds the column).
+    func migrationHistory() throws -> [Migrations.Applied] {
+        let exists = try connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL")
+        guard try exists[0, 0].bool() else { return [] }
+        let checksum = try recordsMigrationChecksums() ? "checksum" : "NULL::text"
+        let rows = try connection.query("SELECT version, \(checksum) FROM schema_migrations")
+        return try rows.map { row in
+            Migrations.Applied(version: Int(try row[0].int()), checksum: row[1].optionalString())
+        }
+    }
+
+    /// Whether `schema_migrations` has the `checksum` column (migration 7).
+    func recordsMigrationChecksums() throws -> Bool {
+        try connection.query(
+            """
+            SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass('schema_migrations')
+                AND attname = 'checksum' AND NOT attisdropped)
+            """)[0, 0].bool()
+    }
+
+    /// Records the code's checksum for every known version recorded without one: versions applied before checksums
+    /// were kept, and the one just applied. Nothing when the column does not exist yet.
+    func recordMigrationChecksums(_ migrations: [Migrations.Migration]) throws {
+        guard try recordsMigrationChecksums() else { return }
+        for migration in migrations {
+            try connection.query(
+                "UPDATE schema_migrations SET checksum = $2 WHERE version = $1 AND checksum IS NULL",
+                [.int(Int64(migration.version)), .text(migration.checksum)])
+        }
+    }
 }
 
 /// Names of certificate issuers the ledger needs before any configuration is read.

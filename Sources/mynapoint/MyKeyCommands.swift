@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Ledger
 import Registration
+import Registry
 import Rules
 import Settlement
 
@@ -194,14 +195,11 @@ struct CertificateCommand: ParsableCommand {
                 let issuer = try issuerOptions.resolved()
                 let links: [CertificateLink]
                 if let csv {
-                    guard let data = FileManager.default.contents(atPath: csv) else {
-                        throw RegistrationError(.invalidInput, "cannot read \(csv)")
-                    }
-                    links = try LinkFeed.parse(String(decoding: data, as: UTF8.self), file: csv, issuer: issuer)
+                    links = try LinkFeed.read(path: csv, issuer: issuer)
                 } else {
                     links = [
                         try LinkFeed.link(
-                            old: old!, new: new!, notBefore: notBefore, notAfter: notAfter, line: 0, issuer: issuer)
+                            old: old!, new: new!, notBefore: notBefore, notAfter: notAfter, issuer: issuer)
                     ]
                 }
                 let registrar = Registrar(ledger: try RegistrationSupport.ledger(database, configuration: nil))
@@ -209,60 +207,6 @@ struct CertificateCommand: ParsableCommand {
                 print("linked \(count) certificate\(count == 1 ? "" : "s")")
             }
         }
-    }
-}
-
-/// The reissue/renewal feed's CSV form.
-enum LinkFeed {
-    static func parse(_ text: String, file: String, issuer: String) throws -> [CertificateLink] {
-        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
-        while lines.last?.isEmpty == true { lines.removeLast() }
-        guard let header = lines.first, header.split(separator: ",").first == "old_serial" else {
-            throw RegistrationError(
-                .invalidLink, "\(file): the first line must be old_serial,new_serial,not_before,not_after")
-        }
-        var links: [CertificateLink] = []
-        for (index, line) in lines.enumerated().dropFirst() {
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map {
-                String($0).trimmingCharacters(in: .whitespaces)
-            }
-            guard fields.count == 2 || fields.count == 4 else {
-                throw RegistrationError(.invalidLink, "\(file):\(index + 1): expected 2 or 4 fields")
-            }
-            let notBefore = fields.count == 4 && !fields[2].isEmpty ? fields[2] : nil
-            let notAfter = fields.count == 4 && !fields[3].isEmpty ? fields[3] : nil
-            do {
-                links.append(
-                    try link(
-                        old: fields[0], new: fields[1], notBefore: notBefore, notAfter: notAfter, line: index + 1,
-                        issuer: issuer))
-            } catch let error as RegistrationError {
-                throw RegistrationError(error.code, "\(file):\(index + 1): \(error.message)")
-            }
-        }
-        guard !links.isEmpty else { throw RegistrationError(.invalidLink, "\(file) holds no links") }
-        return links
-    }
-
-    static func link(
-        old: String, new: String, notBefore: String?, notAfter: String?, line: Int, issuer: String
-    ) throws -> CertificateLink {
-        guard let oldSerial = RegistrationSupport.serial(old), let newSerial = RegistrationSupport.serial(new) else {
-            throw RegistrationError(.invalidLink, "a serial is 1–40 hexadecimal digits")
-        }
-        guard oldSerial != newSerial else {
-            throw RegistrationError(.invalidLink, "the old and new serials are the same")
-        }
-        var validity: (notBefore: Instant, notAfter: Instant)?
-        if notBefore != nil || notAfter != nil {
-            guard let from = notBefore.flatMap(RFC3339.parse), let until = notAfter.flatMap(RFC3339.parse), from < until
-            else { throw RegistrationError(.invalidLink, "the validity must be two RFC 3339 times, the first earlier") }
-            validity = (from, until)
-        }
-        return CertificateLink(
-            old: CertificateID(issuer: issuer, serial: oldSerial),
-            new: CertificateID(issuer: issuer, serial: newSerial),
-            validity: validity, line: line)
     }
 }
 
@@ -341,7 +285,7 @@ extension CertificateCommand {
         @Option(help: "Why (kept in the audit log).") var reason: String
 
         func validate() throws {
-            guard RegistrationSupport.serial(serial) != nil else {
+            guard CertificateID.serial(parsing: serial) != nil else {
                 throw ValidationError("a serial is 1–40 hexadecimal digits")
             }
             if let at, RFC3339.parse(at) == nil { throw ValidationError("--at must be an RFC 3339 time") }
@@ -353,7 +297,7 @@ extension CertificateCommand {
         func run() throws {
             try RegistrationSupport.run("certificate revoke") {
                 let id = CertificateID(
-                    issuer: try issuerOptions.resolved(), serial: RegistrationSupport.serial(serial)!)
+                    issuer: try issuerOptions.resolved(), serial: CertificateID.serial(parsing: serial)!)
                 let instant = at.flatMap(RFC3339.parse) ?? Instant(Date())
                 let registrar = Registrar(ledger: try RegistrationSupport.ledger(database, configuration: nil))
                 let (old, new) = try registrar.revokeCertificate(id, at: instant, reason: reason)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Ledger
+import Registry
 import Settlement
 
 struct RegistryCommand: ParsableCommand {
@@ -34,10 +35,10 @@ struct RegistryCommand: ParsableCommand {
                 let counts = try ledger.importRegistry(
                     load, certificateIssuer: configuration.registryCertificateIssuer)
                 print(
-                    "registry imported: \(counts.providers) providers, \(counts.new_holders) new holders, "
-                        + "\(counts.updated_holders) holders updated, \(counts.applications) applications, "
+                    "registry imported: \(counts.providers) providers, \(counts.newHolders) new holders, "
+                        + "\(counts.updatedHolders) holders updated, \(counts.applications) applications, "
                         + "\(counts.certificates) certificates (\(counts.revocations) revocations recorded), "
-                        + "\(counts.mykey_changes) MyKey ID changes")
+                        + "\(counts.myKeyChanges) MyKey ID changes")
             } catch {
                 throw Output.fail("registry import: \(error)")
             }

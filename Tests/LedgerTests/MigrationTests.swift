@@ -72,6 +72,93 @@ import Testing
             try ledger.requireCurrentSchema()
             #expect(try ledger.migrate() == [])
             #expect(try rowCount(ledger, "schema_migrations") == Int64(Migrations.all.count))
+            let checksum = try ledger.connection.query(
+                "SELECT checksum FROM schema_migrations WHERE version = $1", [.int(Int64(missing.version))])
+            #expect(try checksum[0, 0].string() == missing.checksum)
+        }
+    }
+
+    @Test func eachAppliedVersionRecordsTheChecksumOfItsSQL() throws {
+        try withLedger { ledger, _ in
+            let rows = try ledger.connection.query(
+                "SELECT version, checksum FROM schema_migrations ORDER BY version")
+            let recorded = try rows.map { "\(try $0[0].int()) \(try $0[1].string())" }
+            #expect(recorded == Migrations.all.map { "\($0.version) \($0.checksum)" })
+            // The checksum is SHA-256 of the SQL's UTF-8 bytes, as PostgreSQL computes it too.
+            for migration in Migrations.all {
+                let expected = try ledger.connection.query(
+                    "SELECT encode(sha256(convert_to($1, 'UTF8')), 'hex')", [.text(migration.sql)])[0, 0].string()
+                #expect(migration.checksum == expected, "version \(migration.version)")
+            }
+        }
+    }
+
+    @Test func aDatabaseMigratedBeforeChecksumsGetsTheCodesOnUpgrade() throws {
+        // Migrated by a build without the checksum migration: schema_migrations as it always was.
+        let checksums = Migrations.all.last!
+        let before = Migrations.all.filter { $0.version != checksums.version }
+        try withLedger(migrated: false) { ledger, _ in
+            try ledger.migrate(before)
+            let columns = try ledger.connection.query(
+                "SELECT count(*) FROM information_schema.columns WHERE table_name = 'schema_migrations'")[0, 0].int()
+            #expect(columns == 3)
+            let error = #expect(throws: LedgerError.self) { try ledger.requireCurrentSchema() }
+            #expect(error?.message.contains("mynapoint migrate") == true, "\(String(describing: error))")
+
+            #expect(try ledger.migrate() == [checksums.version])
+            try ledger.requireCurrentSchema()
+            #expect(try rowCount(ledger, "schema_migrations", where: "checksum IS NULL") == 0)
+            #expect(try ledger.migrate() == [])
+        }
+    }
+
+    @Test func aVersionAppliedFromOtherSQLIsRefused() throws {
+        let missing = Migrations.all[Migrations.all.count - 2]
+        let without = Migrations.all.filter { $0.version != missing.version }
+        try withLedger(migrated: false) { ledger, _ in
+            try ledger.migrate(without)
+            let tampered = Migrations.all[2]
+            try ledger.connection.query(
+                "UPDATE schema_migrations SET checksum = repeat('0', 64) WHERE version = $1",
+                [.int(Int64(tampered.version))])
+            let before = try fingerprint(ledger)
+            for attempt in [{ try ledger.requireCurrentSchema() }, { _ = try ledger.migrate() }] {
+                let error = #expect(throws: LedgerError.self) { try attempt() }
+                let message = error?.message ?? ""
+                #expect(message.contains("schema version \(tampered.version) "), "\(message)")
+                #expect(message.contains("000000000000…") && message.contains(tampered.checksum.prefix(12)))
+                #expect(message.contains("append-only"), "\(message)")
+                #expect(!message.contains("\n"))
+            }
+            // Refused before anything was applied: the missing version still is.
+            #expect(try fingerprint(ledger) == before)
+            #expect(try rowCount(ledger, "schema_migrations", where: "version = \(missing.version)") == 0)
+        }
+    }
+
+    @Test func aVersionTheCodeDoesNotKnowIsRefused() throws {
+        try withLedger { ledger, _ in
+            // Another build's migration, recorded with or without a checksum.
+            for checksum in ["NULL", "repeat('a', 64)"] {
+                try ledger.connection.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES (999, 'elsewhere', \(checksum))")
+                for attempt in [{ try ledger.requireCurrentSchema() }, { _ = try ledger.migrate() }] {
+                    let error = #expect(throws: LedgerError.self) { try attempt() }
+                    let message = error?.message ?? ""
+                    #expect(message.contains("schema version 999 applied"), "\(message)")
+                    #expect(message.contains("does not know"), "\(message)")
+                    #expect(message.contains("use a build that includes migration 999"), "\(message)")
+                }
+                try ledger.connection.execute("DELETE FROM schema_migrations WHERE version = 999")
+            }
+            try ledger.requireCurrentSchema()
+
+            // A build that lacks an applied migration (an older build, or a branch without it) refuses too.
+            let newest = Migrations.all.last!
+            let older = Migrations.all.filter { $0.version != newest.version }
+            let error = #expect(throws: LedgerError.self) { try ledger.requireCurrentSchema(older) }
+            #expect(error?.message.contains("schema version \(newest.version) applied") == true)
+            #expect(throws: LedgerError.self) { try ledger.migrate(older) }
         }
     }
 

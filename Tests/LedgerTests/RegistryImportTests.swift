@@ -1,8 +1,8 @@
 import Foundation
 import Ledger
 import Postgres
+import Registry
 import Rules
-import Settlement
 import TestSupport
 import Testing
 
@@ -17,11 +17,11 @@ import Testing
 
             let counts = try ledger.importRegistry(load)
             #expect(counts.providers == 2)
-            #expect(counts.new_holders == 9)
-            #expect(counts.updated_holders == 0)
+            #expect(counts.newHolders == 9)
+            #expect(counts.updatedHolders == 0)
             #expect(counts.applications == 8)
             #expect(counts.certificates == 10)
-            #expect(counts.mykey_changes == 1)
+            #expect(counts.myKeyChanges == 1)
 
             #expect(try rowCount(ledger, "providers") == 2)
             #expect(try rowCount(ledger, "holders") == 9)
@@ -34,15 +34,15 @@ import Testing
             let old = try #require(try ledger.holder(myKey: myKey("OLDID009")))
             let current = try #require(try ledger.holder(myKey: myKey("AAAA0009")))
             #expect(old == current)
-            #expect(old.mykey_id == "AAAA0009")
-            #expect(old.provider_id == "P0001")
+            #expect(old.myKey == "AAAA0009")
+            #expect(old.providerID == "P0001")
 
             let notApplied = try #require(try ledger.holder(myKey: myKey("AAAA0004")))
-            #expect(notApplied.provider_id == nil)
+            #expect(notApplied.providerID == nil)
             #expect(notApplied.status == "active")
             #expect(try ledger.holder(myKey: myKey("AAAA0002"))?.status == "revoked")
             #expect(try ledger.holder(myKey: myKey("AAAA0003"))?.status == "suspended")
-            #expect(try ledger.holder(myKey: myKey("AAAA0005"))?.provider_id == "P0002")
+            #expect(try ledger.holder(myKey: myKey("AAAA0005"))?.providerID == "P0002")
             #expect(try ledger.holder(myKey: myKey("ZZZZ9999")) == nil)
 
             // The two certificates of AAAA0007 and the revoked one of AAAA0008 belong to the right holders.
@@ -59,14 +59,41 @@ import Testing
         }
     }
 
+    @Test func theAuditEntryKeepsItsKeysAndListsEachChangeBesideIt() throws {
+        try withLedger { ledger, _ in
+            let counts = try importFolder(ledger, exampleRegistry)
+            let entry = try ledger.connection.query(
+                "SELECT audit_id, detail::text FROM audit_log WHERE action = 'registry.import'")
+            let detail = try #require(
+                try JSONSerialization.jsonObject(with: Data(try entry[0, 1].string().utf8)) as? [String: Any])
+            #expect(detail.keys.sorted() == ["certificate_issuer", "changes", "changes_table", "counts"])
+            #expect(detail["certificate_issuer"] as? String == CertificateIssuer.jpkiUserAuthentication)
+            #expect(detail["changes_table"] as? String == "registry_changes")
+            let written = try #require(detail["counts"] as? [String: Int])
+            #expect(
+                written == [
+                    "providers": 2, "new_holders": 9, "updated_holders": 0, "applications": 8, "certificates": 10,
+                    "revocations": 1, "mykey_changes": 1,
+                ])
+            #expect(written["new_holders"] == counts.newHolders && written["mykey_changes"] == counts.myKeyChanges)
+            let changes = try rowCount(ledger, "registry_changes", where: "audit_id = \(try entry[0, 0].int())")
+            #expect(detail["changes"] as? Int == Int(changes))
+            // A row per change: each new holder and application, the MyKey ID change, each certificate, the revocation.
+            let fields = try ledger.connection.query(
+                "SELECT field, count(*) FROM registry_changes GROUP BY field ORDER BY field"
+            ).map { "\(try $0[0].string()) \(try $0[1].int())" }
+            #expect(fields == ["application 8", "certificate 10", "holder 9", "mykey_id 1", "revoked_at 1"])
+        }
+    }
+
     @Test func importingTheSameRegistryTwiceChangesNothing() throws {
         try withLedger { ledger, _ in
             try importFolder(ledger, exampleRegistry)
             let tables = ["providers", "holders", "mykey_ids", "applications", "certificates"]
             let first = try fingerprint(ledger).filter { tables.contains($0.key) }
             let second = try importFolder(ledger, exampleRegistry)
-            #expect(second.new_holders == 0)
-            #expect(second.updated_holders == 0)
+            #expect(second.newHolders == 0)
+            #expect(second.updatedHolders == 0)
             #expect(second.applications == 0)
             #expect(try fingerprint(ledger).filter { tables.contains($0.key) } == first)
             #expect(try rowCount(ledger, "holders") == 9)
@@ -85,8 +112,8 @@ import Testing
                     "AAAA0003,active,P0001,2020-08-15T10:00:00+09:00",
                 ])
             let counts = try ledger.importRegistry(try folder.read())
-            #expect(counts.new_holders == 0)
-            #expect(counts.updated_holders == 2)
+            #expect(counts.newHolders == 0)
+            #expect(counts.updatedHolders == 2)
             #expect(try ledger.holder(myKey: myKey("AAAA0001"))?.status == "suspended")
             #expect(try ledger.holder(myKey: myKey("AAAA0003"))?.status == "active")
             #expect(try ledger.holder(myKey: myKey("AAAA0002"))?.status == "revoked")
@@ -109,11 +136,11 @@ import Testing
             if reversed { changes.reverse() }
             try folder.write("mykey_changes.csv", [Header.changes] + changes)
             let counts = try ledger.importRegistry(try folder.read())
-            #expect(counts.new_holders == 1)
-            #expect(counts.mykey_changes == 2)
+            #expect(counts.newHolders == 1)
+            #expect(counts.myKeyChanges == 2)
             #expect(try rowCount(ledger, "holders") == 1)
             for id in ["AAAA0001", "BBBB0001", "CCCC0001"] {
-                #expect(try ledger.holder(myKey: myKey(id))?.mykey_id == "CCCC0001", "\(id)")
+                #expect(try ledger.holder(myKey: myKey(id))?.myKey == "CCCC0001", "\(id)")
             }
             #expect(try rowCount(ledger, "mykey_ids", where: "retired_at_ns IS NULL") == 1)
             let snapshot = try ledger.loadSnapshot()
@@ -137,14 +164,14 @@ import Testing
                 "certificates.csv",
                 [Header.certificates, "3C01,NEWID001,2020-12-15T00:00:00+09:00,2025-12-14T23:59:59+09:00,"])
             let counts = try ledger.importRegistry(try folder.read())
-            #expect(counts.new_holders == 0)
-            #expect(counts.mykey_changes == 1)
+            #expect(counts.newHolders == 0)
+            #expect(counts.myKeyChanges == 1)
 
             #expect(try rowCount(ledger, "holders") == 9)
             let after = try #require(try ledger.holder(myKey: myKey("NEWID001")))
-            #expect(after.mykey_id == "NEWID001")
-            #expect(after.provider_id == before.provider_id)
-            #expect(try ledger.holder(myKey: myKey("AAAA0001"))?.mykey_id == "NEWID001")
+            #expect(after.myKey == "NEWID001")
+            #expect(after.providerID == before.providerID)
+            #expect(try ledger.holder(myKey: myKey("AAAA0001"))?.myKey == "NEWID001")
             let bound = try ledger.connection.query(
                 "SELECT mykey_id, retired_at_ns IS NULL FROM mykey_ids WHERE holder_key = $1 ORDER BY mykey_id",
                 [.int(key)])
@@ -153,7 +180,7 @@ import Testing
             #expect(try rowCount(ledger, "certificates", where: "holder_key = \(key)") == 2)
             // Importing the same delta again is a no-op.
             let again = try ledger.importRegistry(try folder.read())
-            #expect(again.new_holders == 0)
+            #expect(again.newHolders == 0)
             #expect(try rowCount(ledger, "mykey_ids") == 11)
         }
     }
@@ -350,37 +377,13 @@ import Testing
             _ = try plainLedger.importRegistry(plain)
             try withLedger { zstdLedger, _ in
                 let counts = try zstdLedger.importRegistry(compressed)
-                #expect(counts.new_holders == 9)
+                #expect(counts.newHolders == 9)
                 #expect(counts.certificates == 10)
                 for id in ["OLDID009", "AAAA0004", "AAAA0007"] {
                     #expect(try zstdLedger.holder(myKey: myKey(id)) == plainLedger.holder(myKey: myKey(id)))
                 }
             }
         }
-    }
-
-    @Test func aPlainFileIsPreferredAndOtherFilesAreOptional() throws {
-        let folder = try RegistryFolder()
-        try folder.write("holders.csv", [Header.holders, "AAAA0001,active,,"])
-        try folder.writeCompressed("holders.csv.zst", [Header.holders, "BBBB0001,active,,", "BBBB0002,active,,"])
-        let load = try folder.read()
-        #expect(load.holders.map(\.myKey.description) == ["AAAA0001"])
-        #expect(load.providers.isEmpty && load.certificates.isEmpty && load.changes.isEmpty)
-    }
-
-    @Test func aFolderWithoutRegistryFilesFails() throws {
-        let folder = try RegistryFolder()
-        try folder.write("readme.txt", ["not a registry file"])
-        try folder.write("holders.CSV", [Header.holders])
-        let error = #expect(throws: RegistryImportError.self) { try folder.read() }
-        #expect(error?.file == folder.path)
-        #expect(error?.line == nil)
-        #expect(error?.message.contains("no registry file found") == true)
-
-        let missing = #expect(throws: RegistryImportError.self) {
-            try RegistryReader.read(directory: folder.path + "/does-not-exist")
-        }
-        #expect(missing?.message.contains("no registry file found") == true)
     }
 
     /// A load as comparable text.

@@ -61,7 +61,7 @@ import Testing
             try Self.importRegistry(ledger)
             let revoked = try instant("2020-12-01T00:00:00Z")
             #expect(try Self.snapshotRevocation(ledger) == revoked)
-            #expect(try ledger.holder(myKey: myKey("REVK0001"))?.certificates.first?.revoked_at == revoked.description)
+            #expect(try ledger.holder(myKey: myKey("REVK0001"))?.certificates.first?.revokedAt == revoked.description)
             #expect(try ledger.revocationTime(of: CertificateID(issuer: Self.issuer, serial: "1E01")) == revoked)
             // Settlement's check 10 on that fact.
             let snapshot = try ledger.loadSnapshot()
@@ -162,9 +162,9 @@ import Testing
             #expect(try importFolder(ledger, folder.path).certificates == 2)
             _ = try ledger.recordCRL(
                 try Self.crl([("1E01", "2020-12-01T00:00:00Z")], issuer: "Other CA"), source: "other.crl")
-            #expect(try ledger.holder(myKey: myKey("FIRST001"))?.certificates.first?.revoked_at == nil)
+            #expect(try ledger.holder(myKey: myKey("FIRST001"))?.certificates.first?.revokedAt == nil)
             #expect(
-                try ledger.holder(myKey: myKey("SECND001"))?.certificates.first?.revoked_at == "2020-12-01T00:00:00Z")
+                try ledger.holder(myKey: myKey("SECND001"))?.certificates.first?.revokedAt == "2020-12-01T00:00:00Z")
             #expect(try rowCount(ledger, "certificates", where: "serial = '1E01'") == 2)
             // Listing the same serial twice for one issuer is still a duplicate.
             try folder.write(

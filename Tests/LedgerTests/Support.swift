@@ -1,6 +1,7 @@
 import Foundation
 import Ledger
 import Postgres
+import Registry
 import Rules
 import Settlement
 import TestSupport

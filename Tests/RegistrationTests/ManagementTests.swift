@@ -37,7 +37,7 @@ import Testing
         #expect(row[0, 5].isNull)
         let view = try #require(try fixture.ledger.holder(myKey: account.myKey))
         #expect(view.status == "active")
-        #expect(view.provider_id == "PAYA")
+        #expect(view.providerID == "PAYA")
         let hash = try #require(account.passwordHash)
         #expect(PasswordHash.verify(password: testPassword, encoded: hash))
 
@@ -65,7 +65,7 @@ import Testing
         let holder = try fixture.registrar.login(myKey: account.myKey, password: try Password(testPassword))
         expectFailure(.unknownProvider) { try fixture.registrar.apply(holder, provider: ProviderID("NOPE")!) }
         try fixture.registrar.apply(holder, provider: ProviderID("PAYB")!)
-        #expect(try fixture.ledger.holder(myKey: account.myKey)?.provider_id == "PAYB")
+        #expect(try fixture.ledger.holder(myKey: account.myKey)?.providerID == "PAYB")
         let snapshot = try fixture.ledger.loadSnapshot()
         let index = try #require(snapshot.holder(myKey: account.myKey))
         #expect(snapshot.applicationProviders[Int(index)] == snapshot.providerIndex(ProviderID("PAYB")!))
@@ -81,7 +81,7 @@ import Testing
         #expect(changed.myKey == newID)
 
         // Settlement: a record under the old ID resolves to the same holder.
-        #expect(try fixture.ledger.holder(myKey: account.myKey)?.mykey_id == "NEWID001")
+        #expect(try fixture.ledger.holder(myKey: account.myKey)?.myKey == "NEWID001")
         let snapshot = try fixture.ledger.loadSnapshot()
         let byOld = try #require(snapshot.holder(myKey: account.myKey))
         #expect(snapshot.holder(myKey: newID) == byOld)

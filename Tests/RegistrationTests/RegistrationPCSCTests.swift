@@ -62,7 +62,7 @@ struct RegistrationPCSCTests {
             verified, password: try Password(testPassword), apply: ProviderID("PAYA"))
         #expect(outcome.status == .created)
         #expect(outcome.certificateSerial == "D10001")
-        #expect(try fixture.ledger.holder(myKey: account.myKey)?.provider_id == "PAYA")
+        #expect(try fixture.ledger.holder(myKey: account.myKey)?.providerID == "PAYA")
 
         // The signature came from inside one transaction, and the card was reset afterwards (PIN state gone).
         let log = card.apduLog

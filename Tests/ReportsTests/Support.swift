@@ -3,6 +3,7 @@ import Generator
 import Ledger
 import Logging
 import Postgres
+import Registry
 import Reports
 import Rules
 import Settlement

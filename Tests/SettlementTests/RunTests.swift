@@ -132,7 +132,7 @@ private let holder1 = "AAAA0001"
         #expect(try fixture.points(holder1) == 5000)
         let holder = try #require(try fixture.ledger.holder(myKey: MyKeyID(holder1)!))
         #expect(holder.records == 4)
-        #expect(holder.eligible_amount == 19000 + 100 + 4000 + 4000)
+        #expect(holder.eligibleAmount == 19000 + 100 + 4000 + 4000)
     }
 
     @Test func malformedLinesMayBeResentCorrected() throws {

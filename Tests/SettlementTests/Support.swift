@@ -2,6 +2,7 @@ import Foundation
 import Ledger
 import Logging
 import Postgres
+import Registry
 import Rules
 import TestSupport
 import Testing

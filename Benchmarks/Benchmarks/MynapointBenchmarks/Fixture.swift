@@ -1,6 +1,7 @@
 import Foundation
 import Generator
 import Ledger
+import Registry
 import Rules
 @_spi(Benchmarks) import Settlement
 import Zstd
