@@ -87,6 +87,7 @@ struct FileOperationError: Error, Sendable, Equatable, CustomStringConvertible {
         case .readOnlyFileSystem: return "that file system is mounted read-only; choose folders on a writable one"
         case .permissionDenied, .notPermitted: return "check the owner and mode of the file and its folder"
         case .ioError: return "the disk reported an error; check it before running again"
+        case .isDirectory: return "name a file, not a folder"
         case .fileExists where operation == .createFolder:
             return "something that is not a folder has that name; move it away"
         default: break
@@ -94,6 +95,7 @@ struct FileOperationError: Error, Sendable, Equatable, CustomStringConvertible {
         switch operation {
         case .readFolder, .createStagingFolder: return "check the path and its permissions"
         case .open: return "check the path, the file's owner and its mode"
+        case .examine, .read, .readLink: return "check the file's permissions and the disk it is on"
         default: return "check the folder's space and permissions"
         }
     }
