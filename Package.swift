@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // C libraries, found through pkg-config; Debian packages named for a fresh machine.
@@ -39,7 +40,9 @@ let package = Package(
 
         // Wrappers: typed Swift over C, one error type each, no C types in their public API.
         .target(name: "Postgres", dependencies: ["CLibPQ"], swiftSettings: swiftSettings),
-        .target(name: "Zstd", dependencies: ["CZstd"], swiftSettings: swiftSettings),
+        .target(
+            name: "Zstd", dependencies: ["CZstd", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: swiftSettings),
         .target(name: "Crypto", dependencies: ["COpenSSL", "CShims"], swiftSettings: swiftSettings),
         .target(name: "SmartCard", dependencies: ["CPCSCLite", "CShims"], swiftSettings: swiftSettings),
 
@@ -54,6 +57,7 @@ let package = Package(
             name: "Settlement",
             dependencies: [
                 "Ledger", "Rules", "Zstd", "Crypto", "Postgres", .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: swiftSettings
         ),

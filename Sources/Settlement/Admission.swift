@@ -107,25 +107,34 @@ struct Admission {
     }
 
     /// Reads a control file, when the name and entries do not already decide the file.
+    ///
+    /// Throws only when the control file cannot be read, which is on the operator's side (settlement spec §11.3).
     static func readControl(of file: ProviderFile, inbox: String) throws(SettlementError) -> ControlRead {
         guard file.hasValidName, file.entriesAreFiles else { return .unread }
-        let path = EntryPath(folder: inbox, name: file.controlEntry)
-        switch FileOperations.openRegular(path) {
+        switch FileOperations.openRegular(EntryPath(folder: inbox, name: file.controlEntry)) {
         case .failure(.notAFile(let kind, let hardLink)): return .notAFile(kind, hardLink: hardLink)
         case .failure(.missing): return .missing
-        case .failure(.failed(let error)): throw error
+        case .failure(.failed(let error)): throw SettlementError(error)
         case .success(let opened):
-            guard let bytes = try opened.readAll(limit: maxControlBytes, path: path) else {
-                return .invalid("the control file is larger than 64 KiB", sha256: try opened.sha256(path: path))
+            do {
+                return try read(opened, name: file.name)
+            } catch {
+                throw SettlementError(error)
             }
-            let digest = SHA256.hash(bytes)
-            switch ControlFile.parse(bytes) {
-            case .success(let control) where control.file != file.name:
-                return .invalid(
-                    "the control file names \(EntryName(control.file).display), not \(file.name)", sha256: digest)
-            case .success(let control): return .parsed(control, sha256: digest)
-            case .failure(let error): return .invalid(error.message, sha256: digest)
-            }
+        }
+    }
+
+    /// Reads and parses an opened control file of at most ``maxControlBytes`` bytes.
+    private static func read(_ opened: borrowing OpenedFile, name: String) throws(FileOperationError) -> ControlRead {
+        guard let bytes = try opened.readAll(limit: maxControlBytes) else {
+            return .invalid("the control file is larger than 64 KiB", sha256: try opened.sha256())
+        }
+        let digest = SHA256.hash(bytes)
+        switch ControlFile.parse(bytes) {
+        case .success(let control) where control.file != name:
+            return .invalid("the control file names \(EntryName(control.file).display), not \(name)", sha256: digest)
+        case .success(let control): return .parsed(control, sha256: digest)
+        case .failure(let error): return .invalid(error.message, sha256: digest)
         }
     }
 }

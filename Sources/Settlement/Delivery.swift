@@ -161,7 +161,7 @@ enum Delivery {
         switch FileOperations.openRegular(path) {
         case .success(let opened):
             if let identity, identity == opened.identity { return .same }
-            return try opened.sha256(path: path) == digest ? .same : .replaced
+            return try opened.sha256() == digest ? .same : .replaced
         case .failure(.missing): return .absent
         case .failure(.notAFile): return .replaced
         case .failure(.failed(let error)): throw error
@@ -171,7 +171,7 @@ enum Delivery {
     /// True when the archived control file has the inbox control file's bytes.
     private static func sameControl(_ inbox: EntryPath, _ archived: EntryPath) -> Bool {
         guard case .success(let file) = FileOperations.openRegular(inbox),
-            let bytes = try? file.readAll(limit: Admission.maxControlBytes, path: inbox)
+            let bytes = try? file.readAll(limit: Admission.maxControlBytes)
         else { return false }
         return FileOperations.hasContents(archived, bytes)
     }

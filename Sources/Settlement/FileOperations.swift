@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Synchronization
+import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
@@ -13,13 +14,15 @@ struct EntryPath: Sendable {
     /// The entry's name.
     var name: EntryName
 
-    /// The path as bytes with a terminating NUL, for the C calls.
-    var cString: [CChar] {
-        var bytes = Array(folder.utf8)
+    /// The path for the system calls: the folder's bytes, `/`, the name's bytes, none of them decoded or replaced.
+    var filePath: FilePath {
+        var bytes = [CChar]()
+        bytes.reserveCapacity(folder.utf8.count + name.bytes.count + 2)
+        for byte in folder.utf8 { bytes.append(CChar(bitPattern: byte)) }
         bytes.append(0x2F)
-        bytes.append(contentsOf: name.bytes)
+        for byte in name.bytes { bytes.append(CChar(bitPattern: byte)) }
         bytes.append(0)
-        return bytes.map { CChar(bitPattern: $0) }
+        return FilePath(platformString: bytes)
     }
 
     /// The path for the operator's messages.
@@ -61,65 +64,57 @@ struct FileIdentity: Sendable, Equatable {
     var modified: Int64
     var changed: Int64
 
-    init(_ s: stat) {
-        device = UInt64(s.st_dev)
-        inode = UInt64(s.st_ino)
-        size = Int64(s.st_size)
-        modified = Int64(s.st_mtim.tv_sec) * 1_000_000_000 + Int64(s.st_mtim.tv_nsec)
-        changed = Int64(s.st_ctim.tv_sec) * 1_000_000_000 + Int64(s.st_ctim.tv_nsec)
+    init(_ status: Stat) {
+        device = UInt64(truncatingIfNeeded: status.deviceID.rawValue)
+        inode = UInt64(truncatingIfNeeded: status.inode.rawValue)
+        size = status.size
+        modified = Int64(status.st_mtim.tv_sec) * 1_000_000_000 + Int64(status.st_mtim.tv_nsec)
+        changed = Int64(status.st_ctim.tv_sec) * 1_000_000_000 + Int64(status.st_ctim.tv_nsec)
     }
 }
 
 /// An inbox file opened for reading: a regular file, never through a link, never blocking; closed in `deinit`.
 struct OpenedFile: ~Copyable {
-    /// The descriptor.
-    let descriptor: Int32
+    /// The descriptor, owned by this value alone.
+    let descriptor: FileDescriptor
     /// The file's identity when it was opened.
     let identity: FileIdentity
+    /// Where it was opened, for messages.
+    let path: EntryPath
 
-    deinit { _ = close(descriptor) }
-
-    /// Reads up to `buffer.count` bytes; 0 at the end. The corresponding C function is `read`.
-    func read(into buffer: UnsafeMutableRawBufferPointer, path: EntryPath) throws(SettlementError) -> Int {
-        try Self.read(descriptor, into: buffer, path: path)
+    deinit {
+        // Opened read-only: there is nothing to flush, so close's result carries no information.
+        try? descriptor.close()
     }
 
-    /// Reads up to `buffer.count` bytes of `descriptor`; 0 at the end. The corresponding C function is `read`.
-    static func read(
-        _ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, path: EntryPath
-    ) throws(SettlementError) -> Int {
-        while true {
-            let count = Glibc.read(descriptor, buffer.baseAddress, buffer.count)
-            if count >= 0 { return count }
-            if errno != EINTR { throw FileOperations.ioError("cannot read \(path.display)") }
-        }
+    /// Reads up to `buffer.count` bytes; 0 at the end. The corresponding C function is `read`.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(FileOperationError) -> Int {
+        try FileOperations.read(descriptor, into: buffer, path: path.display)
     }
 
     /// The SHA-256 of the whole file, read from its start whatever was read before. The C function is `pread`.
-    func sha256(path: EntryPath) throws(SettlementError) -> [UInt8] {
+    func sha256() throws(FileOperationError) -> [UInt8] {
         let hasher = SHA256()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
-        var offset: off_t = 0
+        var offset: Int64 = 0
         while true {
-            let count = pread(descriptor, buffer.baseAddress, buffer.count, offset)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw FileOperations.ioError("cannot read \(path.display)")
+            let count = try FileOperations.attempt(.read, path.display) {
+                try descriptor.read(fromAbsoluteOffset: offset, into: buffer)
             }
             if count == 0 { return hasher.finalize() }
             hasher.update(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
-            offset += off_t(count)
+            offset += Int64(count)
         }
     }
 
     /// Reads the whole file, refusing one longer than `limit` bytes (nil then).
-    func readAll(limit: Int, path: EntryPath) throws(SettlementError) -> [UInt8]? {
+    func readAll(limit: Int) throws(FileOperationError) -> [UInt8]? {
         var bytes: [UInt8] = []
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
         defer { buffer.deallocate() }
         while true {
-            let count = try read(into: buffer, path: path)
+            let count = try read(into: buffer)
             if count == 0 { return bytes }
             bytes.append(contentsOf: buffer[..<count])
             if bytes.count > limit { return nil }
@@ -134,56 +129,58 @@ enum OpenRefusal: Error, Sendable {
     /// Gone since the inbox was read.
     case missing
     /// An error on the operator's side (permissions, I/O): stops the run.
-    case failed(SettlementError)
+    case failed(FileOperationError)
 }
 
 /// The run's file-system calls, all in one place: entries read with `lstat`, inbox files opened without following
 /// links or blocking, durable writes (temporary name, fsync, rename, fsync of the folder) with fixed modes.
+///
+/// Every failure is a ``FileOperationError`` naming the operation, the path and the system's error.
 enum FileOperations {
     /// Mode of every file the run writes, archives or quarantines (settlement spec §11.5).
-    static let fileMode: mode_t = 0o640
+    static let fileMode: FilePermissions = [.ownerReadWrite, .groupRead]
     /// Mode of every folder the run creates.
-    static let folderMode: mode_t = 0o750
+    static let folderMode: FilePermissions = [.ownerReadWriteExecute, .groupReadExecute]
+
+    /// Runs one system call on `path`; its `Errno` becomes the file layer's error for `operation`.
+    @inline(__always)
+    @discardableResult
+    static func attempt<T>(
+        _ operation: FileOperationError.Operation, _ path: @autoclosure () -> String, _ call: () throws -> T
+    ) throws(FileOperationError) -> T {
+        do {
+            return try Errno.typed(call)
+        } catch {
+            throw FileOperationError(operation, path(), error)
+        }
+    }
 
     /// The names in `folder` (without `.` and `..`), as bytes. The corresponding C functions are `opendir`/`readdir`.
-    static func entries(of folder: String) throws(SettlementError) -> [EntryName] {
-        guard let directory = opendir(folder) else {
-            throw ioError("cannot read the folder \(folder)", hint: "check the path and its permissions")
-        }
-        defer { closedir(directory) }
-        var names: [EntryName] = []
-        while true {
-            errno = 0
-            guard let entry = readdir(directory) else {
-                if errno != 0 { throw ioError("cannot read the folder \(folder)") }
-                return names
-            }
-            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                Array(raw.prefix(while: { $0 != 0 }))
-            }
-            if bytes == [0x2E] || bytes == [0x2E, 0x2E] { continue }
-            names.append(EntryName(bytes: bytes))
-        }
+    static func entries(of folder: String) throws(FileOperationError) -> [EntryName] {
+        let names = try attempt(.readFolder, folder) { try SystemCalls.folderEntries(FilePath(folder)) }
+        return names.compactMap { $0 == [0x2E] || $0 == [0x2E, 0x2E] ? nil : EntryName(bytes: $0) }
     }
 
     /// What the entry is, without following it. The corresponding C function is `lstat`.
-    static func kind(_ path: EntryPath) throws(SettlementError) -> EntryKind {
-        var s = stat()
-        guard lstat(path.cString, &s) == 0 else {
-            if errno == ENOENT { return .missing }
-            throw ioError("cannot examine \(path.display)")
+    static func kind(_ path: EntryPath) throws(FileOperationError) -> EntryKind {
+        let status: Stat
+        do {
+            status = try path.filePath.stat(followTargetSymlink: false)
+        } catch {
+            if error == .noSuchFileOrDirectory { return .missing }
+            throw FileOperationError(.examine, path, error)
         }
-        let found = kind(mode: s.st_mode)
-        return found == .regular && s.st_nlink > 1 ? .hardLink : found
+        let found = kind(status.type)
+        return found == .regular && status.linkCount > 1 ? .hardLink : found
     }
 
-    private static func kind(mode: mode_t) -> EntryKind {
-        switch mode & S_IFMT {
-        case S_IFREG: .regular
-        case S_IFLNK: .symbolicLink
-        case S_IFDIR: .directory
-        case S_IFIFO: .fifo
-        case S_IFSOCK: .socket
+    private static func kind(_ type: FileType) -> EntryKind {
+        switch type {
+        case .regular: .regular
+        case .symbolicLink: .symbolicLink
+        case .directory: .directory
+        case .fifo: .fifo
+        case .socket: .socket
         default: .device
         }
     }
@@ -191,52 +188,102 @@ enum FileOperations {
     /// Opens an inbox entry for reading if, and only if, it is a regular file with no other name: `O_NOFOLLOW`
     /// refuses a link, `O_NONBLOCK` keeps a FIFO or device from blocking, `fstat` confirms what was opened.
     static func openRegular(_ path: EntryPath) -> Result<OpenedFile, OpenRefusal> {
-        let descriptor = open(path.cString, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
-        if descriptor < 0 {
-            switch errno {
-            case ELOOP: return .failure(.notAFile(.symbolicLink, hardLink: false))
-            case ENOENT: return .failure(.missing)
-            case ENXIO, ENODEV, EOPNOTSUPP: return .failure(.notAFile(.device, hardLink: false))
-            default: return .failure(.failed(ioError("cannot open \(path.display)", hint: "check its owner and mode")))
+        let descriptor: FileDescriptor
+        do {
+            descriptor = try Errno.typed {
+                try FileDescriptor.open(
+                    path.filePath, .readOnly, options: [.noFollow, .nonBlocking, .closeOnExec, .noControllingTerminal])
+            }
+        } catch {
+            switch error {
+            case .tooManySymbolicLinkLevels: return .failure(.notAFile(.symbolicLink, hardLink: false))
+            case .noSuchFileOrDirectory: return .failure(.missing)
+            case .noSuchAddressOrDevice, .operationNotSupportedByDevice, .notSupportedOnSocket:
+                return .failure(.notAFile(.device, hardLink: false))
+            default: return .failure(.failed(FileOperationError(.open, path, error)))
             }
         }
-        var s = stat()
-        guard fstat(descriptor, &s) == 0 else {
-            let error = ioError("cannot examine \(path.display)")
-            close(descriptor)
-            return .failure(.failed(error))
+        let status: Stat
+        do {
+            status = try descriptor.stat()
+        } catch {
+            try? descriptor.close()
+            return .failure(.failed(FileOperationError(.examine, path, error)))
         }
-        let found = kind(mode: s.st_mode)
-        guard found == .regular, s.st_nlink <= 1 else {
-            close(descriptor)
+        let found = kind(status.type)
+        guard found == .regular, status.linkCount <= 1 else {
+            try? descriptor.close()
             return .failure(.notAFile(found, hardLink: found == .regular))
         }
-        return .success(OpenedFile(descriptor: descriptor, identity: FileIdentity(s)))
+        return .success(OpenedFile(descriptor: descriptor, identity: FileIdentity(status), path: path))
+    }
+
+    /// Reads up to `buffer.count` bytes of `descriptor` at its position; 0 at the end. `path` is made only for an
+    /// error, so a read that succeeds costs nothing more than the call. The corresponding C function is `read`.
+    @inline(__always)
+    static func read(
+        _ descriptor: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer, path: @autoclosure () -> String
+    ) throws(FileOperationError) -> Int {
+        try attempt(.read, path()) { try descriptor.read(into: buffer) }
+    }
+
+    /// Writes all of `bytes` at the descriptor's position. The corresponding C function is `write`.
+    static func writeAll(
+        _ bytes: UnsafeRawBufferPointer, to descriptor: FileDescriptor, path: @autoclosure () -> String
+    ) throws(FileOperationError) {
+        _ = try attempt(.write, path()) { try descriptor.writeAll(bytes) }
+    }
+
+    /// Creates a new file for writing, never through a link and never over an existing entry, with ``fileMode``
+    /// less the umask. The corresponding C function is `open`.
+    static func create(_ path: EntryPath) throws(FileOperationError) -> FileDescriptor {
+        try attempt(.create, path.display) {
+            try FileDescriptor.open(
+                path.filePath, .writeOnly, options: [.create, .exclusiveCreate, .noFollow, .closeOnExec],
+                permissions: fileMode)
+        }
+    }
+
+    /// Writes the file's bytes to its disk. The corresponding C function is `fsync`.
+    static func synchronize(_ descriptor: FileDescriptor, path: @autoclosure () -> String) throws(FileOperationError) {
+        try attempt(.write, path()) { try SystemCalls.synchronize(descriptor) }
     }
 
     /// Creates a folder and its parents; folders it creates get ``folderMode`` whatever the umask.
-    static func makeDirectory(_ path: String) throws(SettlementError) {
-        var s = stat()
-        if stat(path, &s) == 0 {
-            guard s.st_mode & S_IFMT == S_IFDIR else {
-                throw SettlementError(code: .io, message: "\(path) is not a folder")
-            }
+    static func makeDirectory(_ path: String) throws(FileOperationError) {
+        try makeDirectory(FilePath(path))
+    }
+
+    private static func makeDirectory(_ path: FilePath) throws(FileOperationError) {
+        if let status = try? path.stat() {
+            guard status.type == .directory else { throw FileOperationError(.createFolder, path.string, .fileExists) }
             return
         }
-        let parent = (path as NSString).deletingLastPathComponent
+        let parent = path.removingLastComponent()
         if !parent.isEmpty && parent != path { try makeDirectory(parent) }
-        if mkdir(path, folderMode) != 0 && errno != EEXIST {
-            throw ioError("cannot create the folder \(path)")
+        do {
+            try SystemCalls.makeFolder(path, permissions: folderMode)
+        } catch {
+            guard error == .fileExists else { throw FileOperationError(.createFolder, path.string, error) }
         }
-        _ = chmod(path, folderMode)
+        try? SystemCalls.setPermissions(path, folderMode)
+    }
+
+    /// Creates `path`, a new, empty folder inside `folder` that only this user may use (`pack`'s staging folder).
+    static func makePrivateDirectory(_ path: String, in folder: String) throws(FileOperationError) {
+        try attempt(.createStagingFolder, folder) {
+            try SystemCalls.makeFolder(FilePath(path), permissions: .ownerReadWriteExecute)
+        }
     }
 
     /// Writes `bytes` as `name` in `folder` atomically: readers see the old file or the whole new one, never a part.
-    static func writeAtomically(_ bytes: [UInt8], folder: String, name: EntryName) throws(SettlementError) {
-        try writeAtomically(EntryPath(folder: folder, name: name)) { fd, temporary throws(SettlementError) in
-            var result: Result<Void, SettlementError> = .success(())
+    static func writeAtomically(_ bytes: [UInt8], folder: String, name: EntryName) throws(FileOperationError) {
+        try writeAtomically(EntryPath(folder: folder, name: name)) { descriptor, temporary throws(FileOperationError) in
+            var result: Result<Void, FileOperationError> = .success(())
             bytes.withUnsafeBytes { raw in
-                result = Result { () throws(SettlementError) in try writeAll(raw, to: fd, temporary) }
+                result = Result { () throws(FileOperationError) in
+                    try writeAll(raw, to: descriptor, path: temporary.display)
+                }
             }
             try result.get()
         }
@@ -245,47 +292,42 @@ enum FileOperations {
     /// Makes `target` atomically: `fill` writes a new temporary file in the same folder (mode ``fileMode``), which
     /// is then fsynced and renamed over `target`, and the folder fsynced; on failure the temporary file goes.
     private static func writeAtomically(
-        _ target: EntryPath, fill: (Int32, EntryPath) throws(SettlementError) -> Void
-    ) throws(SettlementError) {
+        _ target: EntryPath, fill: (FileDescriptor, EntryPath) throws(FileOperationError) -> Void
+    ) throws(FileOperationError) {
         let temporary = EntryPath(folder: target.folder, name: temporaryName())
-        let fd = open(temporary.cString, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, fileMode)
-        guard fd >= 0 else { throw ioError("cannot create \(temporary.display)") }
-        var failure: SettlementError?
-        do throws(SettlementError) {
-            if fchmod(fd, fileMode) != 0 { throw ioError("cannot set the mode of \(temporary.display)") }
-            try fill(fd, temporary)
-            if fsync(fd) != 0 { throw ioError("cannot write \(temporary.display)") }
+        let descriptor = try create(temporary)
+        var failure: FileOperationError?
+        do throws(FileOperationError) {
+            try attempt(.setMode, temporary.display) { try SystemCalls.setPermissions(descriptor, fileMode) }
+            try fill(descriptor, temporary)
+            try synchronize(descriptor, path: temporary.display)
         } catch {
             failure = error
         }
-        close(fd)
-        if failure == nil && rename(temporary.cString, target.cString) != 0 {
-            failure = ioError("cannot rename \(temporary.display) to \(target.display)")
+        // A failed close may mean a failed write: the file is then not renamed into place.
+        do {
+            try attempt(.write, temporary.display) { try descriptor.close() }
+        } catch {
+            failure = failure ?? error
+        }
+        if failure == nil {
+            do {
+                try attempt(.rename(to: target.display), temporary.display) {
+                    try SystemCalls.rename(temporary.filePath, to: target.filePath)
+                }
+            } catch {
+                failure = error
+            }
         }
         if let failure {
-            unlink(temporary.cString)
+            try? SystemCalls.removeName(temporary.filePath)
             throw failure
         }
-        syncDirectory(target.folder)
-    }
-
-    /// Writes all of `bytes` at the descriptor's position. The corresponding C function is `write`.
-    private static func writeAll(
-        _ bytes: UnsafeRawBufferPointer, to fd: Int32, _ path: EntryPath
-    ) throws(SettlementError) {
-        var written = 0
-        while written < bytes.count {
-            let n = write(fd, bytes.baseAddress! + written, bytes.count - written)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ioError("cannot write \(path.display)")
-            }
-            written += n
-        }
+        synchronizeFolder(target.folder)
     }
 
     /// Writes `bytes` to a file named by a UTF-8 path (summary and metrics files).
-    static func writeAtomically(_ bytes: [UInt8], to path: String) throws(SettlementError) {
+    static func writeAtomically(_ bytes: [UInt8], to path: String) throws(FileOperationError) {
         let folder = (path as NSString).deletingLastPathComponent
         try writeAtomically(
             bytes, folder: folder.isEmpty ? "." : folder, name: EntryName((path as NSString).lastPathComponent))
@@ -294,21 +336,26 @@ enum FileOperations {
     /// Moves an entry (file, link, FIFO … as it is) and gives a regular file ``fileMode``. Returns false when the
     /// source is gone (moved before).
     @discardableResult
-    static func move(_ source: EntryPath, to destination: EntryPath) throws(SettlementError) -> Bool {
+    static func move(_ source: EntryPath, to destination: EntryPath) throws(FileOperationError) -> Bool {
         let found = try kind(source)
         guard found != .missing else { return false }
-        if rename(source.cString, destination.cString) != 0 {
-            guard errno == EXDEV else { throw ioError("cannot move \(source.display) to \(destination.display)") }
+        do {
+            try SystemCalls.rename(source.filePath, to: destination.filePath)
+        } catch {
+            guard error == .improperLink else {
+                throw FileOperationError(.move(to: destination.display), source, error)
+            }
             try moveAcrossFileSystems(source, to: destination, kind: found)
         }
         // A file with other names shares its mode with them (a hard link's other name may lie outside the inbox),
         // so only a file with this one name gets the run's mode.
-        var moved = stat()
-        if found == .regular, lstat(destination.cString, &moved) == 0, moved.st_nlink == 1 {
-            _ = chmod(destination.cString, fileMode)
+        if found == .regular, let moved = try? destination.filePath.stat(followTargetSymlink: false),
+            moved.linkCount == 1
+        {
+            try? SystemCalls.setPermissions(destination.filePath, fileMode)
         }
-        syncDirectory(destination.folder)
-        syncDirectory(source.folder)
+        synchronizeFolder(destination.folder)
+        synchronizeFolder(source.folder)
         return true
     }
 
@@ -317,77 +364,67 @@ enum FileOperations {
     /// Anything else cannot move between file systems: the operator is asked to keep the folders on one.
     private static func moveAcrossFileSystems(
         _ source: EntryPath, to destination: EntryPath, kind: EntryKind
-    ) throws(SettlementError) {
-        if kind == .symbolicLink {
-            var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-            let length = readlink(source.cString, &target, target.count - 1)
-            guard length >= 0 else { throw ioError("cannot read the link \(source.display)") }
-            target[length] = 0
-            guard symlink(target, destination.cString) == 0 else {
-                throw ioError("cannot make the link \(destination.display)")
+    ) throws(FileOperationError) {
+        let refused = FileOperationError(.moveAcrossFileSystems(kind, to: destination.display), source, .improperLink)
+        switch kind {
+        case .symbolicLink:
+            let target = try attempt(.readLink, source.display) { try SystemCalls.linkTarget(source.filePath) }
+            try attempt(.makeLink, destination.display) {
+                try SystemCalls.makeSymbolicLink(destination.filePath, target: target)
             }
-        } else if kind == .hardLink {
+        case .hardLink:
             // Only this name goes: the file's other name keeps its bytes, which are never read.
-        } else if kind == .regular {
+            break
+        case .regular:
             switch openRegular(source) {
-            case .success(let file):
-                try copyAtomically(file, from: source, to: destination)
+            case .success(let file): try copyAtomically(file, to: destination)
             case .failure(.notAFile(_, hardLink: true)): break
             case .failure(.failed(let error)): throw error
             case .failure(.missing): return
-            case .failure(.notAFile): throw crossDevice(source, destination, kind)
+            case .failure(.notAFile): throw refused
             }
-        } else {
-            throw crossDevice(source, destination, kind)
+        default:
+            throw refused
         }
-        guard unlink(source.cString) == 0 else { throw ioError("cannot remove \(source.display) after moving it") }
+        try attempt(.removeMoved, source.display) { try SystemCalls.removeName(source.filePath) }
     }
 
     /// Copies an opened file to `destination` atomically, a piece at a time so that memory stays bounded whatever
     /// the file's size; pieces of zeros are skipped, so a sparse file stays sparse.
     private static func copyAtomically(
-        _ file: borrowing OpenedFile, from source: EntryPath, to destination: EntryPath
-    ) throws(SettlementError) {
-        let descriptor = file.descriptor
-        try writeAtomically(destination) { fd, temporary throws(SettlementError) in
+        _ file: borrowing OpenedFile, to destination: EntryPath
+    ) throws(FileOperationError) {
+        let source = file.descriptor
+        let sourcePath = file.path
+        try writeAtomically(destination) { output, temporary throws(FileOperationError) in
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
             defer { buffer.deallocate() }
             let zeros = UnsafeMutableRawBufferPointer.allocate(byteCount: buffer.count, alignment: 16)
             defer { zeros.deallocate() }
             zeros.initializeMemory(as: UInt8.self, repeating: 0)
-            var offset: off_t = 0
+            var offset: Int64 = 0
             while true {
-                let count = pread(descriptor, buffer.baseAddress, buffer.count, offset)
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    throw ioError("cannot read \(source.display)")
+                let count = try attempt(.read, sourcePath.display) {
+                    try source.read(fromAbsoluteOffset: offset, into: buffer)
                 }
                 if count == 0 { break }
-                if memcmp(buffer.baseAddress!, zeros.baseAddress!, count) == 0 {
-                    if lseek(fd, off_t(count), SEEK_CUR) < 0 { throw ioError("cannot write \(temporary.display)") }
+                let piece = UnsafeRawBufferPointer(rebasing: buffer[..<count])
+                if memcmp(piece.baseAddress!, zeros.baseAddress!, count) == 0 {
+                    try attempt(.write, temporary.display) { try output.seek(offset: Int64(count), from: .current) }
                 } else {
-                    try writeAll(UnsafeRawBufferPointer(rebasing: buffer[..<count]), to: fd, temporary)
+                    try writeAll(piece, to: output, path: temporary.display)
                 }
-                offset += off_t(count)
+                offset += Int64(count)
             }
             // A file ending in skipped zeros gets its length from the truncation.
-            if ftruncate(fd, offset) != 0 { throw ioError("cannot write \(temporary.display)") }
+            try attempt(.write, temporary.display) { try output.resize(to: offset) }
         }
-    }
-
-    private static func crossDevice(_ source: EntryPath, _ destination: EntryPath, _ kind: EntryKind) -> SettlementError
-    {
-        SettlementError(
-            code: .io,
-            message:
-                "cannot move \(source.display) (\(kind.description)) to \(destination.display) on another file system; keep the drop folders on one file system"
-        )
     }
 
     /// True when the regular file at `path` has exactly these bytes.
     static func hasContents(_ path: EntryPath, _ bytes: [UInt8]) -> Bool {
         guard case .success(let file) = openRegular(path) else { return false }
-        guard let found = try? file.readAll(limit: bytes.count, path: path) else { return false }
+        guard let found = try? file.readAll(limit: bytes.count) else { return false }
         return found == bytes
     }
 
@@ -398,20 +435,23 @@ enum FileOperations {
         EntryName(".mynapoint-\(getpid())-\(counter.next()).tmp")
     }
 
-    private static func syncDirectory(_ path: String) {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 {
-            fsync(fd)
-            close(fd)
-        }
+    /// Makes the folder's entries (a rename, a new name) durable. Best effort, as before: the entries are already
+    /// in place, and stopping the run would not make them more so.
+    private static func synchronizeFolder(_ path: String) {
+        guard
+            let descriptor = try? Errno.typed({
+                try FileDescriptor.open(FilePath(path), .readOnly, options: [.directory, .closeOnExec])
+            })
+        else { return }
+        try? SystemCalls.synchronize(descriptor)
+        try? descriptor.close()
     }
+}
 
-    /// An operator-side failure with the C error, read right after the failing call.
-    static func ioError(
-        _ what: String, hint: String = "check the folder's space and permissions"
-    ) -> SettlementError {
-        SettlementError(code: .io, message: "\(what): \(String(cString: strerror(errno))); \(hint)")
-    }
+extension FileDescriptor.OpenOptions {
+    /// Opening a terminal device does not make it the process's controlling terminal. The corresponding C constant
+    /// is `O_NOCTTY`, which swift-system does not name.
+    static var noControllingTerminal: Self { Self(rawValue: O_NOCTTY) }
 }
 
 /// A process-wide counter for temporary names.

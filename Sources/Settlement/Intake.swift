@@ -172,7 +172,9 @@ final class Intake {
 
     /// Runs the file-level checks in order and, when they pass, parses every line.
     ///
-    /// Throws only for what is on the operator's side (settlement spec §11.3): a file that cannot be read.
+    /// Throws only for what is on the operator's side (settlement spec §11.3): a file that cannot be opened or read,
+    /// or a decompressor short of memory. All a provider can fix, a stream that is not valid zstd among it, is a
+    /// verdict on the file, never an error.
     func read(_ admitted: AdmittedFile, inbox: String) throws(SettlementError) -> FileIntake {
         let file = admitted.file
         var intake = FileIntake(file: file, verdict: .settle)
@@ -211,29 +213,28 @@ final class Intake {
         switch FileOperations.openRegular(dataPath) {
         case .failure(.notAFile(let kind, let hardLink)): return intake.notAFile(file.name, kind, hardLink: hardLink)
         case .failure(.missing): return intake.vanished()
-        case .failure(.failed(let error)): throw error
+        case .failure(.failed(let error)): throw SettlementError(error)
         case .success(let opened):
             intake.identity = opened.identity
-            return try read(opened, path: dataPath, control: control, into: intake)
+            return try read(opened, control: control, into: intake)
         }
     }
 
     /// Reads the opened data file: its digest always, its lines when that can decide anything.
     private func read(
-        _ opened: borrowing OpenedFile, path: EntryPath, control: ControlFile, into start: FileIntake
+        _ opened: borrowing OpenedFile, control: ControlFile, into start: FileIntake
     ) throws(SettlementError) -> FileIntake {
         var intake = start
         let file = intake.file
         let previousDigest = snapshot.settledFiles[file.name]
         var scan = LineState(declared: control.records)
-        var stop: IntakeStop?
-        var decompressionError: ZstdError?
+        var decompression = Decompression.complete
         if previousDigest != nil || control.records > limits.maxFileRecords {
-            intake.sha256 = try opened.sha256(path: path)
+            intake.sha256 = try Self.sha256(opened)
             intake.compressedBytes = Int(opened.identity.size)
         } else {
             intake.records.reserveCapacity(min(control.records, 1 << 24))
-            (stop, decompressionError) = try decompress(opened, path: path, scan: &scan, intake: &intake)
+            decompression = try decompress(opened, scan: &scan, intake: &intake)
         }
         let digest = intake.sha256.hexString
         var verdict: (QuarantineCode, String, Int?)?
@@ -259,34 +260,51 @@ final class Intake {
                 "the control file declares \(control.records) records, more than the \(limits.maxFileRecords) one file may hold; split the records over several files",
                 nil
             )
-        } else if let decompressionError {
+        } else if case .invalid(let error) = decompression {
             verdict = (
                 .badCompression,
-                "\(file.name) is not a complete, valid zstd stream (\(decompressionError.message)); compress it again with zstd and resend",
+                "\(file.name) is not a complete, valid zstd stream (\(error.message)); compress it again with zstd and resend",
                 nil
             )
         } else {
-            verdict = Self.verdict(stop: stop, scan: scan, control: control, file: file, limits: limits)
+            verdict = Self.verdict(stop: decompression.stop, scan: scan, control: control, file: file, limits: limits)
         }
         intake.amountTotal = scan.amountTotal
         if let verdict { return intake.quarantined(verdict.0, verdict.1, line: verdict.2) }
         return intake
     }
 
+    /// How reading a data file's lines ended. Whichever way, the digest covers every byte of the file.
+    enum Decompression {
+        /// Every line was read.
+        case complete
+        /// A limit, or the control file's count, stopped the lines.
+        case stopped(IntakeStop)
+        /// The bytes are not one complete, valid zstd stream: `BAD_COMPRESSION`, the provider's to fix.
+        case invalid(ZstdError)
+
+        /// What stopped the lines, if anything did.
+        var stop: IntakeStop? {
+            if case .stopped(let stop) = self { return stop }
+            return nil
+        }
+    }
+
     /// Streams the file through zstd and the line scanner within the limits; the digest always covers every byte.
     private func decompress(
-        _ opened: borrowing OpenedFile, path: EntryPath, scan: inout LineState, intake: inout FileIntake
-    ) throws(SettlementError) -> (IntakeStop?, ZstdError?) {
+        _ opened: borrowing OpenedFile, scan: inout LineState, intake: inout FileIntake
+    ) throws(SettlementError) -> Decompression {
         let hasher = SHA256()
         var lines = LineScanner(maxLineBytes: limits.maxLineBytes)
         var decompressed = 0
         var compressed = 0
         let maxFileBytes = limits.maxFileBytes
         let descriptor = opened.descriptor
-        var outcome: (IntakeStop?, ZstdError?) = (nil, nil)
+        let path = opened.path
+        var outcome = Decompression.complete
         do {
             try ZstdFileReader.decompress(
-                reading: { buffer in try OpenedFile.read(descriptor, into: buffer, path: path) },
+                reading: { buffer in try FileOperations.read(descriptor, into: buffer, path: path.display) },
                 decompressor: decompressor,
                 compressedObserver: { piece in
                     hasher.update(piece)
@@ -305,23 +323,45 @@ final class Intake {
             try lines.finish { line, number in try self.line(line, number: number, state: &scan, intake: &intake) }
             if let overlong = lines.overlongLine { throw IntakeStop.lineTooLong(line: overlong) }
         } catch let stop as IntakeStop {
-            outcome.0 = stop
-        } catch let error as ZstdError {
-            outcome.1 = error
-        } catch let error as SettlementError {
-            throw error
+            outcome = .stopped(stop)
+        } catch let error as ZstdError where error.isInTheStream {
+            outcome = .invalid(error)
         } catch {
-            throw SettlementError(code: .io, message: "reading \(path.display) failed: \(error)")
+            throw Self.operatorSide(error, reading: path)
         }
         decompressor.reset()
         intake.sha256 = hasher.finalize()
         intake.compressedBytes = compressed
-        if outcome.0 != nil || outcome.1 != nil {
-            intake.records = []
-            intake.recordIDs = []
-            intake.lines = []
-        }
+        if case .complete = outcome { return outcome }
+        intake.records = []
+        intake.recordIDs = []
+        intake.lines = []
         return outcome
+    }
+
+    /// A failure while reading a data file that no provider can fix (settlement spec §11.3): the run stops on it.
+    private static func operatorSide(_ error: any Error, reading path: EntryPath) -> SettlementError {
+        switch error {
+        case let error as FileOperationError:
+            return SettlementError(error)
+        case let error as ZstdError where error.code == .outOfMemory:
+            return SettlementError(
+                code: .io,
+                message:
+                    "cannot decompress \(path.display): \(error); the machine is short of memory — run again with fewer --workers"
+            )
+        default:
+            return SettlementError(code: .io, message: "reading \(path.display) failed: \(error)")
+        }
+    }
+
+    /// The SHA-256 of an opened file, read whole.
+    private static func sha256(_ opened: borrowing OpenedFile) throws(SettlementError) -> [UInt8] {
+        do {
+            return try opened.sha256()
+        } catch {
+            throw SettlementError(error)
+        }
     }
 
     /// The verdict on what was read, from `TOO_LARGE` on (settlement spec §3.4, §11.2), or nil to settle.
@@ -395,9 +435,8 @@ final class Intake {
         try hashIfRegular(EntryPath(folder: inbox, name: file.dataEntry), into: &intake)
         guard file.controlKind == .regular else { return }
         switch FileOperations.openRegular(EntryPath(folder: inbox, name: file.controlEntry)) {
-        case .success(let opened):
-            intake.controlSHA256 = try opened.sha256(path: EntryPath(folder: inbox, name: file.controlEntry))
-        case .failure(.failed(let error)): throw error
+        case .success(let opened): intake.controlSHA256 = try Self.sha256(opened)
+        case .failure(.failed(let error)): throw SettlementError(error)
         case .failure: break
         }
     }
@@ -408,8 +447,8 @@ final class Intake {
         switch FileOperations.openRegular(path) {
         case .success(let opened):
             intake.identity = opened.identity
-            intake.sha256 = try opened.sha256(path: path)
-        case .failure(.failed(let error)): throw error
+            intake.sha256 = try Self.sha256(opened)
+        case .failure(.failed(let error)): throw SettlementError(error)
         case .failure: break
         }
     }
@@ -535,6 +574,12 @@ enum MalformedField: Sendable, Equatable {
     case myKeyID(individualNumber: Bool)
     case kind
     case occurredAt
+}
+
+extension ZstdError {
+    /// True when the error is in the stream's bytes (cut, corrupt, a checksum that does not match): the provider's
+    /// to fix. Memory, I/O and misuse are not.
+    fileprivate var isInTheStream: Bool { [.truncated, .corrupt, .checksumMismatch].contains(code) }
 }
 
 extension FileIntake {

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Rules
+import SystemPackage
 import Zstd
 
 #if canImport(Glibc)
@@ -32,6 +33,15 @@ public enum Pack {
     /// Throws `SettlementError` for what is not the CSV's fault: an unreadable input, an existing file of either
     /// name, a folder that cannot be written.
     public static func make(csv: String, name: String, folder: String, options: Preflight.Options) throws -> Outcome {
+        do {
+            return try pack(csv: csv, name: name, folder: folder, options: options)
+        } catch let error as FileOperationError {
+            throw SettlementError(error)
+        }
+    }
+
+    /// ``make(csv:name:folder:options:)``, with the file layer's errors as they come.
+    private static func pack(csv: String, name: String, folder: String, options: Preflight.Options) throws -> Outcome {
         let file = ProviderFile(name: name)
         guard file.hasValidName, name.hasSuffix(ProviderFile.dataSuffix) else {
             // Refused before anything is written: such a name could even point outside the folder.
@@ -67,11 +77,9 @@ public enum Pack {
 
     /// A new folder only this process writes, inside `folder` so that the final renames stay on one file system;
     /// its name starts with a dot, so collection and settlement leave it alone.
-    private static func makeStagingFolder(in folder: String) throws(SettlementError) -> String {
+    private static func makeStagingFolder(in folder: String) throws(FileOperationError) -> String {
         let path = folder + "/.mynapoint-pack-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        guard mkdir(path, 0o700) == 0 else {
-            throw FileOperations.ioError("cannot create a staging folder in \(folder)")
-        }
+        try FileOperations.makePrivateDirectory(path, in: folder)
         return path
     }
 
@@ -79,26 +87,23 @@ public enum Pack {
     private static func compress(
         csv: String, to target: EntryPath, name: String, limits: Limits
     ) throws -> ControlFile {
-        let input = open(csv, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw FileOperations.ioError("cannot open \(csv)", hint: "check the path") }
-        defer { close(input) }
-        let output = open(target.cString, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, FileOperations.fileMode)
-        guard output >= 0 else { throw FileOperations.ioError("cannot create \(target.display)") }
-        defer { close(output) }
+        let input = try FileOperations.attempt(.open, csv) {
+            try csv.withCString { try FileDescriptor.open($0, .readOnly, options: .closeOnExec) }
+        }
+        defer { try? input.close() }
+        let output = try FileOperations.create(target)
+        defer { try? output.close() }
         let compressor = try ZstdCompressor(level: 3, checksum: true)
         let hasher = SHA256()
         let sink = { (chunk: UnsafeRawBufferPointer) throws in
             hasher.update(chunk)
-            try write(chunk, to: output, path: target)
+            try FileOperations.writeAll(chunk, to: output, path: target.display)
         }
         let tally = Tally(limits: limits)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
-        let folder = (csv as NSString).deletingLastPathComponent
-        let path = EntryPath(
-            folder: folder.isEmpty ? "." : folder, name: EntryName((csv as NSString).lastPathComponent))
         while true {
-            let count = try OpenedFile.read(input, into: buffer, path: path)
+            let count = try FileOperations.read(input, into: buffer, path: csv)
             if count == 0 { break }
             let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<count])
             tally.feed(chunk)
@@ -106,23 +111,10 @@ public enum Pack {
         }
         tally.finish()
         try compressor.finish(sink: sink)
-        guard fsync(output) == 0 else { throw FileOperations.ioError("cannot write \(target.display)") }
+        try FileOperations.synchronize(output, path: target.display)
         return ControlFile(
             file: name, sha256: hasher.finalize().hexString, records: tally.state.dataLines,
             amountTotal: tally.state.amountTotal)
-    }
-
-    /// Writes all of `bytes`. The corresponding C function is `write`.
-    private static func write(_ bytes: UnsafeRawBufferPointer, to descriptor: Int32, path: EntryPath) throws {
-        var written = 0
-        while written < bytes.count {
-            let n = Glibc.write(descriptor, bytes.baseAddress! + written, bytes.count - written)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileOperations.ioError("cannot write \(path.display)")
-            }
-            written += n
-        }
     }
 
     /// Counts lines with intake's own tally; a limit reached stops counting (the check then names it).

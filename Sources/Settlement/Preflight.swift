@@ -1,10 +1,7 @@
 import Foundation
 import Ledger
 public import Rules
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemPackage
 
 /// A provider's pre-flight of a drop (`mynapoint check`): every check of settlement that needs neither the registry
 /// nor the ledger, run by the very code `settle` runs (`Drop`, `Admission`, `Intake`, `Settle.markDuplicates`),
@@ -113,13 +110,13 @@ public enum Preflight {
             }
         }
         for (position, path) in paths.enumerated() {
-            var s = stat()
-            guard lstat(path, &s) == 0 else {
-                throw SettlementError(
-                    code: .configuration,
-                    message: "PATH \(position + 1) does not exist; name a data file, control file or folder")
+            let status: Stat
+            switch examine(path) {
+            case .success(let found): status = found
+            case .failure(let error):
+                throw SettlementError(code: .configuration, message: Self.unusable(position: position + 1, error))
             }
-            if s.st_mode & S_IFMT == S_IFDIR {
+            if status.type == .directory {
                 add((path as NSString).standardizingPath, stem: nil)
                 continue
             }
@@ -138,6 +135,22 @@ public enum Preflight {
                 stem: name.dropping(isData ? ProviderFile.dataSuffix : ProviderFile.controlSuffix))
         }
         return targets
+    }
+
+    /// The entry at `path` as typed, not followed. The path is not normalized: a trailing slash makes `lstat` follow
+    /// a link to a folder, as the operator may mean. The corresponding C function is `lstat`.
+    private static func examine(_ path: String) -> Result<Stat, Errno> {
+        path.withCString { path in Result { () throws(Errno) in try Stat(path, followTargetSymlink: false) } }
+    }
+
+    /// Why PATH `position` cannot be checked. The path itself is not echoed: what was typed may hold anything.
+    private static func unusable(position: Int, _ error: Errno) -> String {
+        switch error {
+        case .noSuchFileOrDirectory, .notDirectory:
+            "PATH \(position) does not exist; name a data file, control file or folder"
+        default:
+            "PATH \(position) cannot be examined (\(error)); check the permissions of its folders"
+        }
     }
 }
 

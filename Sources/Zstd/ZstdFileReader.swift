@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import SystemPackage
 
 /// Reads a `.zst` file in fixed-size pieces and decompresses it in the same pass, optionally showing every
 /// compressed piece to an observer (to hash the file's bytes while decompressing them).
@@ -109,36 +103,38 @@ public struct ZstdFileReader: Sendable {
 /// An open, read-only file descriptor, closed in `deinit`.
 private struct ReadOnlyFile: ~Copyable {
     let path: String
-    let descriptor: Int32
+    let descriptor: FileDescriptor
 
     /// The corresponding C function is `open`.
     init(path: String) throws(ZstdError) {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        if descriptor < 0 {
-            throw Self.ioError(errno, "open", path)
+        do {
+            // The path as given, not normalized as a `FilePath` would be.
+            descriptor = try path.withCString { try FileDescriptor.open($0, .readOnly, options: .closeOnExec) }
+        } catch {
+            throw Self.ioError(error, "open", path)
         }
         self.path = path
-        self.descriptor = descriptor
     }
 
     deinit {
         // A read-only descriptor has nothing to flush, so close's result carries no information.
-        _ = close(descriptor)
+        try? descriptor.close()
     }
 
     /// Reads up to `buffer.count` bytes; 0 means end of file. The corresponding C function is `read`.
     func readChunk(into buffer: UnsafeMutableRawBufferPointer) throws(ZstdError) -> Int {
-        while true {
-            let count = read(descriptor, buffer.baseAddress, buffer.count)
-            if count >= 0 { return count }
-            let code = errno
-            if code != EINTR {
-                throw Self.ioError(code, "read", path)
-            }
+        do {
+            return try descriptor.read(into: buffer)
+        } catch {
+            throw Self.ioError(error, "read", path)
         }
     }
 
-    private static func ioError(_ code: Int32, _ call: String, _ path: String) -> ZstdError {
-        ZstdError(code: .io, message: "\(call) failed: \(String(cString: strerror(code))) (errno \(code))", path: path)
+    /// The system's error (swift-system throws only `Errno`), in the wrapper's type, naming the call and the file.
+    private static func ioError(_ error: any Error, _ call: String, _ path: String) -> ZstdError {
+        guard let errno = error as? Errno else {
+            return ZstdError(code: .io, message: "\(call) failed: \(error)", path: path)
+        }
+        return ZstdError(code: .io, message: "\(call) failed: \(errno) (errno \(errno.rawValue))", path: path)
     }
 }
