@@ -48,6 +48,8 @@ let package = Package(
 
         // Domain.
         .target(name: "Rules", swiftSettings: swiftSettings),
+        // The drop's file formats: entry names as bytes, provider file names, control and result control files.
+        .target(name: "DropFormat", dependencies: ["Rules", "Crypto"], swiftSettings: swiftSettings),
         .target(
             name: "Ledger",
             dependencies: ["Postgres", "Rules", "Crypto", .product(name: "Logging", package: "swift-log")],
@@ -56,7 +58,7 @@ let package = Package(
         .target(
             name: "Settlement",
             dependencies: [
-                "Ledger", "Rules", "Zstd", "Crypto", "Postgres", .product(name: "Logging", package: "swift-log"),
+                "DropFormat", "Ledger", "Rules", "Zstd", "Crypto", .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: swiftSettings
@@ -65,17 +67,18 @@ let package = Package(
         .target(name: "Registry", dependencies: ["Ledger", "Rules", "Zstd"], swiftSettings: swiftSettings),
         .target(
             name: "Registration",
-            dependencies: ["Ledger", "Rules", "SmartCard", "Crypto", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Ledger", "Rules", "SmartCard", "Crypto"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "Reports", dependencies: ["Ledger", "Rules", "Postgres", "Crypto", "Zstd"],
             swiftSettings: swiftSettings),
-        .target(name: "Generator", dependencies: ["Rules", "Zstd", "Crypto"], swiftSettings: swiftSettings),
+        .target(
+            name: "Generator", dependencies: ["DropFormat", "Rules", "Zstd", "Crypto"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "mynapoint",
             dependencies: [
-                "Settlement", "Registration", "Registry", "Reports", "Ledger", "Generator", "Postgres",
+                "DropFormat", "Settlement", "Registration", "Registry", "Reports", "Ledger", "Generator", "Postgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -85,7 +88,7 @@ let package = Package(
         // Test support: temporary databases, the virtual JPKI card, fixtures.
         .target(
             name: "TestSupport",
-            dependencies: ["Postgres", "Crypto", "SmartCard", "Zstd"],
+            dependencies: ["DropFormat", "Postgres", "Crypto", "SmartCard", "Zstd"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -96,9 +99,12 @@ let package = Package(
         // The settlement's pure middle (duplicates, order, points) on in-memory values: no database, no files.
         .testTarget(
             name: "SettlementCoreTests",
-            dependencies: ["Settlement", "Rules", .product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: [
+                "DropFormat", "Settlement", "Rules", .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "DropFormatTests", dependencies: ["DropFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport"], swiftSettings: swiftSettings),
@@ -110,7 +116,9 @@ let package = Package(
         ),
         .testTarget(
             name: "SettlementTests",
-            dependencies: ["Settlement", "Ledger", "Registry", "Rules", "Zstd", "Generator", "TestSupport"],
+            dependencies: [
+                "DropFormat", "Settlement", "Ledger", "Registry", "Rules", "Zstd", "Generator", "TestSupport",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import Crypto
+import DropFormat
 import Foundation
 import Rules
 import Zstd
@@ -401,9 +402,10 @@ public enum DropGenerator {
 }
 
 /// The control file's JSON (settlement spec §3.2).
+/// A control file's text as a provider writes it, through the drop format's one codec.
 enum ControlJSON {
     static func render(file: String, sha256: String, records: Int, amountTotal: Int) -> String {
-        "{\"format\": \"mynapoint-records/1\", \"file\": \"\(file)\", \"sha256\": \"\(sha256)\", \"records\": \(records), \"amount_total\": \(amountTotal)}\n"
+        ControlFile(file: file, sha256: sha256, records: records, amountTotal: amountTotal).json + "\n"
     }
 }
 

@@ -1,4 +1,5 @@
 import Crypto
+import DropFormat
 
 /// Limits on what one file and one run may hold (settlement spec §11.2).
 public struct Limits: Sendable, Equatable, Codable {

@@ -1,3 +1,4 @@
+import DropFormat
 public import Rules
 
 /// The settlement's internal hot paths, reachable from the benchmark suites in `Benchmarks/` only, through

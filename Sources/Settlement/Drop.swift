@@ -1,3 +1,5 @@
+import DropFormat
+
 /// What the inbox holds (settlement spec §3.1, §11.1), read with `lstat` only: nothing is opened or followed here.
 struct Drop {
     /// Files to decide this run, in byte order of their names: complete pairs, and any name whose data or control

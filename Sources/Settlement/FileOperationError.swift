@@ -1,3 +1,4 @@
+import DropFormat
 import SystemPackage
 
 /// A file-system call of settlement that failed: what was being done, on which path, and the system's error.

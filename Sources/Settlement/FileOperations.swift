@@ -1,4 +1,5 @@
 import Crypto
+import DropFormat
 import Foundation
 import Synchronization
 import SystemPackage
@@ -27,33 +28,6 @@ struct EntryPath: Sendable {
 
     /// The path for the operator's messages.
     var display: String { folder + "/" + name.display }
-}
-
-/// What an entry is, from `lstat` (nothing is followed or opened).
-enum EntryKind: Sendable, Equatable {
-    case regular
-    /// A regular file with more than one name: its bytes may belong to a file elsewhere, so it is never read.
-    case hardLink
-    case symbolicLink
-    case directory
-    case fifo
-    case socket
-    case device
-    case missing
-
-    /// Words for a provider: what was found instead of a file.
-    var description: String {
-        switch self {
-        case .regular: "a regular file"
-        case .hardLink: "a file with other names (a hard link)"
-        case .symbolicLink: "a symbolic link"
-        case .directory: "a directory"
-        case .fifo: "a FIFO (named pipe)"
-        case .socket: "a socket"
-        case .device: "a device"
-        case .missing: "missing"
-        }
-    }
 }
 
 /// Who a file is, to tell later whether the same file is still there unchanged (inode, size, times).

@@ -1,3 +1,4 @@
+public import DropFormat
 import Foundation
 import Ledger
 public import Rules

@@ -1,4 +1,5 @@
 import Crypto
+import DropFormat
 import Rules
 import Zstd
 

@@ -1,4 +1,5 @@
 import Crypto
+import DropFormat
 import Foundation
 public import Ledger
 public import Logging

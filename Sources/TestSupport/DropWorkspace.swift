@@ -1,4 +1,5 @@
 import Crypto
+import DropFormat
 import Foundation
 import Zstd
 
@@ -56,7 +57,10 @@ public final class DropWorkspace: @unchecked Sendable {
         let digest = sha256 ?? SHA256.hash(bytes).hexString
         let control =
             controlFile
-            ?? "{\"format\": \"mynapoint-records/1\", \"file\": \"\(name)\", \"sha256\": \"\(digest)\", \"records\": \(records ?? counted.records), \"amount_total\": \(amountTotal ?? counted.amount)}"
+            ?? ControlFile(
+                file: name, sha256: digest, records: records ?? counted.records,
+                amountTotal: amountTotal ?? counted.amount
+            ).json
         let stem = name.hasSuffix(".csv.zst") ? String(name.dropLast(8)) : name
         try Data(control.utf8).write(to: URL(fileURLWithPath: inbox + "/" + stem + ".ctl"))
         return name

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DropFormat
 import Foundation
 import Rules
 import Settlement

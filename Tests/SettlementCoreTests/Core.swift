@@ -1,3 +1,4 @@
+import DropFormat
 import Rules
 
 @testable import Settlement

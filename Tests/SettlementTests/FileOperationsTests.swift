@@ -1,3 +1,4 @@
+import DropFormat
 import Foundation
 import TestSupport
 import Testing

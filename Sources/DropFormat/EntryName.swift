@@ -58,13 +58,13 @@ public struct EntryName: Sendable, Hashable, Comparable, CustomStringConvertible
     }
 
     /// True when the name ends with `suffix` and has something before it.
-    func hasSuffix(_ suffix: String) -> Bool {
+    public func hasSuffix(_ suffix: String) -> Bool {
         let tail = Array(suffix.utf8)
         return bytes.count > tail.count && Array(bytes.suffix(tail.count)) == tail
     }
 
     /// The name without `suffix`.
-    func dropping(_ suffix: String) -> [UInt8] { Array(bytes.dropLast(suffix.utf8.count)) }
+    public func dropping(_ suffix: String) -> [UInt8] { Array(bytes.dropLast(suffix.utf8.count)) }
 
     /// The longest name most file systems allow, in bytes.
     public static let maxLength = 255
@@ -72,7 +72,7 @@ public struct EntryName: Sendable, Hashable, Comparable, CustomStringConvertible
     /// A name derived from `stem` by appending `suffix`, kept within ``maxLength`` bytes: when too long, the stem
     /// becomes its first 200 bytes, `~`, and the first 16 hex digits of the SHA-256 of the whole inbox name
     /// (settlement spec §11.2).
-    static func derived(stem: [UInt8], suffix: String, inboxName: EntryName) -> EntryName {
+    public static func derived(stem: [UInt8], suffix: String, inboxName: EntryName) -> EntryName {
         let tail = Array(suffix.utf8)
         if stem.count + tail.count <= maxLength { return EntryName(bytes: stem + tail) }
         let digest = SHA256.hash(inboxName.bytes).hexString.prefix(16)

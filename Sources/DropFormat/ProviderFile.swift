@@ -10,14 +10,16 @@ public struct ProviderFile: Sendable, Hashable {
     /// The provider named by the file, when the name has the §3.1 form.
     public let provider: ProviderID?
     /// The stem's bytes as the file system holds them.
-    let stemBytes: [UInt8]
+    public let stemBytes: [UInt8]
     /// What the inbox holds under the data file's name (`lstat`, nothing followed).
-    var dataKind: EntryKind = .regular
+    public var dataKind: EntryKind = .regular
     /// What the inbox holds under the control file's name.
-    var controlKind: EntryKind = .regular
+    public var controlKind: EntryKind = .regular
 
-    static let dataSuffix = ".csv.zst"
-    static let controlSuffix = ".ctl"
+    /// The data file's suffix.
+    public static let dataSuffix = ".csv.zst"
+    /// The control file's suffix.
+    public static let controlSuffix = ".ctl"
 
     /// A data file from its name; `provider` is nil when the name does not have the §3.1 form.
     public init(name: String) {
@@ -25,7 +27,7 @@ public struct ProviderFile: Sendable, Hashable {
     }
 
     /// A data file from its stem's bytes.
-    init(stemBytes: [UInt8]) {
+    public init(stemBytes: [UInt8]) {
         self.stemBytes = stemBytes
         self.name = EntryName(bytes: stemBytes + Array(Self.dataSuffix.utf8)).display
         self.stem = EntryName(bytes: stemBytes).display
@@ -33,9 +35,9 @@ public struct ProviderFile: Sendable, Hashable {
     }
 
     /// The data file's entry name.
-    var dataEntry: EntryName { EntryName(bytes: stemBytes + Array(Self.dataSuffix.utf8)) }
+    public var dataEntry: EntryName { EntryName(bytes: stemBytes + Array(Self.dataSuffix.utf8)) }
     /// The control file's entry name.
-    var controlEntry: EntryName { EntryName(bytes: stemBytes + Array(Self.controlSuffix.utf8)) }
+    public var controlEntry: EntryName { EntryName(bytes: stemBytes + Array(Self.controlSuffix.utf8)) }
 
     /// The control file's name.
     public var controlName: String { controlEntry.display }
@@ -44,13 +46,13 @@ public struct ProviderFile: Sendable, Hashable {
     public var hasValidName: Bool { provider != nil }
 
     /// True when both halves are regular files as far as `lstat` tells (`NOT_A_FILE` otherwise).
-    var entriesAreFiles: Bool { dataKind == .regular && controlKind == .regular }
+    public var entriesAreFiles: Bool { dataKind == .regular && controlKind == .regular }
 
     /// The raw name when `name` shows it otherwise (not valid UTF-8, or a control character): the database keeps
     /// it to move the file later.
     ///
     /// Nil when `name` is the name.
-    var rawNameIfShownOtherwise: [UInt8]? { dataEntry.isShownAsIs ? nil : dataEntry.bytes }
+    public var rawNameIfShownOtherwise: [UInt8]? { dataEntry.isShownAsIs ? nil : dataEntry.bytes }
 
     private static func parseProvider(stem: String) -> ProviderID? {
         let parts = stem.split(separator: "_", omittingEmptySubsequences: false)

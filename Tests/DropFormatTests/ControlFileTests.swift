@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import Settlement
+@testable import DropFormat
 
 /// Control files are read strictly (settlement spec §3.2, §3.4): exactly five keys, each once, integers as integers.
 @Suite struct ControlFileStrictnessTests {

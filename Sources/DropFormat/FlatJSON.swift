@@ -1,8 +1,9 @@
 /// A strict reader of one flat JSON object whose values are strings or integers (RFC 8259), keeping every member
 /// in order, duplicates included, so the caller can refuse them.
-enum FlatJSON {
+public enum FlatJSON {
     /// A member's value.
-    enum Value: Equatable {
+    public enum Value: Equatable {
+        /// A JSON string, unescaped.
         case string(String)
         /// A JSON integer without fraction or exponent; `Int.max` or `Int.min` when beyond 64 bits.
         case integer(Int)
@@ -11,12 +12,13 @@ enum FlatJSON {
     }
 
     /// Why the bytes are not such an object.
-    struct Failure: Error {
-        var reason: String
+    public struct Failure: Error {
+        /// What is wrong, for the sentence around it.
+        public var reason: String
     }
 
     /// The members of the object `bytes` holds, in order.
-    static func parseObject(_ bytes: [UInt8]) throws(Failure) -> [(String, Value)] {
+    public static func parseObject(_ bytes: [UInt8]) throws(Failure) -> [(String, Value)] {
         var reader = Reader(bytes: bytes)
         reader.skipSpace()
         try reader.expect(0x7B, "an object")
