@@ -7,8 +7,8 @@ public import Rules
 /// Blocking: every call waits on PostgreSQL. Use it from a dedicated thread, never from Swift's
 /// cooperative pool.
 public final class Ledger {
-    /// The connection this ledger works through.
-    public let connection: PostgresConnection
+    /// The connection this ledger works through; internal, so that every query of the schema lives in this module.
+    let connection: PostgresConnection
 
     /// How to open more connections to the same database (for parallel reads), when known.
     public let url: String?

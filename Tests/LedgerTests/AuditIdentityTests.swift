@@ -1,7 +1,8 @@
 import Foundation
-import Ledger
 import Postgres
 import Testing
+
+@testable import Ledger
 
 /// The audit log's actor (settlement spec §11.6) is the effective user and the host, as the operating system says.
 @Suite struct AuditIdentityTests {

@@ -1,10 +1,11 @@
 import Dispatch
 import Foundation
-import Ledger
 import Postgres
 import Synchronization
 import TestSupport
 import Testing
+
+@testable import Ledger
 
 @Suite struct MigrationTests {
     @Test func migrateAppliesEveryVersionOnceThenNothing() throws {

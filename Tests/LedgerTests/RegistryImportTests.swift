@@ -1,10 +1,11 @@
 import Foundation
-import Ledger
 import Postgres
 import Registry
 import Rules
 import TestSupport
 import Testing
+
+@testable import Ledger
 
 @Suite struct RegistryImportTests {
     @Test func theExampleRegistryLoads() throws {

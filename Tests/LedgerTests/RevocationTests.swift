@@ -1,10 +1,11 @@
 import Foundation
-import Ledger
 import Postgres
 import Rules
 import Settlement
 import TestSupport
 import Testing
+
+@testable import Ledger
 
 /// Revocation as one fact (registration spec §5, settlement spec §8): every source, one record by issuer and
 /// serial, read alike by settlement and `holder show`; never cleared, never moved later; enforced by the schema.

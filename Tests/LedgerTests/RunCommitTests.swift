@@ -1,8 +1,9 @@
 import Foundation
-import Ledger
 import Postgres
 import Rules
 import Testing
+
+@testable import Ledger
 
 /// The commit refuses to overwrite a balance that changed after the run read it.
 @Suite struct RunCommitTests {

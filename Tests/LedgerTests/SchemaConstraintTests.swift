@@ -1,8 +1,9 @@
-import Ledger
 import Postgres
 import Rules
 import TestSupport
 import Testing
+
+@testable import Ledger
 
 /// The money rules the database enforces whatever the code does: each test first shows the valid row is accepted,
 /// so a rejection is the constraint's doing and not a broken setup.

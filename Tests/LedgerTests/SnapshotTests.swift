@@ -1,8 +1,9 @@
-import Ledger
 import Postgres
 import Rules
 import TestSupport
 import Testing
+
+@testable import Ledger
 
 @Suite struct SnapshotTests {
     @Test func theExampleSnapshotGivesTheWorkedExamplesReasons() throws {

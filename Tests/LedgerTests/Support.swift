@@ -1,5 +1,4 @@
 import Foundation
-import Ledger
 import Postgres
 import Registry
 import Rules
@@ -7,6 +6,8 @@ import Settlement
 import TestSupport
 import Testing
 import Zstd
+
+@testable import Ledger
 
 /// Runs `body` with a ledger over a fresh database (migrated unless asked otherwise); drops the database afterwards.
 func withLedger<T>(migrated: Bool = true, _ body: (Ledger, TemporaryDatabase) throws -> T) throws -> T {

@@ -1,11 +1,12 @@
 import Crypto
 import Foundation
-import Ledger
 import Postgres
 import Registration
 import Rules
 import TestSupport
 import Testing
+
+@testable import Ledger
 
 /// Registration's database side and every management action, with the card in process (no pcscd), and what
 /// settlement then sees (`holder(myKey:)`, `loadSnapshot()`).

@@ -1,11 +1,12 @@
 import Crypto
 import Foundation
-import Ledger
 import Postgres
 import Registration
 import Rules
 import TestSupport
 import Testing
+
+@testable import Ledger
 
 /// MyKey ID + password login (registration spec §5): lockout in the database, its end after 15 minutes or a card
 /// login, replies that do not tell whether an ID exists, and rehashing of hashes with weaker parameters.

@@ -1,11 +1,12 @@
 import Crypto
 import Foundation
-import Ledger
 import Postgres
 import Registration
 import Rules
 import TestSupport
 import Testing
+
+@testable import Ledger
 
 /// The registration flow through the real pcscd, vsmartcard's vpcd reader and the virtual JPKI card.
 ///

@@ -1,12 +1,13 @@
 import Crypto
 import Foundation
-import Ledger
 import Postgres
 import Registration
 import Rules
 import Settlement
 import TestSupport
 import Testing
+
+@testable import Ledger
 
 /// Registration spec §5 on the registration side: card flows fail closed without a current CRL of the
 /// certificate's issuer (CA generation); CRL import refuses stale or wrongly signed CRLs; a revocation from any

@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import Ledger
 import Postgres
 import Registration
 import Rules
@@ -8,6 +7,8 @@ import SmartCard
 import Synchronization
 import TestSupport
 import Testing
+
+@testable import Ledger
 
 /// The PIN of every test card, and the passwords the tests set: distinctive, so a scan for them cannot hit by chance.
 let testPIN = "8461"

@@ -1,12 +1,12 @@
 import Foundation
 import Generator
-import Ledger
 import Postgres
 import Rules
 import TestSupport
 import Testing
 import Zstd
 
+@testable import Ledger
 @testable import Settlement
 
 private let holder1 = "AAAA0001"

@@ -1,5 +1,4 @@
 import Foundation
-import Ledger
 import Logging
 import Postgres
 import Registry
@@ -7,6 +6,7 @@ import Rules
 import TestSupport
 import Testing
 
+@testable import Ledger
 @testable import Settlement
 
 /// A database with the schema, a workspace, and a way to run settlement over them.

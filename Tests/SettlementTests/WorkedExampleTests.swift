@@ -1,10 +1,10 @@
 import Foundation
-import Ledger
 import Postgres
 import Rules
 import TestSupport
 import Testing
 
+@testable import Ledger
 @testable import Settlement
 
 @Suite struct WorkedExampleTests {
