@@ -50,6 +50,7 @@ public struct EntryName: Sendable, Hashable, Comparable, CustomStringConvertible
         return out
     }
 
+    /// The name as people see it (``display``).
     public var description: String { display }
 
     /// Byte order of the names (settlement spec §3.1).

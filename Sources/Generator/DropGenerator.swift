@@ -402,6 +402,7 @@ public enum DropGenerator {
 }
 
 /// The control file's JSON (settlement spec §3.2).
+///
 /// A control file's text as a provider writes it, through the drop format's one codec.
 enum ControlJSON {
     static func render(file: String, sha256: String, records: Int, amountTotal: Int) -> String {

@@ -15,7 +15,9 @@ public struct HolderAccount: Sendable, Equatable {
     public var provider: ProviderID?
 }
 
-/// A certificate's identity (registration spec §5): its issuer's name and its serial. Two issuers may use the
+/// A certificate's identity (registration spec §5): its issuer's name and its serial.
+///
+/// Two issuers may use the
 /// same serial, so a serial alone never names a certificate.
 public struct CertificateID: Sendable, Hashable, CustomStringConvertible {
     /// The issuer name, in `Certificate.issuer` form.

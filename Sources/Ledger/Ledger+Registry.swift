@@ -574,7 +574,9 @@ extension Ledger {
     }
 
     /// Runs `body` with the registry's foreign keys checked once afterwards, over the tables, when `bulk`: a large
-    /// load then checks its references set-based instead of row by row. The keys are dropped and added back
+    /// load then checks its references set-based instead of row by row.
+    ///
+    /// The keys are dropped and added back
     /// (validated) in the caller's transaction.
     private static func checkingReferencesOnce(
         _ bulk: Bool, connection: PostgresConnection, _ body: () throws -> Void
@@ -721,7 +723,9 @@ extension Ledger {
     }
 
     /// Upserts the certificates and records their revocations (earliest wins; never cleared); returns every change
-    /// with its old and new value. Refuses a certificate bound to another holder.
+    /// with its old and new value.
+    ///
+    /// Refuses a certificate bound to another holder.
     private static func applyCertificates(
         _ rows: [CertificateRow], connection: PostgresConnection
     ) throws -> [RegistryChange] {

@@ -76,6 +76,7 @@ public struct CRLVersion: Sendable, Equatable {
     }
 
     /// The imported CRL that makes `self` stale: one newer, or another CRL of the same place in the sequence.
+    ///
     /// Nil when `self` is newer than all of them, or is one of them imported again.
     public func staleAgainst(_ imported: [CRLVersion]) -> CRLVersion? {
         imported.first { other in
@@ -203,7 +204,9 @@ extension Ledger {
     }
 
     /// Operator action: revokes a certificate at `at`, or moves its revocation earlier; a later time than the one
-    /// known changes nothing (the earliest wins). Returns the revocation time before and after.
+    /// known changes nothing (the earliest wins).
+    ///
+    /// Returns the revocation time before and after.
     @discardableResult
     public func revokeCertificate(
         _ id: CertificateID, at: Instant, reason: String, actor: String = Ledger.actor

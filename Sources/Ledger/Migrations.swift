@@ -325,7 +325,9 @@ public enum Migrations {
         """
 
     /// Password login (registration spec §5): consecutive failures and the lockout they lead to, per MyKey ID, in
-    /// the database so that every process sees them. Keyed by the MyKey ID as typed, known to the registry or not:
+    /// the database so that every process sees them.
+    ///
+    /// Keyed by the MyKey ID as typed, known to the registry or not:
     /// an unknown ID fails and locks exactly like a known one, so neither the reply nor the lockout tells which
     /// IDs exist.
     static let v5 = """
@@ -359,7 +361,9 @@ public enum Migrations {
         """
 
     /// The checksum of each applied migration, so that a database applied from other SQL than the code's (an edited
-    /// migration, another branch's) is refused rather than silently taken as current. Versions applied before this
+    /// migration, another branch's) is refused rather than silently taken as current.
+    ///
+    /// Versions applied before this
     /// one get the code's checksum when this one is applied (`Ledger.recordMigrationChecksums`).
     static let v7 = """
         ALTER TABLE schema_migrations ADD COLUMN checksum text CHECK (checksum ~ '^[0-9a-f]{64}$');
@@ -377,7 +381,9 @@ extension Migrations {
     }
 
     /// Refuses a database whose history departs from the code's: a version applied that the code does not know, or
-    /// a known version recorded with another checksum. Versions not applied yet are `requireCurrentSchema`'s concern.
+    /// a known version recorded with another checksum.
+    ///
+    /// Versions not applied yet are `requireCurrentSchema`'s concern.
     static func checkHistory(_ applied: [Applied], against migrations: [Migration]) throws(LedgerError) {
         let known = Dictionary(migrations.map { ($0.version, $0) }, uniquingKeysWith: { first, _ in first })
         for record in applied.sorted(by: { $0.version < $1.version }) {
@@ -423,7 +429,9 @@ extension Ledger {
     }
 
     /// Records the code's checksum for every known version recorded without one: versions applied before checksums
-    /// were kept, and the one just applied. Nothing when the column does not exist yet.
+    /// were kept, and the one just applied.
+    ///
+    /// Nothing when the column does not exist yet.
     func recordMigrationChecksums(_ migrations: [Migrations.Migration]) throws {
         guard try recordsMigrationChecksums() else { return }
         for migration in migrations {

@@ -24,7 +24,9 @@ public enum LinkFeed {
         return try parse(String(decoding: data, as: UTF8.self), file: path, issuer: issuer)
     }
 
-    /// Parses a feed's text; `file` names it in errors. At least one link is required.
+    /// Parses a feed's text; `file` names it in errors.
+    ///
+    /// At least one link is required.
     public static func parse(
         _ text: String, file: String, issuer: String
     ) throws(RegistryInputError) -> [CertificateLink] {

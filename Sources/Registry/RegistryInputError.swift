@@ -1,5 +1,7 @@
 /// A registry input that cannot be used (a registry folder's CSV files, the reissue/renewal feed, a link given on
-/// the command line): what is wrong, where (file, line, field) and what to do. Nothing was loaded.
+/// the command line): what is wrong, where (file, line, field) and what to do.
+///
+/// Nothing was loaded.
 public struct RegistryInputError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What kind of problem it is.
     public enum Code: Sendable, Equatable {

@@ -155,7 +155,9 @@ struct RegistryFile {
     var rows: [(Int, [String])] = []
 
     /// The file `NAME.csv` or, when there is none, `NAME.csv.zst` of `directory`, its header checked and every line
-    /// split into the header's number of UTF-8 fields; nil when neither file is there. With `orHeader`, the file may
+    /// split into the header's number of UTF-8 fields; nil when neither file is there.
+    ///
+    /// With `orHeader`, the file may
     /// have that header (and its number of fields) instead.
     static func read(
         _ directory: String, _ name: String, header: String, orHeader: String? = nil

@@ -24,7 +24,9 @@ public struct DropFolders: Sendable {
 }
 
 /// Writes a committed run's result files and moves its inputs, from what the database holds, so a restart after
-/// any crash delivers exactly the same files (settlement spec §6, §7.3). Moves are tied to content (§11.4): an
+/// any crash delivers exactly the same files (settlement spec §6, §7.3).
+///
+/// Moves are tied to content (§11.4): an
 /// inbox entry moves only while it is still what the run read; one replaced in the meantime stays in the inbox
 /// and is a new drop for the next run.
 enum Delivery {

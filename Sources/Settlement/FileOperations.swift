@@ -61,12 +61,16 @@ struct OpenedFile: ~Copyable {
         try? descriptor.close()
     }
 
-    /// Reads up to `buffer.count` bytes; 0 at the end. The corresponding C function is `read`.
+    /// Reads up to `buffer.count` bytes; 0 at the end.
+    ///
+    /// The corresponding C function is `read`.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(FileOperationError) -> Int {
         try FileOperations.read(descriptor, into: buffer, path: path.display)
     }
 
-    /// The SHA-256 of the whole file, read from its start whatever was read before. The C function is `pread`.
+    /// The SHA-256 of the whole file, read from its start whatever was read before.
+    ///
+    /// The C function is `pread`.
     func sha256() throws(FileOperationError) -> [UInt8] {
         let hasher = SHA256()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
@@ -129,13 +133,17 @@ enum FileOperations {
         }
     }
 
-    /// The names in `folder` (without `.` and `..`), as bytes. The corresponding C functions are `opendir`/`readdir`.
+    /// The names in `folder` (without `.` and `..`), as bytes.
+    ///
+    /// The corresponding C functions are `opendir`/`readdir`.
     static func entries(of folder: String) throws(FileOperationError) -> [EntryName] {
         let names = try attempt(.readFolder, folder) { try SystemCalls.folderEntries(FilePath(folder)) }
         return names.compactMap { $0 == [0x2E] || $0 == [0x2E, 0x2E] ? nil : EntryName(bytes: $0) }
     }
 
-    /// What the entry is, without following it. The corresponding C function is `lstat`.
+    /// What the entry is, without following it.
+    ///
+    /// The corresponding C function is `lstat`.
     static func kind(_ path: EntryPath) throws(FileOperationError) -> EntryKind {
         let status: Stat
         do {
@@ -192,7 +200,9 @@ enum FileOperations {
         return .success(OpenedFile(descriptor: descriptor, identity: FileIdentity(status), path: path))
     }
 
-    /// Reads up to `buffer.count` bytes of `descriptor` at its position; 0 at the end. `path` is made only for an
+    /// Reads up to `buffer.count` bytes of `descriptor` at its position; 0 at the end.
+    ///
+    /// `path` is made only for an
     /// error, so a read that succeeds costs nothing more than the call. The corresponding C function is `read`.
     @inline(__always)
     static func read(
@@ -201,7 +211,9 @@ enum FileOperations {
         try attempt(.read, path()) { try descriptor.read(into: buffer) }
     }
 
-    /// Writes all of `bytes` at the descriptor's position. The corresponding C function is `write`.
+    /// Writes all of `bytes` at the descriptor's position.
+    ///
+    /// The corresponding C function is `write`.
     static func writeAll(
         _ bytes: UnsafeRawBufferPointer, to descriptor: FileDescriptor, path: @autoclosure () -> String
     ) throws(FileOperationError) {
@@ -209,7 +221,9 @@ enum FileOperations {
     }
 
     /// Creates a new file for writing, never through a link and never over an existing entry, with ``fileMode``
-    /// less the umask. The corresponding C function is `open`.
+    /// less the umask.
+    ///
+    /// The corresponding C function is `open`.
     static func create(_ path: EntryPath) throws(FileOperationError) -> FileDescriptor {
         try attempt(.create, path.display) {
             try FileDescriptor.open(
@@ -218,7 +232,9 @@ enum FileOperations {
         }
     }
 
-    /// Writes the file's bytes to its disk. The corresponding C function is `fsync`.
+    /// Writes the file's bytes to its disk.
+    ///
+    /// The corresponding C function is `fsync`.
     static func synchronize(_ descriptor: FileDescriptor, path: @autoclosure () -> String) throws(FileOperationError) {
         try attempt(.write, path()) { try SystemCalls.synchronize(descriptor) }
     }
@@ -307,7 +323,9 @@ enum FileOperations {
             bytes, folder: folder.isEmpty ? "." : folder, name: EntryName((path as NSString).lastPathComponent))
     }
 
-    /// Moves an entry (file, link, FIFO … as it is) and gives a regular file ``fileMode``. Returns false when the
+    /// Moves an entry (file, link, FIFO … as it is) and gives a regular file ``fileMode``.
+    ///
+    /// Returns false when the
     /// source is gone (moved before).
     @discardableResult
     static func move(_ source: EntryPath, to destination: EntryPath) throws(FileOperationError) -> Bool {
@@ -335,6 +353,7 @@ enum FileOperations {
 
     /// A move to another file system: a plain file is copied durably, then removed; a symbolic link is made again
     /// there (never followed); a hard link's name is removed without reading it (its other name keeps the bytes).
+    ///
     /// Anything else cannot move between file systems: the operator is asked to keep the folders on one.
     private static func moveAcrossFileSystems(
         _ source: EntryPath, to destination: EntryPath, kind: EntryKind
@@ -409,7 +428,9 @@ enum FileOperations {
         EntryName(".mynapoint-\(getpid())-\(counter.next()).tmp")
     }
 
-    /// Makes the folder's entries (a rename, a new name) durable. Best effort, as before: the entries are already
+    /// Makes the folder's entries (a rename, a new name) durable.
+    ///
+    /// Best effort, as before: the entries are already
     /// in place, and stopping the run would not make them more so.
     private static func synchronizeFolder(_ path: String) {
         guard
@@ -423,7 +444,9 @@ enum FileOperations {
 }
 
 extension FileDescriptor.OpenOptions {
-    /// Opening a terminal device does not make it the process's controlling terminal. The corresponding C constant
+    /// Opening a terminal device does not make it the process's controlling terminal.
+    ///
+    /// The corresponding C constant
     /// is `O_NOCTTY`, which swift-system does not name.
     static var noControllingTerminal: Self { Self(rawValue: O_NOCTTY) }
 }

@@ -275,7 +275,9 @@ final class Intake {
         return intake
     }
 
-    /// How reading a data file's lines ended. Whichever way, the digest covers every byte of the file.
+    /// How reading a data file's lines ended.
+    ///
+    /// Whichever way, the digest covers every byte of the file.
     enum Decompression {
         /// Every line was read.
         case complete
@@ -579,7 +581,9 @@ enum MalformedField: Sendable, Equatable {
 
 extension ZstdError {
     /// True when the error is in the stream's bytes (cut, corrupt, a checksum that does not match): the provider's
-    /// to fix. Memory, I/O and misuse are not.
+    /// to fix.
+    ///
+    /// Memory, I/O and misuse are not.
     fileprivate var isInTheStream: Bool { [.truncated, .corrupt, .checksumMismatch].contains(code) }
 }
 

@@ -76,7 +76,9 @@ struct LineScanner {
         carrying = false
     }
 
-    /// Keeps part of a line that continues in the next chunk. One byte more than the limit may be a CR of the line
+    /// Keeps part of a line that continues in the next chunk.
+    ///
+    /// One byte more than the limit may be a CR of the line
     /// end; anything beyond that proves the line too long, so it is never stored.
     private mutating func appendToCarry(_ bytes: UnsafeRawBufferPointer) {
         carrying = true

@@ -30,7 +30,9 @@ public enum Preflight {
     }
 
     /// Checks the drop files named by `paths`: data or control files (each with its other half, if it is there) or
-    /// folders (every drop file in them). Reads only; never moves, changes or creates a file.
+    /// folders (every drop file in them).
+    ///
+    /// Reads only; never moves, changes or creates a file.
     ///
     /// Throws `SettlementError` `.configuration` for unusable arguments (a path that does not exist or is named
     /// like no drop file, bad campaign parameters or limits), `.io` for a file that cannot be read.
@@ -138,13 +140,17 @@ public enum Preflight {
         return targets
     }
 
-    /// The entry at `path` as typed, not followed. The path is not normalized: a trailing slash makes `lstat` follow
+    /// The entry at `path` as typed, not followed.
+    ///
+    /// The path is not normalized: a trailing slash makes `lstat` follow
     /// a link to a folder, as the operator may mean. The corresponding C function is `lstat`.
     private static func examine(_ path: String) -> Result<Stat, Errno> {
         path.withCString { path in Result { () throws(Errno) in try Stat(path, followTargetSymlink: false) } }
     }
 
-    /// Why PATH `position` cannot be checked. The path itself is not echoed: what was typed may hold anything.
+    /// Why PATH `position` cannot be checked.
+    ///
+    /// The path itself is not echoed: what was typed may hold anything.
     private static func unusable(position: Int, _ error: Errno) -> String {
         switch error {
         case .noSuchFileOrDirectory, .notDirectory:
@@ -236,7 +242,9 @@ public struct PreflightFile: Sendable {
     }
 }
 
-/// A data line that would be rejected, with what to do about it. Never holds a field's value.
+/// A data line that would be rejected, with what to do about it.
+///
+/// Never holds a field's value.
 public struct LineProblem: Sendable, Equatable {
     /// The rejection reason.
     public var reason: Reason

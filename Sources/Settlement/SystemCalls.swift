@@ -8,7 +8,9 @@ import Glibc
 /// error is read right after the call and thrown as `Errno`; a call that may be interrupted is tried again.
 enum SystemCalls {
     /// The names in the folder at `path`, as the file system holds them (bytes, not always UTF-8), `.` and `..`
-    /// included. The corresponding C functions are `opendir`, `readdir` and `closedir`.
+    /// included.
+    ///
+    /// The corresponding C functions are `opendir`, `readdir` and `closedir`.
     static func folderEntries(_ path: FilePath) throws(Errno) -> [[UInt8]] {
         let opened = path.withPlatformString { opendir($0) }
         guard let directory = opened else { throw Errno(rawValue: errno) }
@@ -25,27 +27,37 @@ enum SystemCalls {
         }
     }
 
-    /// Creates a folder with `permissions` (less the umask). The corresponding C function is `mkdir`.
+    /// Creates a folder with `permissions` (less the umask).
+    ///
+    /// The corresponding C function is `mkdir`.
     static func makeFolder(_ path: FilePath, permissions: FilePermissions) throws(Errno) {
         try retrying { path.withPlatformString { mkdir($0, permissions.rawValue) } }
     }
 
-    /// Sets the permissions of the entry at `path`, following a link. The corresponding C function is `chmod`.
+    /// Sets the permissions of the entry at `path`, following a link.
+    ///
+    /// The corresponding C function is `chmod`.
     static func setPermissions(_ path: FilePath, _ permissions: FilePermissions) throws(Errno) {
         try retrying { path.withPlatformString { chmod($0, permissions.rawValue) } }
     }
 
-    /// Sets the permissions of an open file. The corresponding C function is `fchmod`.
+    /// Sets the permissions of an open file.
+    ///
+    /// The corresponding C function is `fchmod`.
     static func setPermissions(_ descriptor: FileDescriptor, _ permissions: FilePermissions) throws(Errno) {
         try retrying { fchmod(descriptor.rawValue, permissions.rawValue) }
     }
 
-    /// Writes the file's data and metadata to its disk. The corresponding C function is `fsync`.
+    /// Writes the file's data and metadata to its disk.
+    ///
+    /// The corresponding C function is `fsync`.
     static func synchronize(_ descriptor: FileDescriptor) throws(Errno) {
         try retrying { fsync(descriptor.rawValue) }
     }
 
-    /// Gives the entry at `source` the name `destination`, replacing what has that name. The corresponding C
+    /// Gives the entry at `source` the name `destination`, replacing what has that name.
+    ///
+    /// The corresponding C
     /// function is `rename`.
     static func rename(_ source: FilePath, to destination: FilePath) throws(Errno) {
         try retrying {
@@ -53,13 +65,17 @@ enum SystemCalls {
         }
     }
 
-    /// Removes the name `path` (a file or link, never a folder). The corresponding C function is `unlink`.
+    /// Removes the name `path` (a file or link, never a folder).
+    ///
+    /// The corresponding C function is `unlink`.
     static func removeName(_ path: FilePath) throws(Errno) {
         try retrying { path.withPlatformString { unlink($0) } }
     }
 
     /// The target of the symbolic link at `path`, as its bytes with a terminating NUL (never normalized, so the
-    /// link can be made again exactly). The corresponding C function is `readlink`.
+    /// link can be made again exactly).
+    ///
+    /// The corresponding C function is `readlink`.
     static func linkTarget(_ path: FilePath) throws(Errno) -> [CChar] {
         var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let length = path.withPlatformString { readlink($0, &target, target.count - 1) }
@@ -69,7 +85,9 @@ enum SystemCalls {
         return target
     }
 
-    /// Makes a symbolic link at `path` to `target` (bytes with a terminating NUL). The corresponding C function is
+    /// Makes a symbolic link at `path` to `target` (bytes with a terminating NUL).
+    ///
+    /// The corresponding C function is
     /// `symlink`.
     static func makeSymbolicLink(_ path: FilePath, target: [CChar]) throws(Errno) {
         try retrying { path.withPlatformString { symlink(target, $0) } }

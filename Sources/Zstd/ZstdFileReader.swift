@@ -45,6 +45,7 @@ public struct ZstdFileReader: Sendable {
 
     /// Decompresses what `reading` delivers (it fills the buffer it is given and returns the byte count, 0 at the
     /// end), with the same contract as ``forEachChunk(decompressor:compressedObserver:observeWholeFileOnError:_:)``.
+    ///
     /// Errors `reading` throws end the call at once, whatever `observeWholeFileOnError` says: the observer cannot
     /// have seen the whole input.
     public static func decompress(
@@ -121,7 +122,9 @@ private struct ReadOnlyFile: ~Copyable {
         try? descriptor.close()
     }
 
-    /// Reads up to `buffer.count` bytes; 0 means end of file. The corresponding C function is `read`.
+    /// Reads up to `buffer.count` bytes; 0 means end of file.
+    ///
+    /// The corresponding C function is `read`.
     func readChunk(into buffer: UnsafeMutableRawBufferPointer) throws(ZstdError) -> Int {
         do {
             return try descriptor.read(into: buffer)

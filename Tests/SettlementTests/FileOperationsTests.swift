@@ -96,7 +96,9 @@ import Glibc
         #expect(error?.description.hasSuffix("move it away") == true)
     }
 
-    /// (Whatever the umask: `InboxEntryTests` runs the binary under others; the umask is the process's, so not here.)
+    /// A write is whole, with the run's mode, and leaves no temporary file.
+    ///
+    /// Whatever the umask: `InboxEntryTests` runs the binary under others; the umask is the process's, so not here.
     @Test func writesAreWholeWithTheRunsModeAndLeaveNoTemporaryFile() throws {
         let workspace = try DropWorkspace()
         defer { workspace.remove() }
