@@ -48,6 +48,8 @@ let package = Package(
 
         // Domain.
         .target(name: "Rules", swiftSettings: swiftSettings),
+        // The languages mynapoint speaks to people in, and their message catalogues.
+        .target(name: "Localization", swiftSettings: swiftSettings),
         // The drop's file formats: entry names as bytes, provider file names, control and result control files.
         .target(name: "DropFormat", dependencies: ["Rules", "Crypto"], swiftSettings: swiftSettings),
         .target(
@@ -78,7 +80,8 @@ let package = Package(
         .executableTarget(
             name: "mynapoint",
             dependencies: [
-                "DropFormat", "Settlement", "Registration", "Registry", "Reports", "Ledger", "Generator", "Postgres",
+                "DropFormat", "Localization", "Settlement", "Registration", "Registry", "Reports", "Ledger",
+                "Generator", "Postgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -105,6 +108,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "DropFormatTests", dependencies: ["DropFormat"], swiftSettings: swiftSettings),
+        .testTarget(name: "LocalizationTests", dependencies: ["Localization"], swiftSettings: swiftSettings),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport"], swiftSettings: swiftSettings),

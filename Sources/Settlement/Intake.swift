@@ -1,5 +1,5 @@
 import Crypto
-public import DropFormat
+import DropFormat
 import Foundation
 import Ledger
 import Rules

@@ -1,4 +1,4 @@
-public import DropFormat
+import DropFormat
 import Foundation
 import Ledger
 public import Rules

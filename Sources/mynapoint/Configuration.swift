@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Ledger
+import Localization
 import Rules
 import Settlement
 
@@ -66,10 +67,15 @@ struct Configuration: Sendable, Codable, Equatable {
     var trustAnchors: [String]?
     /// Limits on files and runs (settlement spec §11.2); keys left out keep their defaults.
     var limits: Limits?
+    /// The language for people at this installation (`en` or `ja`), over the locale's; `--lang` overrides it.
+    var language: String?
+    /// The language of what providers read: quarantine reasons and `check` (`en` or `ja`; default `ja`).
+    var providerLanguage: String?
 
     enum CodingKeys: String, CodingKey {
-        case campaign, registry, registration, folders, workers, limits
+        case campaign, registry, registration, folders, workers, limits, language
         case databaseURL = "database_url"
+        case providerLanguage = "provider_language"
         case trustAnchors = "trust_anchors"
     }
 
@@ -107,6 +113,16 @@ struct Configuration: Sendable, Codable, Equatable {
     /// The issuer of registry-imported certificates that name none.
     var registryCertificateIssuer: String {
         registry?.certificateIssuer ?? CertificateIssuer.jpkiUserAuthentication
+    }
+
+    /// The language of what providers read (default Japanese: the program's providers work in Japanese).
+    func resolvedProviderLanguage() throws -> Language {
+        guard let providerLanguage else { return .ja }
+        do {
+            return try Language.named(providerLanguage, source: "provider_language in the configuration")
+        } catch {
+            throw ConfigurationError(error.description)
+        }
     }
 
     /// Whether card flows need a current CRL (fail closed unless the file turns it off).

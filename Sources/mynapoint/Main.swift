@@ -15,6 +15,9 @@ struct Mynapoint: ParsableCommand {
             grants the 25 % premium up to the cap once per record in PostgreSQL, and writes a result file per input.
             The database comes from libpq's environment (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, ~/.pgpass)
             or DATABASE_URL / --database-url (which must not carry a password: other users can read arguments).
+            Text for people is in the locale's language (LC_ALL, LC_MESSAGES, LANG: ja_JP.UTF-8 is Japanese, anything
+            else English), or the configuration's `language`, or `--lang ja|en` before or after any command.
+            Machine-readable output (JSON, CSV, result files, codes, exit codes) is the same in every language.
             """,
         version: version,
         subcommands: [
@@ -29,7 +32,8 @@ struct Mynapoint: ParsableCommand {
     /// (it may be a misplaced individual number or a secret).
     static func main() {
         do {
-            var command = try parseAsRoot()
+            let arguments = try LanguageArgument.extract(from: Array(CommandLine.arguments.dropFirst()))
+            var command = try parseAsRoot(arguments)
             try command.run()
         } catch let error where error is ExitCode || exitCode(for: error) == .success {
             exit(withError: error)  // our own one-line failures, help and version

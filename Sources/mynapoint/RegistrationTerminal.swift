@@ -133,14 +133,6 @@ enum RegistrationSupport {
         }
         return first
     }
-
-    /// Serial numbers as the ledger keeps them: uppercase hexadecimal without leading zeros.
-    static func serial(_ text: String) -> String? {
-        var digits = text.uppercased().filter { $0 != ":" }
-        guard (1...40).contains(digits.count), digits.allSatisfy({ $0.isHexDigit }) else { return nil }
-        while digits.count > 1 && digits.first == "0" { digits.removeFirst() }
-        return digits
-    }
 }
 
 /// The terminal side of the card flow: the wait, the tries left, the last-try question and the PIN prompt.

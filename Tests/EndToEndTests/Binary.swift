@@ -41,6 +41,10 @@ struct Binary {
         if let database { environment["PGDATABASE"] = database.name }
         environment["MYNAPOINT_LOG_LEVEL"] = "error"
         environment.removeValue(forKey: "MYNAPOINT_CRASH_AT")
+        // English unless a test asks for another locale: the machine's own locale must not change what tests read.
+        environment.removeValue(forKey: "LC_ALL")
+        environment.removeValue(forKey: "LC_MESSAGES")
+        environment["LANG"] = "C.UTF-8"
         for (key, value) in extra { environment[key] = value }
         process.environment = environment
         if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }

@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import Localization
+
+/// The `--lang ja|en` option, taken from anywhere on the command line before the commands parse the rest: the
+/// language is the process's, like its locale, whichever command runs.
+enum LanguageArgument {
+    /// The `--lang` given, if any (set once, before any command runs).
+    nonisolated(unsafe) private(set) static var option: String?
+
+    /// The arguments without `--lang X` / `--lang=X` (up to a `--`), remembering the value; a value that names no
+    /// language is a usage error (exit 64).
+    static func extract(from arguments: [String]) throws -> [String] {
+        var rest: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument == "--" {
+                rest += arguments[index...]
+                break
+            }
+            if argument == "--lang" {
+                guard index + 1 < arguments.count else { throw ValidationError("--lang needs a value: en or ja") }
+                option = arguments[index + 1]
+                index += 2
+                continue
+            }
+            if argument.hasPrefix("--lang=") {
+                option = String(argument.dropFirst("--lang=".count))
+                index += 1
+                continue
+            }
+            rest.append(argument)
+            index += 1
+        }
+        if let option {
+            do {
+                _ = try Language.named(option, source: "--lang")
+            } catch {
+                throw ValidationError(error.description)
+            }
+        }
+        return rest
+    }
+}
+
+extension Output {
+    /// The language for people: `--lang`, else the configuration's `language`, else the locale's.
+    static func language(configuration: Configuration?) throws -> Language {
+        do {
+            return try Language.resolve(
+                option: LanguageArgument.option, configured: configuration?.language,
+                environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw Output.fail(error.description, code: 64)
+        }
+    }
+}
