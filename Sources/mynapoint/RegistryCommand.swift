@@ -23,7 +23,7 @@ struct RegistryCommand: ParsableCommand {
 
         @OptionGroup var database: DatabaseOptions
         @Argument(help: "The folder with the registry CSV files.") var directory: String
-        @Option(help: "Configuration file (default: $MYNAPOINT_CONFIG, then /etc/mynapoint/mynapoint.json).")
+        @Option(help: Configuration.optionHelp)
         var config: String?
 
         func run() throws {
