@@ -69,13 +69,15 @@ struct HolderLoginOptions: ParsableArguments {
     @OptionGroup var card: CardOptions
 
     func validate() throws {
-        if let mykey, MyKeyID(mykey) == nil { throw ValidationError("a MyKey ID is 8 characters of A–Z 0–9") }
+        if let mykey, MyKeyID(HolderInput.normalized(mykey)) == nil {
+            throw ValidationError("a MyKey ID is 8 characters of A–Z 0–9")
+        }
         if passwordFD != nil && mykey == nil { throw ValidationError("--password-fd goes with --mykey") }
     }
 
     /// Logs in with the card (PIN) or the MyKey ID and password, asking in `language`.
     func login(_ registrar: Registrar, language: Language) throws -> AuthenticatedHolder {
-        if let mykey, let id = MyKeyID(mykey) {
+        if let mykey, let id = MyKeyID(HolderInput.normalized(mykey)) {
             let typed = try Secrets.read(
                 prompt: HolderMessage.passwordPrompt(myKey: id.description).text(language), fd: passwordFD)
             return try registrar.login(myKey: id, password: try Password(typed))

@@ -250,6 +250,12 @@ struct RegisterEndToEndTests {
         #expect(noCard.status == 1)
         #expect(noCard.stderr.contains("Insert your My Number card"), "\(noCard.stderr)")
         #expect(noCard.stderr.contains("no card was presented within 1 s"), "\(noCard.stderr)")
+        let japanese = try Binary.run(
+            base + ["--trust-anchor", pki.ca.certificateFile.path], database: database,
+            environment: ["LANG": "ja_JP.UTF-8"])
+        #expect(japanese.status == noCard.status && japanese.stdout == noCard.stdout)
+        #expect(japanese.stderr.contains("マイナンバーカードを"), "\(japanese.stderr)")
+        #expect(japanese.stderr.contains("mynapoint: エラー: 1秒以内にカードがセットされませんでした"), "\(japanese.stderr)")
         let noAnchor = try Binary.run(
             base + ["--config", "/nonexistent/mynapoint.json"], database: database,
             environment: ["MYNAPOINT_CONFIG": ""])
