@@ -69,7 +69,7 @@ let package = Package(
         .target(name: "Registry", dependencies: ["Ledger", "Rules", "Zstd"], swiftSettings: swiftSettings),
         .target(
             name: "Registration",
-            dependencies: ["Ledger", "Rules", "SmartCard", "Crypto"],
+            dependencies: ["Ledger", "Localization", "Rules", "SmartCard", "Crypto"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -139,7 +139,9 @@ let package = Package(
         ),
         .testTarget(
             name: "RegistrationTests",
-            dependencies: ["Registration", "Ledger", "SmartCard", "Crypto", "Rules", "Postgres", "TestSupport"],
+            dependencies: [
+                "Registration", "Ledger", "Localization", "SmartCard", "Crypto", "Rules", "Postgres", "TestSupport",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,6 +1,7 @@
 public import Crypto
 public import Foundation
 public import Ledger
+import Localization
 public import Rules
 import SmartCard
 
@@ -107,7 +108,7 @@ public enum CardLogin {
         do {
             certificate = try Certificate(der: der)
         } catch {
-            throw RegistrationError(.malformedCardData, "the card's certificate does not parse: \(error)")
+            throw RegistrationError(.malformedCardData, .certificateUnreadable(detail: "\(error)"))
         }
         let now = options.now()
         try check(certificate, trustStore: options.trustStore, at: now)
@@ -115,12 +116,11 @@ public enum CardLogin {
 
         switch try card.pinStatus() {
         case .blocked:
-            throw RegistrationError(
-                .pinBlocked, "the card's PIN is blocked; it can be reset only at your municipal office")
+            throw RegistrationError(.pinBlocked, .pinBlockedBeforeTry)
         case .triesLeft(let tries):
             interaction.showTriesLeft(tries)
             if tries == 1 && !interaction.confirmLastTry() {
-                throw RegistrationError(.declined, "stopped before the last PIN try; nothing was sent to the card")
+                throw RegistrationError(.declined, .declinedLastTry)
             }
         }
         let pin = try interaction.readPIN()
@@ -129,12 +129,11 @@ public enum CardLogin {
         do {
             challenge = try SecureRandom.bytes(32)
         } catch {
-            throw RegistrationError(.cardCommunication, "no random challenge: \(error)")
+            throw RegistrationError(.cardCommunication, .noChallenge(detail: "\(error)"))
         }
         let signature = try card.verifyAndSign(pin: pin, digestInfo: DigestInfo.sha256(challenge))
         guard certificate.publicKey.verifyRSASHA256(signature: signature, message: challenge) else {
-            throw RegistrationError(
-                .signatureInvalid, "the card's signature does not match its certificate: the card is not genuine")
+            throw RegistrationError(.signatureInvalid, .signatureInvalid)
         }
         return VerifiedCard(certificate: certificate, reader: reader, revocationChecked: revocationChecked)
     }
@@ -155,19 +154,14 @@ public enum CardLogin {
             revokedAt = try ledger.revocationTime(
                 of: CertificateID(issuer: certificate.issuer, serial: certificate.serialHex))
         } catch {
-            throw RegistrationError(.database, "checking revocation failed: \(error)")
+            throw RegistrationError(.database, .revocationCheckFailed(detail: "\(error)"))
         }
         if let revokedAt, revokedAt <= Instant(now) {
             throw RegistrationError(
-                .certificateRevoked,
-                "the card's certificate \(certificate.serialHex) was revoked on \(revokedAt); renew it at the municipal office"
-            )
+                .certificateRevoked, .certificateRevoked(serial: certificate.serialHex, on: "\(revokedAt)"))
         }
         if current == nil && options.requireCurrentCRL {
-            throw RegistrationError(
-                .revocationDataNotCurrent,
-                "no current CRL of \(certificate.issuer) is imported, so revocation cannot be checked; "
-                    + "import a current CRL with `mynapoint crl import FILE` and try again")
+            throw RegistrationError(.revocationDataNotCurrent, .noCurrentCRL(issuer: certificate.issuer))
         }
         return current != nil
     }
@@ -184,12 +178,9 @@ public enum CardLogin {
                 return
             }
         } catch {
-            throw RegistrationError(.database, "checking revocation data failed: \(error)")
+            throw RegistrationError(.database, .revocationCheckFailed(detail: "\(error)"))
         }
-        throw RegistrationError(
-            .revocationDataNotCurrent,
-            "no current CRL of any trust anchor is imported, so revocation cannot be checked; "
-                + "import a current CRL with `mynapoint crl import FILE` and try again")
+        throw RegistrationError(.revocationDataNotCurrent, .noCurrentCRLOfAnyAnchor)
     }
 
     /// Chain to a trust anchor and validity at `time`.
@@ -200,17 +191,12 @@ public enum CardLogin {
             switch error.code {
             case .expired:
                 throw RegistrationError(
-                    .certificateExpired,
-                    "the card's certificate expired on \(Instant(certificate.notAfter)); renew it at the municipal office"
-                )
+                    .certificateExpired, .certificateExpired(on: "\(Instant(certificate.notAfter))"))
             case .notYetValid:
                 throw RegistrationError(
-                    .certificateNotYetValid,
-                    "the card's certificate is valid only from \(Instant(certificate.notBefore))")
+                    .certificateNotYetValid, .certificateNotYetValid(from: "\(Instant(certificate.notBefore))"))
             default:
-                throw RegistrationError(
-                    .untrustedCertificate,
-                    "the card's certificate (issuer \(certificate.issuer)) does not chain to a configured trust anchor")
+                throw RegistrationError(.untrustedCertificate, .untrustedCertificate(issuer: certificate.issuer))
             }
         }
     }
@@ -232,16 +218,12 @@ public enum CardLogin {
             } catch  where error.code == .timeout {
                 let readers = (try? context.readers()) ?? []
                 if let reader = options.reader, !readers.contains(reader) {
-                    throw RegistrationError(
-                        .noReader,
-                        "no reader named \"\(reader)\" is attached"
-                            + (readers.isEmpty ? "" : " (attached: \(readers.joined(separator: ", ")))"))
+                    throw RegistrationError(.noReader, .noReaderNamed(reader, attached: readers))
                 }
                 if readers.isEmpty {
-                    throw RegistrationError(.noReader, "no card reader is attached; connect one and try again")
+                    throw RegistrationError(.noReader, .noReader)
                 }
-                throw RegistrationError(
-                    .noCard, "no card was presented within \(Int(options.timeout.components.seconds)) s")
+                throw RegistrationError(.noCard, .noCardWithin(seconds: Int(options.timeout.components.seconds)))
             } catch {
                 throw JPKICard.map(error)
             }

@@ -1,3 +1,4 @@
+import Localization
 public import SmartCard
 
 /// Where APDUs go: a PC/SC connection, or anything that answers like one (a test double).
@@ -62,9 +63,7 @@ public final class JPKICard {
     public func selectApplication() throws(RegistrationError) {
         let response = try send(CommandAPDU(ins: 0xA4, p1: 0x04, p2: 0x0C, data: Self.applicationID))
         guard response.statusWord == 0x9000 else {
-            throw RegistrationError(
-                .notMyNumberCard,
-                "the card has no JPKI application (status \(hex(response.statusWord))): it is not a My Number card")
+            throw RegistrationError(.notMyNumberCard, .notMyNumberCard(status: hex(response.statusWord)))
         }
     }
 
@@ -75,10 +74,9 @@ public final class JPKICard {
         switch response.statusWord {
         case 0x9000: return
         case 0x6A82:
-            throw RegistrationError(
-                .notMyNumberCard, "the card's JPKI application lacks EF \(hex(id)): it is not a usable My Number card")
+            throw RegistrationError(.notMyNumberCard, .missingCardFile(hex(id)))
         default:
-            throw unexpected(response.statusWord, "selecting EF \(hex(id))")
+            throw unexpected(response.statusWord, .selectingFile(hex(id)))
         }
     }
 
@@ -89,7 +87,7 @@ public final class JPKICard {
         let bytes = try readBinary(offset: 0, length: 32, allowShort: true)
         let text = String(decoding: bytes, as: UTF8.self)
         guard text.hasPrefix(Self.tokenPrefix) else {
-            throw RegistrationError(.notMyNumberCard, "the card's token information does not name a JPKI card")
+            throw RegistrationError(.notMyNumberCard, .notJPKIToken)
         }
         return text.trimmingWhitespace()
     }
@@ -100,8 +98,7 @@ public final class JPKICard {
         try select(file)
         let header = try readBinary(offset: 0, length: 4, allowShort: false)
         guard let total = Self.derLength(header), total <= Self.maximumOffset + 1 else {
-            throw RegistrationError(
-                .malformedCardData, "EF \(hex(file.rawValue)) does not start with a DER certificate")
+            throw RegistrationError(.malformedCardData, .fileWithoutCertificate(hex(file.rawValue)))
         }
         var der = header
         der.reserveCapacity(total)
@@ -119,7 +116,7 @@ public final class JPKICard {
         switch response.statusWord {
         case 0x63C0, 0x6984, 0x6983: return .blocked
         case 0x63C1...0x63CF: return .triesLeft(Int(response.sw2 & 0x0F))
-        default: throw unexpected(response.statusWord, "asking the PIN's tries left")
+        default: throw unexpected(response.statusWord, .askingTriesLeft)
         }
     }
 
@@ -132,17 +129,14 @@ public final class JPKICard {
         switch response.statusWord {
         case 0x9000: return
         case 0x63C0:
-            throw RegistrationError(
-                .pinBlocked, "wrong PIN: the card is now blocked; the municipal office can reset the PIN")
+            throw RegistrationError(.pinBlocked, .wrongPINNowBlocked)
         case 0x63C1...0x63CF:
             let left = Int(response.sw2 & 0x0F)
-            throw RegistrationError(
-                .wrongPIN(triesLeft: left),
-                "wrong PIN: \(left) \(left == 1 ? "try" : "tries") left before the card blocks")
+            throw RegistrationError(.wrongPIN(triesLeft: left), .wrongPIN(triesLeft: left))
         case 0x6984, 0x6983:
-            throw RegistrationError(.pinBlocked, "the PIN is blocked; the municipal office can reset it")
+            throw RegistrationError(.pinBlocked, .pinBlocked)
         default:
-            throw unexpected(response.statusWord, "verifying the PIN")
+            throw unexpected(response.statusWord, .verifyingPIN)
         }
     }
 
@@ -153,13 +147,13 @@ public final class JPKICard {
         switch response.statusWord {
         case 0x9000:
             guard !response.data.isEmpty else {
-                throw RegistrationError(.malformedCardData, "the card returned an empty signature")
+                throw RegistrationError(.malformedCardData, .emptySignature)
             }
             return response.data
         case 0x6982:
-            throw RegistrationError(.unexpectedStatus(0x6982), "the card refused to sign: the PIN is not verified")
+            throw RegistrationError(.unexpectedStatus(0x6982), .signRefused)
         default:
-            throw unexpected(response.statusWord, "signing")
+            throw unexpected(response.statusWord, .signing)
         }
     }
 
@@ -207,7 +201,7 @@ public final class JPKICard {
     /// the caller decides whether that is enough.
     private func readBinary(offset: Int, length: Int, allowShort: Bool) throws(RegistrationError) -> [UInt8] {
         guard offset <= Self.maximumOffset else {
-            throw RegistrationError(.malformedCardData, "a card file longer than READ BINARY can address")
+            throw RegistrationError(.malformedCardData, .cardFileTooLong)
         }
         let response = try send(
             CommandAPDU(ins: 0xB0, p1: UInt8(offset >> 8), p2: UInt8(offset & 0xFF), le: length))
@@ -216,13 +210,13 @@ public final class JPKICard {
             guard !response.data.isEmpty, response.data.count <= length,
                 allowShort || response.data.count == length
             else {
-                throw RegistrationError(.malformedCardData, "a card file ended before its declared length")
+                throw RegistrationError(.malformedCardData, .cardFileShort)
             }
             return response.data
         case 0x6B00:
-            throw RegistrationError(.malformedCardData, "a card file ended before its declared length")
+            throw RegistrationError(.malformedCardData, .cardFileShort)
         default:
-            throw unexpected(response.statusWord, "reading a file")
+            throw unexpected(response.statusWord, .readingFile)
         }
     }
 
@@ -264,26 +258,26 @@ public final class JPKICard {
         return 2 + count + length
     }
 
-    private func unexpected(_ statusWord: UInt16, _ step: String) -> RegistrationError {
-        RegistrationError(.unexpectedStatus(statusWord), "the card answered \(hex(statusWord)) when \(step)")
+    private func unexpected(_ statusWord: UInt16, _ step: HolderMessage.CardStep) -> RegistrationError {
+        RegistrationError(.unexpectedStatus(statusWord), .unexpectedStatus(hex(statusWord), step))
     }
 
     /// The registration outcome of a PC/SC failure.
     static func map(_ error: SmartCardError) -> RegistrationError {
         switch error.code {
         case .serviceUnavailable:
-            RegistrationError(.serviceUnavailable, "the PC/SC service (pcscd) is not running")
+            RegistrationError(.serviceUnavailable, .serviceUnavailable)
         case .noReaders, .readerUnavailable:
-            RegistrationError(.readerGone, "the card reader is no longer available")
+            RegistrationError(.readerGone, .readerGone)
         case .noCard, .cardRemoved, .transmitFailed:
             // A command the card never answered is what a removal mid-command looks like before pcscd notices.
-            RegistrationError(.cardRemoved, "the card was removed; insert it again and start over")
+            RegistrationError(.cardRemoved, .cardRemoved)
         case .timeout:
-            RegistrationError(.noCard, "no card was presented in time")
+            RegistrationError(.noCard, .noCardInTime)
         case .sharingViolation:
-            RegistrationError(.cardBusy, "another application is using the card; close it and try again")
+            RegistrationError(.cardBusy, .cardBusy)
         case .cancelled, .protocolMismatch, .other:
-            RegistrationError(.cardCommunication, "talking to the card failed: \(error)")
+            RegistrationError(.cardCommunication, .cardCommunication(detail: "\(error)"))
         }
     }
 }

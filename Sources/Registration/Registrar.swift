@@ -1,6 +1,7 @@
 public import Crypto
 public import Foundation
 public import Ledger
+import Localization
 public import Rules
 
 /// What `register` did: created a holder, or found the one the certificate is bound to.
@@ -132,7 +133,7 @@ public struct Registrar {
             )
         }
         let hash = try password.map { password throws(RegistrationError) in try self.hash(password) }
-        let account = try database {
+        let account = try database(refusing: nil, provider: provider) {
             try ledger.createHolder(
                 certificate: card.binding, passwordHash: hash, provider: provider, at: Instant(date),
                 revocationChecked: card.revocationChecked, actor: actor, newMyKey: { try Self.randomMyKeyID() })
@@ -152,7 +153,7 @@ public struct Registrar {
             do {
                 bytes = try SecureRandom.bytes(16)
             } catch {
-                throw RegistrationError(.other, "no random bytes for a MyKey ID: \(error)")
+                throw RegistrationError(.other, .noRandomBytes(detail: "\(error)"))
             }
             // 252 = 7 × 36: bytes above it would make the first characters likelier.
             for byte in bytes where byte < 252 && id.count < 8 {
@@ -170,7 +171,7 @@ public struct Registrar {
     public func login(_ card: VerifiedCard) throws(RegistrationError) -> AuthenticatedHolder {
         let serial = card.certificate.serialHex
         guard let (account, linkedOnly) = try database({ try ledger.account(certificate: card.id) }) else {
-            throw RegistrationError(.holderNotFound, "this card is not registered; run `mynapoint register` first")
+            throw RegistrationError(.holderNotFound, .notRegistered)
         }
         try requireActive(account)
         if linkedOnly {
@@ -203,18 +204,14 @@ public struct Registrar {
             try requireActive(account)
             return AuthenticatedHolder(account: account, method: .password)
         case .failed(_, lockedUntil: nil):
-            throw RegistrationError(
-                .authenticationFailed, "MyKey ID or password is wrong (or no password is set: log in with the card)")
+            throw RegistrationError(.authenticationFailed, .passwordLoginFailed)
         case .failed(_, lockedUntil: let until?):
             throw RegistrationError(
                 .passwordLoginLocked,
-                "MyKey ID or password is wrong; after \(Ledger.passwordFailureLimit) failures in a row, password login "
-                    + "for this MyKey ID is locked until \(until): log in with the card (PIN) to unlock it")
+                .passwordLoginFailedNowLocked(limit: Ledger.passwordFailureLimit, until: "\(until)"))
         case .locked(let until):
             throw RegistrationError(
-                .passwordLoginLocked,
-                "password login for this MyKey ID is locked until \(until) after \(Ledger.passwordFailureLimit) "
-                    + "failures in a row; log in with the card (PIN) to unlock it")
+                .passwordLoginLocked, .passwordLoginLocked(until: "\(until)", limit: Ledger.passwordFailureLimit))
         }
     }
 
@@ -240,11 +237,9 @@ public struct Registrar {
         switch account.status {
         case .active: return
         case .suspended:
-            throw RegistrationError(
-                .holderSuspended, "MyKey ID \(account.myKey) is suspended by the operator; contact the help desk")
+            throw RegistrationError(.holderSuspended, .myKeySuspended(account.myKey.description))
         case .revoked:
-            throw RegistrationError(
-                .holderRevoked, "MyKey ID \(account.myKey) was revoked; register again to get a new MyKey ID")
+            throw RegistrationError(.holderRevoked, .myKeyRevokedAlready(account.myKey.description))
         }
     }
 
@@ -256,7 +251,7 @@ public struct Registrar {
     )
         throws(RegistrationError) -> HolderAccount
     {
-        try database {
+        try database(refusing: holder, newID: newID) {
             try ledger.changeMyKey(
                 holderKey: holder.account.holderKey, to: newID, at: Instant(date), via: holder.via, actor: actor)
         }
@@ -264,11 +259,10 @@ public struct Registrar {
 
     /// Revokes the MyKey ID, irreversibly; `confirmation` must be the current MyKey ID, typed by the person.
     public func revoke(_ holder: AuthenticatedHolder, confirmation: String) throws(RegistrationError) -> HolderAccount {
-        guard confirmation.trimmingWhitespace() == holder.account.myKey.description else {
-            throw RegistrationError(
-                .invalidInput, "the confirmation does not match MyKey ID \(holder.account.myKey); nothing was revoked")
+        guard HolderInput.normalized(confirmation) == holder.account.myKey.description else {
+            throw RegistrationError(.invalidInput, .confirmationMismatch(myKey: holder.account.myKey.description))
         }
-        return try database {
+        return try database(refusing: holder) {
             try ledger.revokeHolder(holderKey: holder.account.holderKey, via: holder.via, actor: actor)
         }
     }
@@ -277,7 +271,7 @@ public struct Registrar {
     public func setPassword(_ holder: AuthenticatedHolder, to password: Password) throws(RegistrationError) {
         let hash = try hash(password)
         let action = holder.method == .password ? "password.change" : "password.reset"
-        try database {
+        try database(refusing: holder) {
             try ledger.setPasswordHash(
                 holderKey: holder.account.holderKey, hash: hash, action: action, via: holder.via, actor: actor)
         }
@@ -289,7 +283,7 @@ public struct Registrar {
     )
         throws(RegistrationError)
     {
-        try database {
+        try database(refusing: holder, provider: provider) {
             try ledger.apply(
                 holderKey: holder.account.holderKey, provider: provider, at: Instant(date), via: holder.via,
                 actor: actor)
@@ -372,7 +366,31 @@ public struct Registrar {
         do {
             return try PasswordHash.hash(password: password.text, cost: passwordCost)
         } catch {
-            throw RegistrationError(.other, "hashing the password failed: \(error.code)")
+            throw RegistrationError(.other, .passwordHashFailed(detail: "\(error.code)"))
+        }
+    }
+
+    /// Runs a ledger call for `holder`, turning a refusal the holder can meet into words they read in their
+    /// language: the ledger's own sentences are English, for operators.
+    private func database<T>(
+        refusing holder: AuthenticatedHolder?, newID: MyKeyID? = nil, provider: ProviderID? = nil,
+        _ body: () throws -> T
+    ) throws(RegistrationError) -> T {
+        do {
+            return try database(body)
+        } catch {
+            let myKey = holder?.account.myKey.description
+            let message: HolderMessage? =
+                switch error.code {
+                case .holderSuspended: myKey.map { .myKeySuspended($0) }
+                case .holderRevoked: myKey.map { .myKeyRevokedAlready($0) }
+                case .myKeyTaken: newID.map { .myKeyTaken($0.description) }
+                case .alreadyApplied: .alreadyApplied
+                case .unknownProvider: provider.map { .unknownProvider($0.description) }
+                default: nil
+                }
+            guard let message else { throw error }
+            throw RegistrationError(error.code, message)
         }
     }
 
@@ -397,7 +415,7 @@ public struct Registrar {
         } catch let error as RegistrationError {
             throw error
         } catch {
-            throw RegistrationError(.database, "the database failed: \(error)")
+            throw RegistrationError(.database, .databaseFailed(detail: "\(error)"))
         }
     }
 }

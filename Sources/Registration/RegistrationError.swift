@@ -1,3 +1,5 @@
+public import Localization
+
 /// A registration or MyKey management failure, in words a person at the terminal can act on.
 public struct RegistrationError: Error, CustomStringConvertible, Equatable {
     /// What went wrong.
@@ -81,13 +83,28 @@ public struct RegistrationError: Error, CustomStringConvertible, Equatable {
 
     /// What went wrong.
     public var code: Code
-    /// One sentence for the person at the terminal; never holds a PIN or password.
+    /// One sentence for the person at the terminal, in English; never holds a PIN or password.
     public var message: String
+    /// The sentence as a resident reads it in either language, when the failure is one a resident meets.
+    public var holderMessage: HolderMessage?
 
     /// Creates an error of kind `code` with `message`, one sentence for the person at the terminal.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
+        self.holderMessage = nil
+    }
+
+    /// Creates an error of kind `code` that a resident reads as `message`, in their language.
+    public init(_ code: Code, _ message: HolderMessage) {
+        self.code = code
+        self.message = message.english
+        self.holderMessage = message
+    }
+
+    /// The sentence in `language`; a failure only operators meet is in English.
+    public func text(_ language: Language) -> String {
+        holderMessage?.text(language) ?? message
     }
 
     /// The message alone, as the terminal shows it.

@@ -1,3 +1,5 @@
+import Localization
+
 /// A JPKI user-authentication PIN: 4 ASCII digits.
 ///
 /// Its descriptions are redacted so that it cannot reach a log, an error or the terminal by accident.
@@ -5,9 +7,10 @@ public struct PIN: Sendable, CustomStringConvertible, CustomDebugStringConvertib
     /// The digits as the VERIFY command carries them.
     let bytes: [UInt8]
 
-    /// A PIN from what was typed (surrounding whitespace and a line end ignored); nil unless exactly 4 digits.
+    /// A PIN from what was typed (surrounding whitespace and a line end ignored, full-width digits read as
+    /// digits); nil unless exactly 4 digits.
     public init?(_ typed: String) {
-        let bytes = Array(typed.trimmingWhitespace().utf8)
+        let bytes = Array(HolderInput.normalized(typed).utf8)
         guard bytes.count == 4, bytes.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
         self.bytes = bytes
     }
@@ -38,10 +41,10 @@ public struct Password: Sendable, CustomStringConvertible, CustomDebugStringConv
         while let last = text.last, last == "\n" || last == "\r" || last == "\r\n" { text.removeLast() }
         guard (Self.minimumLength...Self.maximumLength).contains(text.count) else {
             throw RegistrationError(
-                .invalidPassword, "a password has \(Self.minimumLength) to \(Self.maximumLength) characters")
+                .invalidPassword, .passwordLength(minimum: Self.minimumLength, maximum: Self.maximumLength))
         }
         guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw RegistrationError(.invalidPassword, "a password cannot contain control characters")
+            throw RegistrationError(.invalidPassword, .passwordControlCharacters)
         }
         self.text = text
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Ledger
+import Localization
 import Registration
 import Registry
 import Rules
@@ -21,16 +22,21 @@ struct MyKeyCommand: ParsableCommand {
         @Argument(help: "The new MyKey ID (8 of A–Z 0–9).") var newID: String
 
         func validate() throws {
-            guard MyKeyID(newID) != nil else { throw ValidationError("a MyKey ID is 8 characters of A–Z 0–9") }
+            guard MyKeyID(HolderInput.normalized(newID)) != nil else {
+                throw ValidationError("a MyKey ID is 8 characters of A–Z 0–9")
+            }
         }
 
         func run() throws {
-            try RegistrationSupport.run("mykey change") {
+            let language = try login.card.language()
+            try RegistrationSupport.run("mykey change", language: language) {
                 let registrar = Registrar(
                     ledger: try RegistrationSupport.ledger(database, configuration: try login.card.configuration()))
-                let holder = try login.login(registrar)
-                let changed = try registrar.changeMyKey(holder, to: MyKeyID(newID)!)
-                print("MyKey ID changed from \(holder.account.myKey) to \(changed.myKey)")
+                let holder = try login.login(registrar, language: language)
+                let changed = try registrar.changeMyKey(holder, to: MyKeyID(HolderInput.normalized(newID))!)
+                print(
+                    HolderMessage.myKeyChanged(from: holder.account.myKey.description, to: changed.myKey.description)
+                        .text(language))
             }
         }
     }
@@ -44,20 +50,20 @@ struct MyKeyCommand: ParsableCommand {
         @Option(help: "The MyKey ID being revoked, as confirmation (for unattended use).") var confirm: String?
 
         func run() throws {
-            try RegistrationSupport.run("mykey revoke") {
+            let language = try login.card.language()
+            try RegistrationSupport.run("mykey revoke", language: language) {
                 let registrar = Registrar(
                     ledger: try RegistrationSupport.ledger(database, configuration: try login.card.configuration()))
-                let holder = try login.login(registrar)
+                let holder = try login.login(registrar, language: language)
                 let typed: String
                 if let confirm {
                     typed = confirm
                 } else {
-                    Terminal.say(
-                        "Revoking MyKey ID \(holder.account.myKey) cannot be undone; its points become unusable.")
-                    typed = try Secrets.readVisible(prompt: "Type the MyKey ID to revoke it: ")
+                    Terminal.say(HolderMessage.revokeWarning(myKey: holder.account.myKey.description).text(language))
+                    typed = try Secrets.readVisible(prompt: HolderMessage.revokePrompt.text(language))
                 }
                 let revoked = try registrar.revoke(holder, confirmation: typed)
-                print("MyKey ID \(revoked.myKey) is revoked")
+                print(HolderMessage.myKeyRevoked(myKey: revoked.myKey.description).text(language))
             }
         }
     }
@@ -112,13 +118,16 @@ struct MyKeyCommand: ParsableCommand {
         var newPasswordFD: Int32?
 
         func run() throws {
-            try RegistrationSupport.run("mykey password") {
+            let language = try login.card.language()
+            try RegistrationSupport.run("mykey password", language: language) {
                 let registrar = Registrar(
                     ledger: try RegistrationSupport.ledger(database, configuration: try login.card.configuration()))
-                let holder = try login.login(registrar)
-                let password = try RegistrationSupport.newPassword(fd: newPasswordFD)
+                let holder = try login.login(registrar, language: language)
+                let password = try RegistrationSupport.newPassword(fd: newPasswordFD, language: language)
                 try registrar.setPassword(holder, to: password)
-                print("The password of MyKey ID \(holder.account.myKey) is \(login.mykey == nil ? "reset" : "changed")")
+                print(
+                    HolderMessage.passwordSet(myKey: holder.account.myKey.description, reset: login.mykey == nil)
+                        .text(language))
             }
         }
     }
@@ -144,12 +153,13 @@ struct ApplyCommand: ParsableCommand {
     }
 
     func run() throws {
-        try RegistrationSupport.run("apply") {
+        let language = try login.card.language()
+        try RegistrationSupport.run("apply", language: language) {
             let registrar = Registrar(
                 ledger: try RegistrationSupport.ledger(database, configuration: try login.card.configuration()))
-            let holder = try login.login(registrar)
+            let holder = try login.login(registrar, language: language)
             try registrar.apply(holder, provider: ProviderID(provider)!)
-            print("MyKey ID \(holder.account.myKey) applied with \(provider)")
+            print(HolderMessage.appliedWith(myKey: holder.account.myKey.description, provider: provider).text(language))
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Crypto
 import Foundation
 import Ledger
+import Localization
 import Registration
 import Rules
 
@@ -30,32 +31,36 @@ struct Register: ParsableCommand {
     }
 
     func run() throws {
-        try RegistrationSupport.run("registration") {
+        let language = try card.language()
+        try RegistrationSupport.run("registration", language: language) {
             let ledger = try RegistrationSupport.ledger(database, configuration: try card.configuration())
             let provider = apply.flatMap(ProviderID.init)
-            let verified = try card.login(ledger: ledger)
-            Terminal.say("The card proved its certificate \(verified.certificate.serialHex).")
+            let verified = try card.login(ledger: ledger, language: language)
+            let say = { (message: HolderMessage) in Terminal.say(message.text(language)) }
+            say(.cardProved(serial: verified.certificate.serialHex))
             let registrar = Registrar(ledger: ledger)
             let existing = try registrar.existingHolder(for: verified)
             var password: Password?
             if existing == nil || existing?.status == .revoked {
-                password = try RegistrationSupport.newPassword(fd: passwordFD)
+                password = try RegistrationSupport.newPassword(fd: passwordFD, language: language)
             }
             var (outcome, account) = try registrar.register(verified, password: password, apply: provider)
             if outcome.status == .existing {
-                Terminal.say("This card is already registered: MyKey ID \(account.myKey) (\(account.status.name)).")
+                say(
+                    .alreadyRegistered(
+                        myKey: account.myKey.description, standing: HolderMessage.Standing(account.status)))
                 if let provider {
                     if account.provider == provider {
-                        Terminal.say("Already applied with \(provider).")
+                        say(.alreadyAppliedWith(provider: provider.description))
                     } else {
                         try registrar.apply(try registrar.login(verified), provider: provider)
                         account.provider = provider
-                        Terminal.say("Applied for Mynapoint with \(provider).")
+                        say(.applied(provider: provider.description))
                     }
                 }
             } else {
-                Terminal.say("Registered: your MyKey ID is \(account.myKey).")
-                if let provider { Terminal.say("Applied for Mynapoint with \(provider).") }
+                say(.registered(myKey: account.myKey.description))
+                if let provider { say(.applied(provider: provider.description)) }
             }
             outcome.myKeyID = account.myKey.description
             if json {
@@ -65,6 +70,17 @@ struct Register: ParsableCommand {
             } else {
                 print("\(outcome.myKeyID) \(outcome.status.rawValue)")
             }
+        }
+    }
+}
+
+extension HolderMessage.Standing {
+    /// The standing of a holder's status.
+    init(_ status: HolderStatus) {
+        switch status {
+        case .active: self = .active
+        case .suspended: self = .suspended
+        case .revoked: self = .revoked
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Crypto
 import Foundation
 import Ledger
+import Localization
 import Registration
 import Rules
 import Settlement
@@ -40,14 +41,20 @@ struct CardOptions: ParsableArguments {
         try RegistrationSupport.trustStore(files: trustAnchors, configuration: try configuration())
     }
 
-    /// Steps 1–6 with the person at the terminal.
-    func login(ledger: Ledger) throws -> VerifiedCard {
+    /// The language the person at the terminal reads: `--lang`, the configuration's, or the locale's.
+    func language() throws -> Language {
+        // A configuration that does not load is reported in the locale's language when the command loads it.
+        try Output.language(configuration: try? configuration())
+    }
+
+    /// Steps 1–6 with the person at the terminal, who reads `language`.
+    func login(ledger: Ledger, language: Language) throws -> VerifiedCard {
         let configuration = try configuration()
         var options = CardLoginOptions(
             reader: reader, timeout: .seconds(timeout),
             trustStore: try RegistrationSupport.trustStore(files: trustAnchors, configuration: configuration))
         options.requireCurrentCRL = configuration?.requireCurrentCRL ?? true
-        let interaction = TerminalInteraction(pinFD: pinFD, confirmLastTry: confirmLastTry)
+        let interaction = TerminalInteraction(pinFD: pinFD, confirmLastTry: confirmLastTry, language: language)
         defer { interaction.finishWaitLine() }
         return try CardLogin.run(options: options, ledger: ledger, interaction: interaction)
     }
@@ -62,17 +69,20 @@ struct HolderLoginOptions: ParsableArguments {
     @OptionGroup var card: CardOptions
 
     func validate() throws {
-        if let mykey, MyKeyID(mykey) == nil { throw ValidationError("a MyKey ID is 8 characters of A–Z 0–9") }
+        if let mykey, MyKeyID(HolderInput.normalized(mykey)) == nil {
+            throw ValidationError("a MyKey ID is 8 characters of A–Z 0–9")
+        }
         if passwordFD != nil && mykey == nil { throw ValidationError("--password-fd goes with --mykey") }
     }
 
-    /// Logs in with the card (PIN) or the MyKey ID and password.
-    func login(_ registrar: Registrar) throws -> AuthenticatedHolder {
-        if let mykey, let id = MyKeyID(mykey) {
-            let typed = try Secrets.read(prompt: "Password for MyKey ID \(id): ", fd: passwordFD)
+    /// Logs in with the card (PIN) or the MyKey ID and password, asking in `language`.
+    func login(_ registrar: Registrar, language: Language) throws -> AuthenticatedHolder {
+        if let mykey, let id = MyKeyID(HolderInput.normalized(mykey)) {
+            let typed = try Secrets.read(
+                prompt: HolderMessage.passwordPrompt(myKey: id.description).text(language), fd: passwordFD)
             return try registrar.login(myKey: id, password: try Password(typed))
         }
-        let verified = try card.login(ledger: registrar.ledger)
+        let verified = try card.login(ledger: registrar.ledger, language: language)
         return try registrar.login(verified)
     }
 }
@@ -82,18 +92,17 @@ enum RegistrationSupport {
     static func trustStore(files given: [String], configuration: Configuration?) throws -> TrustStore {
         let files = given.isEmpty ? (configuration?.trustAnchors ?? []) : given
         guard !files.isEmpty else {
-            throw RegistrationError(
-                .configuration, "no trust anchors: give --trust-anchor FILE or set trust_anchors in the configuration")
+            throw RegistrationError(.configuration, .noTrustAnchors)
         }
         var anchors: [Certificate] = []
         for file in files {
             guard let data = FileManager.default.contents(atPath: file) else {
-                throw RegistrationError(.configuration, "cannot read the trust anchor file \(file)")
+                throw RegistrationError(.configuration, .trustAnchorUnreadable(file: file))
             }
             do {
                 anchors += try Certificate.all(pem: String(decoding: data, as: UTF8.self))
             } catch {
-                throw RegistrationError(.configuration, "the trust anchor file \(file) holds no PEM certificate")
+                throw RegistrationError(.configuration, .trustAnchorWithoutCertificate(file: file))
             }
         }
         return TrustStore(anchors: anchors)
@@ -106,30 +115,37 @@ enum RegistrationSupport {
         return ledger
     }
 
-    /// Runs a command body, printing one clear line and exiting 1 on failure.
-    static func run(_ what: String, _ body: () throws -> Void) throws {
+    /// Runs a command body, printing one clear line in `language` and exiting 1 on failure.
+    static func run(_ what: String, language: Language = .en, _ body: () throws -> Void) throws {
         do {
             try body()
         } catch let exit as ExitCode {
             throw exit
         } catch let error as RegistrationError {
-            throw Output.fail(error.message)
+            throw fail(error.text(language), language: language)
         } catch let error as CleanExit {
             throw error
         } catch {
-            throw Output.fail("\(what) failed: \(error)")
+            throw fail(HolderMessage.failed(command: what, detail: "\(error)").text(language), language: language)
         }
     }
 
-    /// Asks for a new password twice (echo off), or reads it once from `fd`.
-    static func newPassword(fd: Int32?) throws -> Password {
+    /// Prints the error line in `language` (in English, byte for byte what every other command prints).
+    private static func fail(_ text: String, language: Language) -> ExitCode {
+        guard language == .ja else { return Output.fail(text) }
+        Terminal.say(HolderMessage.error(text).text(language))
+        return ExitCode(1)
+    }
+
+    /// Asks for a new password twice in `language` (echo off), or reads it once from `fd`.
+    static func newPassword(fd: Int32?, language: Language) throws -> Password {
         if let fd { return try Password(try Secrets.read(prompt: "", fd: fd)) }
         let first = try Password(
             try Secrets.read(
-                prompt: "New password for MyKey ID login (\(Password.minimumLength)+ characters): ", fd: nil))
-        let second = try Password(try Secrets.read(prompt: "Type the password again: ", fd: nil))
+                prompt: HolderMessage.newPasswordPrompt(minimum: Password.minimumLength).text(language), fd: nil))
+        let second = try Password(try Secrets.read(prompt: HolderMessage.passwordAgainPrompt.text(language), fd: nil))
         guard first.matches(second) else {
-            throw RegistrationError(.invalidPassword, "the two passwords differ; nothing was changed")
+            throw RegistrationError(.invalidPassword, .passwordsDiffer)
         }
         return first
     }
@@ -139,23 +155,26 @@ enum RegistrationSupport {
 final class TerminalInteraction: CardInteraction {
     private let pinFD: Int32?
     private let confirmLastTryFlag: Bool
+    private let language: Language
     private var waitStarted = false
     private var waitLineOpen = false
 
-    init(pinFD: Int32?, confirmLastTry: Bool) {
+    init(pinFD: Int32?, confirmLastTry: Bool, language: Language) {
         self.pinFD = pinFD
         self.confirmLastTryFlag = confirmLastTry
+        self.language = language
     }
+
+    private func say(_ message: HolderMessage) { Terminal.say(message.text(language)) }
 
     func waitingForCard(reader: String?, remaining: Duration) {
         let seconds = Int(remaining.components.seconds) + (remaining.components.attoseconds > 0 ? 1 : 0)
         if !waitStarted {
             waitStarted = true
-            let place = reader.map { "the reader \"\($0)\"" } ?? "a card reader"
-            Terminal.say("Insert your My Number card into \(place) (waiting up to \(seconds) s; Ctrl-C to stop).")
+            say(.insertCard(reader: reader, seconds: seconds))
         }
         if Output.standardErrorIsTerminal {
-            Terminal.write("\rWaiting for the card… \(seconds) s left ")
+            Terminal.write("\r" + HolderMessage.waitingForCard(seconds: seconds).text(language))
             waitLineOpen = true
         }
     }
@@ -169,34 +188,33 @@ final class TerminalInteraction: CardInteraction {
 
     func cardFound(reader: String) {
         finishWaitLine()
-        Terminal.say("Card found in \"\(reader)\"; reading its certificate.")
+        say(.cardFound(reader: reader))
     }
 
     func showTriesLeft(_ tries: Int) {
-        Terminal.say("PIN tries left: \(tries) of 3.")
+        say(.triesLeft(tries))
     }
 
     func confirmLastTry() -> Bool {
-        Terminal.say(
-            "Warning: only 1 PIN try is left. A wrong PIN now blocks the card until the municipal office resets it.")
+        say(.lastTryWarning)
         if confirmLastTryFlag { return true }
-        guard let answer = try? Secrets.readVisible(prompt: "Use the last try? Type yes to go on: ") else {
+        guard let answer = try? Secrets.readVisible(prompt: HolderMessage.lastTryQuestion.text(language)) else {
             return false
         }
-        return answer.lowercased() == "yes"
+        return HolderInput.isYes(answer)
     }
 
     func readPIN() throws(RegistrationError) -> PIN {
         let typed: String
         do {
-            typed = try Secrets.read(prompt: "User-authentication PIN (4 digits): ", fd: pinFD)
+            typed = try Secrets.read(prompt: HolderMessage.pinPrompt.text(language), fd: pinFD)
         } catch let error as RegistrationError {
             throw error
         } catch {
-            throw RegistrationError(.invalidPIN, "cannot read the PIN: \(error)")
+            throw RegistrationError(.invalidPIN, .pinUnreadable(detail: "\(error)"))
         }
         guard let pin = PIN(typed) else {
-            throw RegistrationError(.invalidPIN, "a PIN is 4 digits; nothing was sent to the card")
+            throw RegistrationError(.invalidPIN, .pinFormat)
         }
         return pin
     }
@@ -220,14 +238,14 @@ enum Secrets {
     static func read(prompt: String, fd: Int32?) throws -> String {
         if let fd {
             guard let line = readLine(from: fd) else {
-                throw RegistrationError(.invalidInput, "nothing to read on file descriptor \(fd)")
+                throw RegistrationError(.invalidInput, .nothingOnDescriptor(fd))
             }
             return line
         }
         return try withTerminal { tty in
             var settings = termios()
             guard tcgetattr(tty, &settings) == 0 else {
-                throw RegistrationError(.invalidInput, "cannot read the terminal's settings")
+                throw RegistrationError(.invalidInput, .terminalUnusable)
             }
             var silent = settings
             silent.c_lflag &= ~tcflag_t(ECHO | ECHOE | ECHOK)
@@ -236,7 +254,7 @@ enum Secrets {
             signal(SIGINT, restoreAndExit)
             signal(SIGTERM, restoreAndExit)
             guard tcsetattr(tty, TCSAFLUSH, &silent) == 0 else {
-                throw RegistrationError(.invalidInput, "cannot turn the terminal's echo off")
+                throw RegistrationError(.invalidInput, .terminalUnusable)
             }
             defer {
                 tcsetattr(tty, TCSAFLUSH, &settings)
@@ -248,7 +266,7 @@ enum Secrets {
             // TCSAFLUSH above cannot discard it.
             Terminal.writeTo(tty, prompt)
             guard let line = readLine(from: tty) else {
-                throw RegistrationError(.invalidInput, "the terminal closed")
+                throw RegistrationError(.invalidInput, .terminalClosed)
             }
             return line
         }
@@ -258,7 +276,7 @@ enum Secrets {
     static func readVisible(prompt: String) throws -> String {
         try withTerminal { tty in
             Terminal.writeTo(tty, prompt)
-            guard let line = readLine(from: tty) else { throw RegistrationError(.invalidInput, "the terminal closed") }
+            guard let line = readLine(from: tty) else { throw RegistrationError(.invalidInput, .terminalClosed) }
             return line.trimmingCharacters(in: .whitespacesAndNewlines)
         }
     }
@@ -266,8 +284,7 @@ enum Secrets {
     private static func withTerminal<T>(_ body: (Int32) throws -> T) throws -> T {
         let tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)
         guard tty >= 0 else {
-            throw RegistrationError(
-                .invalidInput, "no terminal to ask on; for unattended use give --pin-fd / --password-fd / --confirm")
+            throw RegistrationError(.invalidInput, .noTerminal)
         }
         defer { close(tty) }
         return try body(tty)

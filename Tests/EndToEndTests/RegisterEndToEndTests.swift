@@ -16,9 +16,55 @@ struct RegisterEndToEndTests {
         var unanswered: [String]
     }
 
-    /// Runs `mynapoint arguments` on a pseudo-terminal through Tests/Fixtures/pty-session.py, answering `script`.
-    func onTerminal(_ arguments: [String], answering script: [[String]], database: TemporaryDatabase) throws -> Session
-    {
+    /// A resident's terminal: its locale, the card's PIN tries left, the prompts in order with the answers typed,
+    /// and what the transcript must show.
+    struct Terminal: Sendable, CustomTestStringConvertible {
+        var lang: String
+        var triesLeft: Int
+        var script: [[String]]
+        var shown: [String]
+        /// What the resident answers when the PIN is typed before any prompt (`--pin-fd 0`).
+        var firstLine: String
+        var testDescription: String { lang }
+
+        static let english = Terminal(
+            lang: "C.UTF-8", triesLeft: 3,
+            // The tries left must show before the PIN prompt: one pattern spans both.
+            script: [
+                ["PIN tries left: 3[\\s\\S]*PIN \\(4 digits\\): ", pin],
+                ["New password[^:]*: ", password],
+                ["Type the password again: ", password],
+            ],
+            shown: ["Insert your My Number card", "Registered: your MyKey ID is", "Applied for Mynapoint with PAYA"],
+            firstLine: "Insert your My Number card")
+
+        /// One try left: the resident confirms with a full-width ｙｅｓ and types the PIN in full-width digits, as a
+        /// Japanese input method gives them.
+        static let japanese = Terminal(
+            lang: "ja_JP.UTF-8", triesLeft: 1,
+            script: [
+                ["残り回数はあと1回です[\\s\\S]*「はい」と入力してください: ", "ｙｅｓ"],
+                ["利用者証明用電子証明書の暗証番号（数字4桁）: ", fullWidth(pin)],
+                ["新しいパスワード[^:]*: ", password],
+                ["もう一度パスワードを入力してください: ", password],
+            ],
+            shown: [
+                "マイナンバーカードを", "暗証番号の残り回数は1回です", "お住まいの市区町村の窓口", "登録しました。あなたのマイキーIDは",
+                "キャッシュレス決済サービス PAYA でマイナポイントを申込みました",
+            ],
+            firstLine: "マイナンバーカードを")
+    }
+
+    /// Digits as a Japanese input method types them (U+FF10–U+FF19).
+    static func fullWidth(_ digits: String) -> String {
+        String(String.UnicodeScalarView(digits.unicodeScalars.map { Unicode.Scalar($0.value + 0xFEE0)! }))
+    }
+
+    /// Runs `mynapoint arguments` on a pseudo-terminal in the locale `lang` through Tests/Fixtures/pty-session.py,
+    /// answering `script`.
+    func onTerminal(
+        _ arguments: [String], lang: String, answering script: [[String]], database: TemporaryDatabase
+    ) throws -> Session {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         // The session's time limit only ends a session that went wrong; a loaded machine must not reach it.
@@ -26,6 +72,9 @@ struct RegisterEndToEndTests {
         var environment = ProcessInfo.processInfo.environment
         environment["PGDATABASE"] = database.name
         environment["MYNAPOINT_LOG_LEVEL"] = "trace"  // the most a log could say: it must still say no secret
+        environment["LANG"] = lang
+        environment["LC_ALL"] = nil
+        environment["LC_MESSAGES"] = nil
         process.environment = environment
         let input = Pipe()
         let output = Pipe()
@@ -39,8 +88,37 @@ struct RegisterEndToEndTests {
         return try JSONDecoder().decode(Session.self, from: data)
     }
 
-    @Test func registerOnATerminalWithEchoOff() async throws {
+    /// What a registration showed and printed: the transcripts of the first and the repeated registration, and
+    /// the JSON each printed last.
+    struct Registration {
+        var first: Session
+        var again: Session
+        var created: [String: String]
+        var existing: [String: String]
+    }
+
+    @Test func registerOnATerminalWithEchoOffInEitherLanguage() async throws {
         try #require(FileManager.default.fileExists(atPath: "/run/pcscd/pcscd.comm"), "pcscd is not running")
+        let english = try await register(on: .english)
+        let japanese = try await register(on: .japanese)
+        // Only the words change: the JSON (its keys, the serial, the status) and the exit status are the same.
+        #expect(english.first.status == japanese.first.status && english.again.status == japanese.again.status)
+        for (one, other) in [(english.created, japanese.created), (english.existing, japanese.existing)] {
+            #expect(one.keys.sorted() == other.keys.sorted())
+            #expect(one.filter { $0.key != "mykey_id" } == other.filter { $0.key != "mykey_id" })
+        }
+        // The Japanese resident read no English sentence (the log lines are for operators and stay English).
+        for line in (japanese.first.transcript + "\n" + japanese.again.transcript).split(whereSeparator: \.isNewline)
+        where !Self.isLogLine(line) {
+            #expect(!Self.hasEnglishPhrase(line), "\(line)")
+        }
+        #expect(english.first.transcript.contains("PIN tries left: 3 of 3."))
+        #expect(!japanese.first.transcript.contains("Insert your"))
+    }
+
+    /// Registers a new card on `terminal`, checks what it showed, what the ledger holds, and that the same card
+    /// registers again as existing.
+    func register(on terminal: Terminal) async throws -> Registration {
         let pki = try await TestPKI.shared()
         let leaf = try await pki.issueLeaf(
             by: pki.ca, serialHex: "E2E001", notBefore: Date().addingTimeInterval(-86_400),
@@ -63,25 +141,23 @@ struct RegisterEndToEndTests {
             ["crl", "import", crlFile.path, "--trust-anchor", pki.ca.certificateFile.path], database: database)
         try #require(imported.status == 0, "\(imported.stderr)")
 
-        let card = VirtualJPKICard(leaf: leaf, ca: pki.ca, pin: Self.pin)
+        let card = VirtualJPKICard(leaf: leaf, ca: pki.ca, pin: Self.pin, triesLeft: terminal.triesLeft)
         let arguments = [
             "register", "--reader", VirtualReaders.cardReader, "--timeout", "60", "--trust-anchor",
             pki.ca.certificateFile.path, "--apply", "PAYA", "--json",
         ]
-        // The tries left must show before the PIN prompt: one pattern spans both.
-        let ordered = [
-            ["PIN tries left: 3[\\s\\S]*PIN \\(4 digits\\): ", Self.pin],
-            ["New password[^:]*: ", Self.password],
-            ["Type the password again: ", Self.password],
-        ]
         let session: Session = try await blocking {
-            try card.whileInserted { try onTerminal(arguments, answering: ordered, database: database) }
+            try card.whileInserted {
+                try onTerminal(arguments, lang: terminal.lang, answering: terminal.script, database: database)
+            }
         }.get()
         #expect(session.unanswered.isEmpty, "\(session.transcript)")
         #expect(session.status == 0, "\(session.transcript)")
-        #expect(session.transcript.contains("Insert your My Number card"))
-        // Echo was off: neither secret appears in what the terminal showed.
-        #expect(!session.transcript.contains(Self.pin))
+        for text in terminal.shown {
+            #expect(session.transcript.contains(text), "\(text) in \(session.transcript)")
+        }
+        // Echo was off: neither secret appears in what the terminal showed, in either width.
+        #expect(!session.transcript.contains(Self.pin) && !session.transcript.contains(Self.fullWidth(Self.pin)))
         #expect(!session.transcript.contains(Self.password))
 
         let lastLine = try #require(
@@ -118,8 +194,8 @@ struct RegisterEndToEndTests {
         let again = try await blocking {
             try card.whileInserted {
                 try onTerminal(
-                    arguments.filter { $0 != "--apply" && $0 != "PAYA" } + ["--pin-fd", "0"],
-                    answering: [["Insert your My Number card", Self.pin]], database: database)
+                    arguments.filter { $0 != "--apply" && $0 != "PAYA" } + ["--pin-fd", "0"], lang: terminal.lang,
+                    answering: [[terminal.firstLine, Self.pin]], database: database)
             }
         }.get()
         #expect(again.status == 0, "\(again.transcript)")
@@ -127,6 +203,31 @@ struct RegisterEndToEndTests {
         #expect(again.transcript.contains(Self.pin))
         #expect(again.transcript.contains("\"status\":\"existing\""))
         #expect(again.transcript.contains("\"mykey_id\":\"\(myKey)\""))
+        let againLine = try #require(again.transcript.split(whereSeparator: \.isNewline).last { $0.hasPrefix("{") })
+        return Registration(
+            first: session, again: again, created: result,
+            existing: try JSONDecoder().decode([String: String].self, from: Data(againLine.utf8)))
+    }
+
+    /// A line of the operators' log (swift-log's text or JSON form), which stays English in every language.
+    static func isLogLine(_ line: Substring) -> Bool {
+        line.hasPrefix("{\"") && line.contains("\"level\"") || line.contains(" trace ") || line.contains(" debug ")
+            || line.contains(" info ") || line.contains(" notice ")
+    }
+
+    /// Three or more English words of lowercase letters in a row: an English sentence (IDs and codes are upper
+    /// case, numbers and JSON are not words).
+    static func hasEnglishPhrase(_ line: Substring) -> Bool {
+        var run = 0
+        for word in line.split(whereSeparator: { $0 == " " || $0 == "," || $0 == ";" || $0 == "." }) {
+            if word.count > 1 && word.allSatisfy({ $0.isASCII && $0.isLowercase }) {
+                run += 1
+                if run >= 3 { return true }
+            } else {
+                run = 0
+            }
+        }
+        return false
     }
 
     @Test func noCardTimesOutAndMissingTrustAnchorsAreNamed() async throws {
@@ -149,6 +250,12 @@ struct RegisterEndToEndTests {
         #expect(noCard.status == 1)
         #expect(noCard.stderr.contains("Insert your My Number card"), "\(noCard.stderr)")
         #expect(noCard.stderr.contains("no card was presented within 1 s"), "\(noCard.stderr)")
+        let japanese = try Binary.run(
+            base + ["--trust-anchor", pki.ca.certificateFile.path], database: database,
+            environment: ["LANG": "ja_JP.UTF-8"])
+        #expect(japanese.status == noCard.status && japanese.stdout == noCard.stdout)
+        #expect(japanese.stderr.contains("マイナンバーカードを"), "\(japanese.stderr)")
+        #expect(japanese.stderr.contains("mynapoint: エラー: 1秒以内にカードがセットされませんでした"), "\(japanese.stderr)")
         let noAnchor = try Binary.run(
             base + ["--config", "/nonexistent/mynapoint.json"], database: database,
             environment: ["MYNAPOINT_CONFIG": ""])

@@ -76,6 +76,40 @@ import Testing
             try connection.query("SELECT count(*) FROM audit_log WHERE action = 'campaign.record'")[0, 0].int() == 1)
     }
 
+    /// A resident who logs in with a MyKey ID and a wrong password reads why in their language; the exit status
+    /// and standard output do not change with it.
+    @Test func aWrongPasswordIsToldInTheResidentsLanguage() throws {
+        let database = try TemporaryDatabase.create(prefix: "e2e_holder_lang")
+        defer { database.drop() }
+        try #require(try Binary.run(["migrate"], database: database).status == 0)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-password-\(UUID())")
+        try Data("Wrong-Password-1\n".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        // The password on descriptor 3, as a password manager or a script would give it.
+        let launcher = ["/bin/sh", "-c", "exec \"$@\" 3<\"$MYNAPOINT_TEST_PASSWORD_FILE\"", "sh"]
+        let arguments = ["apply", "PAYA", "--mykey", "AB12CD34", "--password-fd", "3"]
+        var outcomes: [String: Binary.Outcome] = [:]
+        for lang in ["C.UTF-8", "ja_JP.UTF-8"] {
+            outcomes[lang] = try Binary.run(
+                arguments, database: database,
+                environment: ["LANG": lang, "MYNAPOINT_TEST_PASSWORD_FILE": file.path], launcher: launcher)
+        }
+        let english = try #require(outcomes["C.UTF-8"])
+        let japanese = try #require(outcomes["ja_JP.UTF-8"])
+        #expect(english.status == 1 && japanese.status == 1)
+        #expect(english.stdout == japanese.stdout)
+        #expect(
+            english.stderr
+                == "mynapoint: error: MyKey ID or password is wrong (or no password is set: log in with the card)\n")
+        #expect(
+            japanese.stderr == "mynapoint: エラー: マイキーIDまたはパスワードが違います（パスワードを設定していない場合は、カードでログインしてください）\n")
+        // A full-width MyKey ID, as a Japanese input method types it, is the same ID.
+        let byLang = try Binary.run(
+            ["apply", "PAYA", "--mykey", "ＡＢ１２ＣＤ３４", "--password-fd", "3", "--lang", "ja"], database: database,
+            environment: ["MYNAPOINT_TEST_PASSWORD_FILE": file.path], launcher: launcher)
+        #expect(byLang.stderr == japanese.stderr && byLang.status == 1)
+    }
+
     /// A user id without a password-database entry is named by its number (containers run with arbitrary ids).
     @Test(.enabled(if: geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
     func aUserIDWithoutAnEntryIsNamedByItsNumber() throws {
