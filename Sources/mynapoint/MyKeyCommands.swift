@@ -240,8 +240,7 @@ struct CRLCommand: ParsableCommand {
             name: .customLong("trust-anchor"),
             help: "A PEM file of trusted CA certificates (repeatable; default: trust_anchors of the configuration).")
         var trustAnchors: [String] = []
-        @Option(help: "Configuration file (default: $MYNAPOINT_CONFIG, then Config/mynapoint.json).") var config:
-            String?
+        @Option(help: Configuration.optionHelp) var config: String?
 
         func run() throws {
             try RegistrationSupport.run("crl import") {
@@ -269,8 +268,7 @@ struct CRLCommand: ParsableCommand {
 struct IssuerOptions: ParsableArguments {
     @Option(help: "The issuer name of the certificates (default: registry.certificate_issuer of the configuration).")
     var issuer: String?
-    @Option(help: "Configuration file (default: $MYNAPOINT_CONFIG, then /etc/mynapoint/mynapoint.json).") var config:
-        String?
+    @Option(help: Configuration.optionHelp) var config: String?
 
     /// The issuer given, or the configuration's, or the JPKI user-authentication CA's name.
     func resolved() throws -> String {
