@@ -55,8 +55,7 @@ public struct ControlFile: Sendable, Equatable {
         }
         guard case .integer(let records) = values["records"]!, case .integer(let amountTotal) = values["amount_total"]!
         else {
-            return .failure(
-                .init(.controlNotIntegers))
+            return .failure(.init(.controlNotIntegers))
         }
         guard formatTag == format else {
             return .failure(.init(.controlFormat(format: format)))
@@ -140,8 +139,7 @@ public struct ResultControl: Sendable, Equatable {
             case .integer(let records)? = values["records"], case .integer(let granted)? = values["granted_records"],
             case .integer(let points)? = values["points_total"]
         else {
-            return .failure(
-                .init(.resultControlIncomplete))
+            return .failure(.init(.resultControlIncomplete))
         }
         return .success(
             ResultControl(file: file, sha256: sha256, records: records, grantedRecords: granted, pointsTotal: points))

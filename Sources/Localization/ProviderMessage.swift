@@ -108,6 +108,10 @@ public indirect enum ProviderMessage: LocalizedMessage, Equatable {
     case checkIgnored(names: String)
     /// `check`'s total line.
     case checkTotal(files: Int, accepted: Int, quarantined: Int, waiting: Int)
+    /// `pack`'s line for a pair it wrote.
+    case packWrote(data: String, control: String, records: Int, amountTotal: Int)
+    /// `pack`'s words before `check`'s verdict on a pair it refused.
+    case packRefused
 
     /// What an entry found instead of a regular file is (`EntryKind`'s words).
     public enum Entry: Sendable, Equatable, CaseIterable {
@@ -142,6 +146,7 @@ public indirect enum ProviderMessage: LocalizedMessage, Equatable {
         case fieldCountAdvice, recordIDAdvice, individualNumberAdvice, myKeyIDAdvice, kindAdvice, occurredAtAdvice
         case malformedAdvice
         case checkAccepted, checkProblem, checkMore, checkQuarantined, checkWaiting, checkIgnored, checkTotal
+        case packWrote, packRefused
     }
 
     /// The message's kind.
@@ -197,6 +202,8 @@ public indirect enum ProviderMessage: LocalizedMessage, Equatable {
         case .checkWaiting: .checkWaiting
         case .checkIgnored: .checkIgnored
         case .checkTotal: .checkTotal
+        case .packWrote: .packWrote
+        case .packRefused: .packRefused
         }
     }
 }

@@ -178,7 +178,7 @@ final class Intake {
     }
 
     /// The `BAD_NAME` reason, shared with `pack`, which refuses the same names before writing anything.
-    static func badNameMessage(_ file: ProviderFile) -> ProviderMessage { .badName(file: file.name) }
+    static func badNameReason(_ file: ProviderFile) -> ProviderMessage { .badName(file: file.name) }
 
     /// Runs the file-level checks in order and, when they pass, parses every line.
     ///
@@ -192,7 +192,7 @@ final class Intake {
         let dataPath = EntryPath(folder: inbox, name: file.dataEntry)
         guard let provider = file.provider else {
             try hashRegularHalves(of: file, inbox: inbox, into: &intake)
-            return intake.quarantined(.badName, Self.badNameMessage(file))
+            return intake.quarantined(.badName, Self.badNameReason(file))
         }
         if file.dataKind != .regular || file.controlKind != .regular {
             // The half that is there and is not a regular file (the other may be missing).

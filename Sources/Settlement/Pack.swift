@@ -48,7 +48,7 @@ public enum Pack {
             // Refused before anything is written: such a name could even point outside the folder.
             var refused = PreflightFile(waiting: name, language: options.providerLanguage)
             refused.verdict = .quarantine
-            refused.quarantine = Quarantine(code: .badName, reason: Intake.badNameMessage(file))
+            refused.quarantine = Quarantine(code: .badName, reason: Intake.badNameReason(file))
             return .refused(refused)
         }
         for existing in [file.dataEntry, file.controlEntry] {

@@ -230,14 +230,16 @@ struct PackCommand: ParsableCommand {
         }
         switch outcome {
         case .refused(let verdict):
+            let refused = ProviderMessage.packRefused.text(options.providerLanguage)
             FileHandle.standardError.write(
-                Data(
-                    ("mynapoint: refused, nothing was written: "
-                        + Check.text(verdict, language: options.providerLanguage)).utf8))
+                Data(("mynapoint: \(refused): " + Check.text(verdict, language: options.providerLanguage)).utf8))
             throw ExitCode(3)
         case .packed(let control, let verdict):
             let stem = String(name.dropLast(".csv.zst".count))
-            print("wrote \(out)/\(name) and \(out)/\(stem).ctl: \(control.records) records, \(control.amountTotal) yen")
+            let wrote = ProviderMessage.packWrote(
+                data: "\(out)/\(name)", control: "\(out)/\(stem).ctl", records: control.records,
+                amountTotal: control.amountTotal)
+            print(wrote.text(options.providerLanguage))
             print(Check.text(verdict, language: options.providerLanguage), terminator: "")
         }
     }

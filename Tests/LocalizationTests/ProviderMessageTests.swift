@@ -64,6 +64,10 @@ import Testing
             .checkWaiting(file: file, reason: .waitingForControl(file: file)),
             .checkIgnored(names: "notes.txt, P0001_20201001_0001.csv"),
             .checkTotal(files: 4, accepted: 1, quarantined: 2, waiting: 1),
+            .packWrote(
+                data: "./P0001_20210105_0001.csv.zst", control: "./P0001_20210105_0001.ctl", records: 9,
+                amountTotal: 62480),
+            .packRefused,
         ]
             + ProviderMessage.Entry.allCases.map { .entry($0) }
             + ProviderMessage.Entry.allCases.map { .notAFile(name: control, entry: $0) }
@@ -86,7 +90,8 @@ import Testing
             .entry, .controlTooLarge, .controlNamesOther, .controlNotJSON, .controlForeignField, .controlRepeatedField,
             .controlMissingField, .controlNotStrings, .controlNotIntegers, .controlFormat, .controlDigest,
             .controlNegative, .resultControlNotJSON, .resultControlFormat, .resultControlIncomplete, .checkAccepted,
-            .checkMore, .checkTotal, .checkIgnored, .checkProblem, .checkQuarantined, .checkWaiting,
+            .checkMore, .checkTotal, .checkIgnored, .checkProblem, .checkQuarantined, .checkWaiting, .packWrote,
+            .packRefused,
         ]
         for sample in Self.samples where !parts.contains(sample.key) {
             let text = sample.japanese

@@ -84,6 +84,9 @@ extension ProviderMessage {
         case .checkIgnored(let names): "left alone (named like no drop file): \(names)"
         case .checkTotal(let files, let accepted, let quarantined, let waiting):
             "\(files) file(s): \(accepted) accept, \(quarantined) quarantine, \(waiting) waiting"
+        case .packWrote(let data, let control, let records, let amountTotal):
+            "wrote \(data) and \(control): \(records) records, \(amountTotal) yen"
+        case .packRefused: "refused, nothing was written"
         }
     }
 

@@ -86,6 +86,9 @@ extension ProviderMessage {
         case .checkIgnored(let names): "対象外として残すもの（ドロップファイルの名前ではありません）: \(names)"
         case .checkTotal(let files, let accepted, let quarantined, let waiting):
             "\(files) ファイル: 受理 \(accepted)、隔離 \(quarantined)、待機中 \(waiting)"
+        case .packWrote(let data, let control, let records, let amountTotal):
+            "\(data) と \(control) を書き出しました: \(records) 件、\(amountTotal) 円"
+        case .packRefused: "拒否しました。何も書き出していません"
         }
     }
 
