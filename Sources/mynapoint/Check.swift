@@ -56,6 +56,8 @@ struct Check: ParsableCommand {
             compression, limits, header, control totals, every field's form, duplicates within the files given (in
             name order, as one run), the campaign window. Not known here: UNKNOWN_PROVIDER, NAME_REUSED,
             ALREADY_SETTLED, duplicates of earlier runs, and the reasons that need the registry.
+            The explanations are in the language --lang names, else the configuration's provider_language (default
+            ja); --format json is the same in every language.
             Exit codes: 0 every file would be settled; 3 some file would be quarantined or is waiting; 64 usage.
             """)
 

@@ -48,13 +48,13 @@ final class SettlementFixture {
     }
 
     @discardableResult
-    func settle(dryRun: Bool = false) throws -> RunSummary {
+    func settle(dryRun: Bool = false, logger given: Logger? = nil) throws -> RunSummary {
         var options = SettlementOptions(folders: folders, campaign: campaign, workers: workers)
         options.dryRun = dryRun
         options.providerLanguage = providerLanguage
         var logger = Logger(label: "test")
         logger.logLevel = .error
-        return try SettlementRun.run(ledger: ledger, options: options, logger: logger)
+        return try SettlementRun.run(ledger: ledger, options: options, logger: given ?? logger)
     }
 
     func points(_ myKey: String) throws -> Int? { try ledger.holder(myKey: MyKeyID(myKey)!)?.points }
