@@ -51,7 +51,7 @@ let package = Package(
         // The languages mynapoint speaks to people in, and their message catalogues.
         .target(name: "Localization", swiftSettings: swiftSettings),
         // The drop's file formats: entry names as bytes, provider file names, control and result control files.
-        .target(name: "DropFormat", dependencies: ["Rules", "Crypto"], swiftSettings: swiftSettings),
+        .target(name: "DropFormat", dependencies: ["Localization", "Rules", "Crypto"], swiftSettings: swiftSettings),
         .target(
             name: "Ledger",
             dependencies: ["Postgres", "Rules", "Crypto", .product(name: "Logging", package: "swift-log")],
@@ -60,7 +60,8 @@ let package = Package(
         .target(
             name: "Settlement",
             dependencies: [
-                "DropFormat", "Ledger", "Rules", "Zstd", "Crypto", .product(name: "Logging", package: "swift-log"),
+                "DropFormat", "Ledger", "Localization", "Rules", "Zstd", "Crypto",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: swiftSettings
@@ -103,11 +104,13 @@ let package = Package(
         .testTarget(
             name: "SettlementCoreTests",
             dependencies: [
-                "DropFormat", "Settlement", "Rules", .product(name: "PropertyBased", package: "swift-property-based"),
+                "DropFormat", "Localization", "Settlement", "Rules",
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "DropFormatTests", dependencies: ["DropFormat"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DropFormatTests", dependencies: ["DropFormat", "Localization"], swiftSettings: swiftSettings),
         .testTarget(name: "LocalizationTests", dependencies: ["Localization"], swiftSettings: swiftSettings),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd", "TestSupport"], swiftSettings: swiftSettings),
@@ -121,7 +124,8 @@ let package = Package(
         .testTarget(
             name: "SettlementTests",
             dependencies: [
-                "DropFormat", "Settlement", "Ledger", "Registry", "Rules", "Zstd", "Generator", "TestSupport",
+                "DropFormat", "Localization", "Settlement", "Ledger", "Registry", "Rules", "Zstd", "Generator",
+                "TestSupport",
             ],
             swiftSettings: swiftSettings
         ),

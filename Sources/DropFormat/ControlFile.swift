@@ -1,3 +1,5 @@
+public import Localization
+
 /// A data file's control file (settlement spec §3.2).
 public struct ControlFile: Sendable, Equatable {
     /// The format tag every control file carries.
@@ -32,46 +34,40 @@ public struct ControlFile: Sendable, Equatable {
         do {
             members = try FlatJSON.parseObject(bytes)
         } catch {
-            return .failure(.init(message: "the control file is not valid JSON (\(error.reason))"))
+            return .failure(.init(.controlNotJSON(detail: error.reason)))
         }
         var values: [String: FlatJSON.Value] = [:]
         for (key, value) in members {
             guard keys.contains(key) else {
-                return .failure(
-                    .init(
-                        message: "the control file has a field \"\(EntryName(key).display)\" that does not belong there"
-                    ))
+                return .failure(.init(.controlForeignField(field: EntryName(key).display)))
             }
             guard values.updateValue(value, forKey: key) == nil else {
-                return .failure(.init(message: "the control file has the field \"\(key)\" more than once"))
+                return .failure(.init(.controlRepeatedField(field: key)))
             }
         }
         for key in ["format", "file", "sha256", "records", "amount_total"] where values[key] == nil {
-            return .failure(.init(message: "the control file has no \"\(key)\" field"))
+            return .failure(.init(.controlMissingField(field: key)))
         }
         guard case .string(let formatTag) = values["format"]!, case .string(let file) = values["file"]!,
             case .string(let sha256) = values["sha256"]!
         else {
-            return .failure(.init(message: "the control file's format, file and sha256 must be JSON strings"))
+            return .failure(.init(.controlNotStrings))
         }
         guard case .integer(let records) = values["records"]!, case .integer(let amountTotal) = values["amount_total"]!
         else {
-            return .failure(
-                .init(
-                    message:
-                        "the control file's records and amount_total must be JSON integers (no fraction, no exponent)"))
+            return .failure(.init(.controlNotIntegers))
         }
         guard formatTag == format else {
-            return .failure(.init(message: "the control file's format is not \"\(format)\""))
+            return .failure(.init(.controlFormat(format: format)))
         }
         let hex = sha256.utf8
         guard hex.count == 64,
             hex.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x66) })
         else {
-            return .failure(.init(message: "the control file's sha256 is not 64 hex digits"))
+            return .failure(.init(.controlDigest))
         }
         guard records >= 0, amountTotal >= 0 else {
-            return .failure(.init(message: "the control file's records and amount_total must not be negative"))
+            return .failure(.init(.controlNegative))
         }
         return .success(ControlFile(file: file, sha256: sha256, records: records, amountTotal: amountTotal))
     }
@@ -85,8 +81,14 @@ public struct ControlFile: Sendable, Equatable {
 
 /// Why a control file cannot be used.
 public struct ControlFileError: Error, Sendable, Equatable {
-    /// One sentence for the provider.
-    public var message: String
+    /// What is wrong, in words for the provider in any language.
+    public var reason: ProviderMessage
+
+    /// An error for `reason`.
+    public init(_ reason: ProviderMessage) { self.reason = reason }
+
+    /// One sentence in English (for `verify` and the operator's logs).
+    public var message: String { reason.english }
 }
 
 /// A result file's control file (settlement spec §6): what the run wrote, for the provider to check the result
@@ -127,21 +129,17 @@ public struct ResultControl: Sendable, Equatable {
         do {
             members = try FlatJSON.parseObject(bytes)
         } catch {
-            return .failure(.init(message: "the result control file is not valid JSON (\(error.reason))"))
+            return .failure(.init(.resultControlNotJSON(detail: error.reason)))
         }
         let values = Dictionary(members, uniquingKeysWith: { first, _ in first })
         guard case .string(let tag)? = values["format"], tag == format else {
-            return .failure(.init(message: "the result control file's format is not \"\(format)\""))
+            return .failure(.init(.resultControlFormat(format: format)))
         }
         guard case .string(let file)? = values["file"], case .string(let sha256)? = values["sha256"],
             case .integer(let records)? = values["records"], case .integer(let granted)? = values["granted_records"],
             case .integer(let points)? = values["points_total"]
         else {
-            return .failure(
-                .init(
-                    message:
-                        "the result control file lacks one of file, sha256, records, granted_records and points_total"
-                ))
+            return .failure(.init(.resultControlIncomplete))
         }
         return .success(
             ResultControl(file: file, sha256: sha256, records: records, grantedRecords: granted, pointsTotal: points))

@@ -1,3 +1,5 @@
+public import Localization
+
 /// What an entry is, from `lstat` (nothing is followed or opened).
 public enum EntryKind: Sendable, Equatable {
     /// A regular file with one name.
@@ -17,17 +19,20 @@ public enum EntryKind: Sendable, Equatable {
     /// Nothing by that name.
     case missing
 
-    /// Words for a provider: what was found instead of a file.
-    public var description: String {
+    /// Words for a provider in English: what was found instead of a file.
+    public var description: String { ProviderMessage.entry(entry).english }
+
+    /// The entry kind in the provider messages' terms.
+    public var entry: ProviderMessage.Entry {
         switch self {
-        case .regular: "a regular file"
-        case .hardLink: "a file with other names (a hard link)"
-        case .symbolicLink: "a symbolic link"
-        case .directory: "a directory"
-        case .fifo: "a FIFO (named pipe)"
-        case .socket: "a socket"
-        case .device: "a device"
-        case .missing: "missing"
+        case .regular: .regular
+        case .hardLink: .hardLink
+        case .symbolicLink: .symbolicLink
+        case .directory: .directory
+        case .fifo: .fifo
+        case .socket: .socket
+        case .device: .device
+        case .missing: .missing
         }
     }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import DropFormat
+import Localization
 
 /// Limits on what one file and one run may hold (settlement spec §11.2).
 public struct Limits: Sendable, Equatable, Codable {
@@ -48,8 +49,8 @@ public struct Limits: Sendable, Equatable, Codable {
 enum ControlRead: Sendable {
     /// Parsed; `sha256` is the control file's own digest (to deliver by content).
     case parsed(ControlFile, sha256: [UInt8])
-    /// Read but unusable: the sentence for `BAD_CONTROL`.
-    case invalid(String, sha256: [UInt8])
+    /// Read but unusable: what is wrong, for `BAD_CONTROL`.
+    case invalid(ProviderMessage, sha256: [UInt8])
     /// Not a regular file after all (or a hard link): never read.
     case notAFile(EntryKind, hardLink: Bool)
     /// Gone since the inbox was read.
@@ -128,14 +129,14 @@ struct Admission {
     /// Reads and parses an opened control file of at most ``maxControlBytes`` bytes.
     private static func read(_ opened: borrowing OpenedFile, name: String) throws(FileOperationError) -> ControlRead {
         guard let bytes = try opened.readAll(limit: maxControlBytes) else {
-            return .invalid("the control file is larger than 64 KiB", sha256: try opened.sha256())
+            return .invalid(.controlTooLarge, sha256: try opened.sha256())
         }
         let digest = SHA256.hash(bytes)
         switch ControlFile.parse(bytes) {
         case .success(let control) where control.file != name:
-            return .invalid("the control file names \(EntryName(control.file).display), not \(name)", sha256: digest)
+            return .invalid(.controlNamesOther(named: EntryName(control.file).display, expected: name), sha256: digest)
         case .success(let control): return .parsed(control, sha256: digest)
-        case .failure(let error): return .invalid(error.message, sha256: digest)
+        case .failure(let error): return .invalid(error.reason, sha256: digest)
         }
     }
 }

@@ -2,6 +2,7 @@ import Crypto
 import DropFormat
 import Foundation
 import Ledger
+public import Localization
 import Rules
 import Zstd
 
@@ -23,10 +24,20 @@ public enum QuarantineCode: String, Sendable, CaseIterable, Codable {
 public struct Quarantine: Sendable, Equatable {
     /// The §3.4 code.
     public var code: QuarantineCode
-    /// What is wrong and what to do, for the provider.
-    public var message: String
+    /// What is wrong and what to do, for the provider in any language.
+    public var reason: ProviderMessage
     /// The line of the data file concerned, when there is one.
     public var line: Int?
+
+    /// A verdict with its code, reason and line.
+    public init(code: QuarantineCode, reason: ProviderMessage, line: Int? = nil) {
+        self.code = code
+        self.reason = reason
+        self.line = line
+    }
+
+    /// What is wrong and what to do, in `language`.
+    public func message(_ language: Language) -> String { reason.text(language) }
 }
 
 /// One data line after intake: 40 bytes, no references, so a run's millions of lines cost no allocations.
@@ -166,10 +177,8 @@ final class Intake {
         self.mode = mode
     }
 
-    /// The `BAD_NAME` sentence, shared with `pack`, which refuses the same names before writing anything.
-    static func badNameMessage(_ file: ProviderFile) -> String {
-        "the file name \(file.name) is not {provider_id}_{YYYYMMDD}_{seq}.csv.zst with a real date (2000–2099) and a 4-digit sequence; rename it and send it again"
-    }
+    /// The `BAD_NAME` reason, shared with `pack`, which refuses the same names before writing anything.
+    static func badNameReason(_ file: ProviderFile) -> ProviderMessage { .badName(file: file.name) }
 
     /// Runs the file-level checks in order and, when they pass, parses every line.
     ///
@@ -183,7 +192,7 @@ final class Intake {
         let dataPath = EntryPath(folder: inbox, name: file.dataEntry)
         guard let provider = file.provider else {
             try hashRegularHalves(of: file, inbox: inbox, into: &intake)
-            return intake.quarantined(.badName, Self.badNameMessage(file))
+            return intake.quarantined(.badName, Self.badNameReason(file))
         }
         if file.dataKind != .regular || file.controlKind != .regular {
             // The half that is there and is not a regular file (the other may be missing).
@@ -194,9 +203,7 @@ final class Intake {
         }
         guard let providerIndex = snapshot.providerIndex(provider) else {
             try hashIfRegular(dataPath, into: &intake)
-            return intake.quarantined(
-                .unknownProvider,
-                "provider \(provider) is not registered; register it (registry import) before its files are settled")
+            return intake.quarantined(.unknownProvider, .unknownProvider(provider: "\(provider)"))
         }
         intake.providerIndex = providerIndex
         let control: ControlFile
@@ -205,9 +212,9 @@ final class Intake {
             try hashIfRegular(dataPath, into: &intake)
             return intake.notAFile(file.controlName, kind, hardLink: hardLink)
         case .missing, .unread: return intake.vanished()
-        case .invalid(let message, _):
+        case .invalid(let problem, _):
             try hashIfRegular(dataPath, into: &intake)
-            return intake.quarantined(.badControl, "\(file.controlName): \(message); send a corrected control file")
+            return intake.quarantined(.badControl, .badControl(control: file.controlName, problem: problem))
         case .parsed(let parsed, _): control = parsed
         }
         intake.control = control
@@ -238,35 +245,21 @@ final class Intake {
             decompression = try decompress(opened, scan: &scan, intake: &intake)
         }
         let digest = intake.sha256.hexString
-        var verdict: (QuarantineCode, String, Int?)?
+        var verdict: (QuarantineCode, ProviderMessage, Int?)?
         if digest != control.sha256 {
             verdict = (
-                .checksumMismatch,
-                "the SHA-256 of \(file.name) is \(digest), the control file says \(control.sha256); upload the file again (it may be incomplete), control file last",
-                nil
+                .checksumMismatch, .checksumMismatch(file: file.name, digest: digest, declared: control.sha256), nil
             )
         } else if let previousDigest {
             if previousDigest == intake.sha256 {
                 intake.verdict = .alreadySettled
                 return intake
             }
-            verdict = (
-                .nameReused,
-                "a file named \(file.name) with other content was settled before; send new records under a new sequence number",
-                nil
-            )
+            verdict = (.nameReused, .nameReused(file: file.name), nil)
         } else if control.records > limits.maxFileRecords {
-            verdict = (
-                .tooLarge,
-                "the control file declares \(control.records) records, more than the \(limits.maxFileRecords) one file may hold; split the records over several files",
-                nil
-            )
+            verdict = (.tooLarge, .declaresTooMany(records: control.records, limit: limits.maxFileRecords), nil)
         } else if case .invalid(let error) = decompression {
-            verdict = (
-                .badCompression,
-                "\(file.name) is not a complete, valid zstd stream (\(error.message)); compress it again with zstd and resend",
-                nil
-            )
+            verdict = (.badCompression, .badCompression(file: file.name, detail: error.message), nil)
         } else {
             verdict = Self.verdict(stop: decompression.stop, scan: scan, control: control, file: file, limits: limits)
         }
@@ -370,60 +363,34 @@ final class Intake {
     /// The verdict on what was read, from `TOO_LARGE` on (settlement spec §3.4, §11.2), or nil to settle.
     static func verdict(
         stop: IntakeStop?, scan: LineState, control: ControlFile, file: ProviderFile, limits: Limits
-    ) -> (QuarantineCode, String, Int?)? {
+    ) -> (QuarantineCode, ProviderMessage, Int?)? {
         switch stop {
         case .lineTooLong(let line):
-            return (
-                .tooLarge,
-                "line \(line) of \(file.name) is longer than \(limits.maxLineBytes) bytes; no valid record is that long — correct the line and resend the file",
-                line
-            )
+            return (.tooLarge, .lineTooLong(file: file.name, line: line, limit: limits.maxLineBytes), line)
         case .fileTooLarge:
-            return (
-                .tooLarge,
-                "\(file.name) decompresses to more than \(limits.maxFileBytes) bytes; split the records over several files",
-                nil
-            )
+            return (.tooLarge, .decompressesTooLarge(file: file.name, limit: limits.maxFileBytes), nil)
         case .tooManyLines(let line):
-            return (
-                .tooLarge,
-                "\(file.name) has more than \(limits.maxFileRecords) data lines (line \(line) is beyond); split the records over several files",
-                line
-            )
+            return (.tooLarge, .tooManyLines(file: file.name, limit: limits.maxFileRecords, line: line), line)
         case .beyondDeclared, nil: break
         }
         if !scan.headerSeen || scan.badHeader {
-            return (
-                .badHeader,
-                "the first line of \(file.name) must be exactly record_id,mykey_id,kind,amount_yen,occurred_at", 1
-            )
+            return (.badHeader, .badHeader(file: file.name), 1)
         }
         if let badAmountLine = scan.firstBadAmountLine {
-            return (
-                .controlMismatch,
-                "line \(badAmountLine) has an amount_yen that is not a whole number of yen from 1 to 999999999; correct it and resend the file",
-                badAmountLine
-            )
+            return (.controlMismatch, .badAmount(line: badAmountLine), badAmountLine)
         }
         if case .beyondDeclared(let line) = stop {
-            return (
-                .controlMismatch,
-                "\(file.name) has more data lines than the \(control.records) its control file declares (line \(line) is the first beyond); resend a matching pair",
-                line
-            )
+            return (.controlMismatch, .beyondDeclared(file: file.name, declared: control.records, line: line), line)
         }
         if scan.dataLines != control.records {
             return (
-                .controlMismatch,
-                "\(file.name) has \(scan.dataLines) data lines, the control file says \(control.records); resend a matching pair",
-                nil
+                .controlMismatch, .lineCount(file: file.name, lines: scan.dataLines, declared: control.records), nil
             )
         }
         if scan.amountTotal != control.amountTotal {
             return (
                 .controlMismatch,
-                "the amounts of \(file.name) add up to \(scan.amountTotal) yen, the control file says \(control.amountTotal); resend a matching pair",
-                nil
+                .amountTotal(file: file.name, total: scan.amountTotal, declared: control.amountTotal), nil
             )
         }
         return nil
@@ -589,9 +556,9 @@ extension ZstdError {
 
 extension FileIntake {
     /// This intake, quarantined with `code`: nothing of the file is kept but its digests.
-    fileprivate func quarantined(_ code: QuarantineCode, _ message: String, line: Int? = nil) -> FileIntake {
+    fileprivate func quarantined(_ code: QuarantineCode, _ reason: ProviderMessage, line: Int? = nil) -> FileIntake {
         var copy = self
-        copy.verdict = .quarantine(Quarantine(code: code, message: message, line: line))
+        copy.verdict = .quarantine(Quarantine(code: code, reason: reason, line: line))
         copy.records = []
         copy.recordIDs = []
         copy.lines = []
@@ -601,11 +568,7 @@ extension FileIntake {
 
     /// Quarantined `NOT_A_FILE`: `name` was never opened, followed or hashed.
     fileprivate func notAFile(_ name: String, _ kind: EntryKind, hardLink: Bool) -> FileIntake {
-        let what = hardLink ? "a file with other names (a hard link)" : kind.description
-        return quarantined(
-            .notAFile,
-            "\(name) is \(what), not a regular file, so nothing was read from it; upload the file itself under a temporary name and rename it, control file last"
-        )
+        quarantined(.notAFile, .notAFile(name: name, entry: hardLink ? .hardLink : kind.entry))
     }
 
     /// The file went away during the run; it is decided by a later run.

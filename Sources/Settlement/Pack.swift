@@ -46,9 +46,9 @@ public enum Pack {
         let file = ProviderFile(name: name)
         guard file.hasValidName, name.hasSuffix(ProviderFile.dataSuffix) else {
             // Refused before anything is written: such a name could even point outside the folder.
-            var refused = PreflightFile(waiting: name)
+            var refused = PreflightFile(waiting: name, language: options.providerLanguage)
             refused.verdict = .quarantine
-            refused.quarantine = Quarantine(code: .badName, message: Intake.badNameMessage(file), line: nil)
+            refused.quarantine = Quarantine(code: .badName, reason: Intake.badNameReason(file))
             return .refused(refused)
         }
         for existing in [file.dataEntry, file.controlEntry] {

@@ -1,6 +1,7 @@
 import DropFormat
 import Foundation
 import Ledger
+public import Localization
 public import Rules
 import SystemPackage
 
@@ -21,6 +22,8 @@ public enum Preflight {
         public var workers = 1
         /// Line problems kept per file, first in line order.
         public var maxProblems = 10
+        /// The language of the explanations and advice (the configuration's `provider_language`, or `--lang`).
+        public var providerLanguage = Language.ja
 
         /// Options for the campaign and limits `settle` would use.
         public init(campaign: Campaign, limits: Limits = Limits()) {
@@ -50,7 +53,7 @@ public enum Preflight {
         for target in try targets(paths) {
             let drop = try Drop.scan(inbox: target.folder, stems: target.stems)
             report.ignored += drop.ignored
-            report.files += drop.waiting.map { PreflightFile(waiting: $0) }
+            report.files += drop.waiting.map { PreflightFile(waiting: $0, language: options.providerLanguage) }
             let admission = try Admission.admit(drop, inbox: target.folder, limits: limits)
             admitted += admission.admitted.map { (target.folder, $0) }
         }
@@ -58,7 +61,10 @@ public enum Preflight {
         admitted.sort { $0.file.file.dataEntry < $1.file.file.dataEntry }
         var intakes = try read(admitted, options: options, limits: limits)
         Settle.markDuplicates(&intakes, earlier: [], workers: options.workers)
-        report.files += intakes.map { PreflightFile($0, campaign: options.campaign, maxProblems: options.maxProblems) }
+        report.files += intakes.map {
+            PreflightFile(
+                $0, campaign: options.campaign, maxProblems: options.maxProblems, language: options.providerLanguage)
+        }
         report.files.sort { $0.file.utf8.lexicographicallyPrecedes($1.file.utf8) }
         return report
     }
@@ -197,16 +203,20 @@ public struct PreflightFile: Sendable {
     public var reasons: [Reason: Int] = [:]
     /// The first lines with one of those reasons, in line order.
     public var problems: [LineProblem] = []
+    /// The language of ``message`` and of the problems' advice.
+    public var language: Language
 
     /// A file that waits for its other half.
-    init(waiting name: String) {
+    init(waiting name: String, language: Language) {
         file = name
         verdict = .waiting
+        self.language = language
     }
 
     /// The verdict on what intake made of a file.
-    init(_ intake: FileIntake, campaign: Campaign, maxProblems: Int) {
+    init(_ intake: FileIntake, campaign: Campaign, maxProblems: Int, language: Language) {
         file = intake.file.name
+        self.language = language
         switch intake.verdict {
         case .quarantine(let quarantine):
             verdict = .quarantine
@@ -223,23 +233,24 @@ public struct PreflightFile: Sendable {
                     problems.append(
                         LineProblem(
                             reason: reason, line: Int(intake.lines[index]), record: index + 1,
-                            fault: intake.malformedFields[index], campaign: campaign))
+                            fault: intake.malformedFields[index], campaign: campaign, language: language))
                 }
             }
         }
     }
 
-    /// One sentence for the provider on a file that is not accepted; nil when it is.
-    public var message: String? {
+    /// Why a file is not accepted, in any language; nil when it is.
+    public var explanation: ProviderMessage? {
         switch verdict {
         case .accept: nil
-        case .quarantine: quarantine?.message
+        case .quarantine: quarantine?.reason
         case .waiting:
-            file.hasSuffix(ProviderFile.controlSuffix)
-                ? "the data file of \(file) is not there; settle leaves the control file until it arrives (upload the data file first, control file last)"
-                : "\(file) has no control file yet; settle leaves it until the control file arrives (upload it last)"
+            file.hasSuffix(ProviderFile.controlSuffix) ? .waitingForData(control: file) : .waitingForControl(file: file)
         }
     }
+
+    /// One sentence for the provider on a file that is not accepted, in ``language``; nil when it is.
+    public var message: String? { explanation?.text(language) }
 }
 
 /// A data line that would be rejected, with what to do about it.
@@ -254,24 +265,29 @@ public struct LineProblem: Sendable, Equatable {
     public var record: Int
     /// The field at fault (`record_id`, `mykey_id`, `kind`, `amount_yen`, `occurred_at`), nil for the whole line.
     public var field: String?
-    /// What is wrong and what to do.
-    public var advice: String
+    /// What is wrong and what to do, in any language.
+    public var explanation: ProviderMessage
+    /// The language of ``advice``.
+    public var language: Language
 
-    init(reason: Reason, line: Int, record: Int, fault: MalformedField?, campaign: Campaign) {
+    /// What is wrong and what to do, in ``language``.
+    public var advice: String { explanation.text(language) }
+
+    init(reason: Reason, line: Int, record: Int, fault: MalformedField?, campaign: Campaign, language: Language) {
         self.reason = reason
         self.line = line
         self.record = record
+        self.language = language
         switch reason {
         case .duplicate:
             field = "record_id"
-            advice =
-                "the record_id appeared on an earlier line of this provider's files checked together; a record is settled once — remove the repeat, or give a different record its own record_id"
+            explanation = .duplicateAdvice
         case .outOfWindow:
             field = "occurred_at"
-            advice =
-                "occurred_at is outside the campaign window, \(Self.japanTime(campaign.windowStart)) (inclusive) to \(Self.japanTime(campaign.windowEnd)) (exclusive); the record will be rejected and earns nothing"
+            explanation = .outOfWindowAdvice(
+                start: Self.japanTime(campaign.windowStart), end: Self.japanTime(campaign.windowEnd))
         default:
-            (field, advice) = Self.malformed(fault)
+            (field, explanation) = Self.malformed(fault)
         }
     }
 
@@ -282,37 +298,17 @@ public struct LineProblem: Sendable, Equatable {
     }
 
     /// The field and advice for a `MALFORMED` line.
-    private static func malformed(_ fault: MalformedField?) -> (String?, String) {
-        let resend = "; correct it and send the record again, in a new file, under the same record_id"
+    private static func malformed(_ fault: MalformedField?) -> (String?, ProviderMessage) {
         switch fault {
-        case .fieldCount(.badQuoting):
-            return (
-                nil, "a quote is not closed, or a closing quote is followed by something other than a comma" + resend
-            )
+        case .fieldCount(.badQuoting): (nil, .badQuotingAdvice)
         case .fieldCount(.fields(let count)):
-            let found = count > FieldSplitter.maxFields ? "more than 5" : "\(count)"
-            return (
-                nil,
-                "the line has \(found) fields, not the 5 of record_id,mykey_id,kind,amount_yen,occurred_at (quote a field that holds a comma)"
-                    + resend
-            )
-        case .recordID: return ("record_id", "record_id must be 1–64 of A–Z a–z 0–9 . _ -" + resend)
-        case .myKeyID(individualNumber: true):
-            return (
-                "mykey_id",
-                "mykey_id holds 12 digits, the shape of a My Number, which must never be sent (it is echoed nowhere); put the holder's MyKey ID, 8 of A–Z 0–9"
-                    + resend
-            )
-        case .myKeyID(individualNumber: false):
-            return ("mykey_id", "mykey_id must be exactly 8 of A–Z 0–9 (no lowercase, no spaces)" + resend)
-        case .kind: return ("kind", "kind must be charge or purchase" + resend)
-        case .occurredAt:
-            return (
-                "occurred_at",
-                "occurred_at must be RFC 3339 with seconds and an offset, such as 2020-10-01T12:34:56+09:00, and a real date and time"
-                    + resend
-            )
-        case nil: return (nil, "a field is not in its valid form" + resend)
+            (nil, .fieldCountAdvice(found: count > FieldSplitter.maxFields ? nil : count))
+        case .recordID: ("record_id", .recordIDAdvice)
+        case .myKeyID(individualNumber: true): ("mykey_id", .individualNumberAdvice)
+        case .myKeyID(individualNumber: false): ("mykey_id", .myKeyIDAdvice)
+        case .kind: ("kind", .kindAdvice)
+        case .occurredAt: ("occurred_at", .occurredAtAdvice)
+        case nil: (nil, .malformedAdvice)
         }
     }
 }

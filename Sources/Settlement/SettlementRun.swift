@@ -2,6 +2,7 @@ import Crypto
 import DropFormat
 import Foundation
 public import Ledger
+public import Localization
 public import Logging
 public import Rules
 import Synchronization
@@ -25,6 +26,8 @@ public struct SettlementOptions: Sendable {
     public var once = false
     /// The build's version, recorded with the run.
     public var version = "unknown"
+    /// The language of the quarantine sentences written for providers (the database, `error.json`).
+    public var providerLanguage = Language.ja
     /// Called now and then with the run's progress (from any thread).
     public var progress: (@Sendable (Progress) -> Void)?
 
@@ -160,8 +163,9 @@ public enum SettlementRun {
         let results = try renderResults(intakes, workers: options.workers)
         clock.end(.results)
         CrashPoint.reach("results")
-        let registrations = register(intakes, results: results, snapshot: snapshot)
-        log(registrations, logger: logger)
+        let registrations = register(
+            intakes, results: results, snapshot: snapshot, language: options.providerLanguage)
+        log(intakes, logger: logger)
         let vanished = intakes.filter { $0.verdict == .vanished }.map(\.file.name)
 
         var committed: DeliveredRun?
@@ -236,9 +240,10 @@ public enum SettlementRun {
         }
     }
 
-    /// The registration of every decided file (a vanished file is not decided, so not registered).
+    /// The registration of every decided file (a vanished file is not decided, so not registered); quarantine
+    /// sentences are in the provider's `language`.
     static func register(
-        _ intakes: [FileIntake], results: [ResultFile?], snapshot: RegistrySnapshot
+        _ intakes: [FileIntake], results: [ResultFile?], snapshot: RegistrySnapshot, language: Language
     ) -> [FileRegistration] {
         zip(intakes, results).compactMap { intake, result -> FileRegistration? in
             let providerKey = intake.providerIndex >= 0 ? snapshot.providerKeys[Int(intake.providerIndex)] : nil
@@ -252,7 +257,7 @@ public enum SettlementRun {
             case .quarantine(let verdict):
                 registration.outcome = .quarantined
                 registration.quarantine = .init(
-                    code: verdict.code.rawValue, message: verdict.message, line: verdict.line)
+                    code: verdict.code.rawValue, message: verdict.message(language), line: verdict.line)
             case .alreadySettled:
                 registration.outcome = .alreadySettled
             case .settle:
@@ -273,20 +278,21 @@ public enum SettlementRun {
         }
     }
 
-    /// Tells the operator about the files that were not settled.
-    static func log(_ registrations: [FileRegistration], logger: Logger) {
-        for file in registrations {
-            switch file.outcome {
-            case .settled: break
-            case .quarantined:
+    /// Tells the operator about the files that were not settled, in English whatever the providers read: operators'
+    /// logs are parsed.
+    static func log(_ intakes: [FileIntake], logger: Logger) {
+        for intake in intakes {
+            switch intake.verdict {
+            case .settle, .vanished: break
+            case .quarantine(let verdict):
                 logger.warning(
                     "file quarantined",
                     metadata: [
-                        "file": "\(file.name)", "code": "\(file.quarantine?.code ?? "")",
-                        "reason": "\(file.quarantine?.message ?? "")",
+                        "file": "\(intake.file.name)", "code": "\(verdict.code.rawValue)",
+                        "reason": "\(verdict.message(.en))",
                     ])
             case .alreadySettled:
-                logger.notice("file already settled; skipped", metadata: ["file": "\(file.name)"])
+                logger.notice("file already settled; skipped", metadata: ["file": "\(intake.file.name)"])
             }
         }
     }

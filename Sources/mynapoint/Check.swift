@@ -1,6 +1,7 @@
 import ArgumentParser
 import DropFormat
 import Foundation
+import Localization
 import Rules
 import Settlement
 
@@ -24,7 +25,8 @@ struct PreflightArguments: ParsableArguments {
         if let workers, workers < 1 || workers > 256 { throw ValidationError("--workers must be 1–256") }
     }
 
-    /// The options, or exit 64 (unusable parameters) after one line on standard error.
+    /// The options, or exit 64 (unusable parameters) after one line on standard error; the explanations are in the
+    /// language `--lang` names, else the configuration's `provider_language`.
     func options() throws -> Preflight.Options {
         do {
             let file = try Configuration.load(path: config)?.0 ?? Configuration()
@@ -33,6 +35,11 @@ struct PreflightArguments: ParsableArguments {
             if let windowStart { options.campaign.windowStart = RFC3339.parse(windowStart)! }
             if let windowEnd { options.campaign.windowEnd = RFC3339.parse(windowEnd)! }
             options.workers = workers ?? file.workers ?? ProcessInfo.processInfo.activeProcessorCount
+            if let option = LanguageArgument.option {
+                options.providerLanguage = try Language.named(option, source: "--lang")
+            } else {
+                options.providerLanguage = try file.resolvedProviderLanguage()
+            }
             return options
         } catch {
             throw Output.fail("\(error)", code: 64)
@@ -49,6 +56,8 @@ struct Check: ParsableCommand {
             compression, limits, header, control totals, every field's form, duplicates within the files given (in
             name order, as one run), the campaign window. Not known here: UNKNOWN_PROVIDER, NAME_REUSED,
             ALREADY_SETTLED, duplicates of earlier runs, and the reasons that need the registry.
+            The explanations are in the language --lang names, else the configuration's provider_language (default
+            ja); --format json is the same in every language.
             Exit codes: 0 every file would be settled; 3 some file would be quarantined or is waiting; 64 usage.
             """)
 
@@ -71,7 +80,7 @@ struct Check: ParsableCommand {
         if format == "json" {
             try Output.printJSON(CheckJSON(report))
         } else {
-            print(Self.text(report), terminator: "")
+            print(Self.text(report, language: options.providerLanguage), terminator: "")
         }
         if !report.allAccepted { throw ExitCode(3) }
     }
@@ -87,40 +96,47 @@ struct Check: ParsableCommand {
         }
     }
 
-    /// One paragraph per file, then a total line.
-    static func text(_ report: PreflightReport) -> String {
+    /// One paragraph per file, then a total line, in `language`.
+    static func text(_ report: PreflightReport, language: Language) -> String {
         var out = ""
-        for file in report.files { out += text(file) }
+        for file in report.files { out += text(file, language: language) }
         if !report.ignored.isEmpty {
-            out += "left alone (named like no drop file): \(report.ignored.joined(separator: ", "))\n"
+            out += ProviderMessage.checkIgnored(names: report.ignored.joined(separator: ", ")).text(language) + "\n"
         }
         let count = { (verdict: PreflightFile.Verdict) in report.files.filter { $0.verdict == verdict }.count }
-        out += "\(report.files.count) file(s): \(count(.accept)) accept, \(count(.quarantine)) quarantine, "
-        out += "\(count(.waiting)) waiting\n"
-        return out
+        let total = ProviderMessage.checkTotal(
+            files: report.files.count, accepted: count(.accept), quarantined: count(.quarantine),
+            waiting: count(.waiting))
+        return out + total.text(language) + "\n"
     }
 
-    /// A file's verdict line and its first problems.
-    static func text(_ file: PreflightFile) -> String {
+    /// A file's verdict line and its first problems, in `language`.
+    static func text(_ file: PreflightFile, language: Language) -> String {
         switch file.verdict {
         case .accept:
-            var out = "\(file.file): accept, \(file.records) records"
             let reasons = file.reasons.sorted { $0.key < $1.key }.map { "\($0.key.code) \($0.value)" }
-            out += reasons.isEmpty ? "\n" : "; rejected lines: \(reasons.joined(separator: ", "))\n"
+            var out =
+                ProviderMessage.checkAccepted(
+                    file: file.file, records: file.records, rejected: reasons.joined(separator: ", ")
+                ).text(language) + "\n"
             for problem in file.problems {
-                out += "  line \(problem.line) (result row \(problem.record)) \(problem.reason.code)"
-                out += (problem.field.map { " \($0)" } ?? "") + ": \(problem.advice)\n"
+                let line = ProviderMessage.checkProblem(
+                    line: problem.line, record: problem.record, code: problem.reason.code, field: problem.field,
+                    advice: problem.explanation)
+                out += "  " + line.text(language) + "\n"
             }
             let shown = file.problems.count
             let total = file.reasons.values.reduce(0, +)
-            if total > shown { out += "  … and \(total - shown) more\n" }
+            if total > shown { out += "  " + ProviderMessage.checkMore(count: total - shown).text(language) + "\n" }
             return out
         case .quarantine:
-            let code = file.quarantine?.code.rawValue ?? ""
-            let line = file.quarantine?.line.map { " (line \($0))" } ?? ""
-            return "\(file.file): quarantine \(code)\(line): \(file.message ?? "")\n"
+            guard let quarantine = file.quarantine else { return "" }
+            return ProviderMessage.checkQuarantined(
+                file: file.file, code: quarantine.code.rawValue, line: quarantine.line, reason: quarantine.reason
+            ).text(language) + "\n"
         case .waiting:
-            return "\(file.file): waiting: \(file.message ?? "")\n"
+            guard let explanation = file.explanation else { return "" }
+            return ProviderMessage.checkWaiting(file: file.file, reason: explanation).text(language) + "\n"
         }
     }
 }
@@ -144,7 +160,8 @@ struct CheckJSON: Encodable {
             try c.encode(file.records, forKey: .records)
             try c.encode(
                 Dictionary(uniqueKeysWithValues: file.reasons.map { ($0.key.code, $0.value) }), forKey: .reasons)
-            try c.encode(file.message, forKey: .message)
+            // JSON is the same in every language: the English sentence.
+            try c.encode(file.explanation?.english, forKey: .message)
             try c.encode(file.problems.map(Problem.init), forKey: .problems)
         }
     }
@@ -161,7 +178,7 @@ struct CheckJSON: Encodable {
             record = problem.record
             reason = problem.reason.code
             field = problem.field
-            advice = problem.advice
+            advice = problem.explanation.english
         }
 
         enum CodingKeys: String, CodingKey { case line, record, reason, field, advice }
@@ -205,8 +222,9 @@ struct PackCommand: ParsableCommand {
     func run() throws {
         let name = Pack.name(provider: provider, date: date, sequence: seq)
         let outcome: Pack.Outcome
+        let options = try preflight.options()
         do {
-            outcome = try Pack.make(csv: csv, name: name, folder: out, options: try preflight.options())
+            outcome = try Pack.make(csv: csv, name: name, folder: out, options: options)
         } catch let exit as ExitCode {
             throw exit
         } catch {
@@ -214,13 +232,17 @@ struct PackCommand: ParsableCommand {
         }
         switch outcome {
         case .refused(let verdict):
+            let refused = ProviderMessage.packRefused.text(options.providerLanguage)
             FileHandle.standardError.write(
-                Data(("mynapoint: refused, nothing was written: " + Check.text(verdict)).utf8))
+                Data(("mynapoint: \(refused): " + Check.text(verdict, language: options.providerLanguage)).utf8))
             throw ExitCode(3)
         case .packed(let control, let verdict):
             let stem = String(name.dropLast(".csv.zst".count))
-            print("wrote \(out)/\(name) and \(out)/\(stem).ctl: \(control.records) records, \(control.amountTotal) yen")
-            print(Check.text(verdict), terminator: "")
+            let wrote = ProviderMessage.packWrote(
+                data: "\(out)/\(name)", control: "\(out)/\(stem).ctl", records: control.records,
+                amountTotal: control.amountTotal)
+            print(wrote.text(options.providerLanguage))
+            print(Check.text(verdict, language: options.providerLanguage), terminator: "")
         }
     }
 }

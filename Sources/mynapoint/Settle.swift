@@ -160,6 +160,7 @@ struct Settle: ParsableCommand {
             options.once = once
             options.limits = commandLineLimits(over: file.limits ?? Limits())
             options.version = Mynapoint.version
+            options.providerLanguage = try file.resolvedProviderLanguage()
             if Output.standardErrorIsTerminal { options.progress = ProgressLine.shared.update }
             let ledger = try Ledger(url: database.url ?? file.databaseURL)
             opened = ledger

@@ -39,7 +39,7 @@ import Glibc
             controlFile:
                 "{\"format\": \"mynapoint-records/1\", \"file\": \"P0001_20210105_0003.csv.zst\", \"sha256\": \"\(digest)\", \"records\": 1, \"amount_total\": 1000, \"x\\u0000\\r\": 1}"
         )
-        let outcome = try deployment.settle()
+        let outcome = try deployment.settle(environment: try Binary.providerLanguage("en"))
         #expect(outcome.status == 3, "\(outcome.stderr)")
         #expect(FileManager.default.fileExists(atPath: workspace.archive + "/P0001/P0001_20210105_0001.csv.zst"))
         let named = try Self.reason(workspace, "P0001_20210105_0002")

@@ -74,6 +74,16 @@ struct Binary {
     }
 }
 
+extension Binary {
+    /// An environment whose configuration sets `provider_language` to `language` (`en`, `ja`), so a test can read
+    /// the sentences providers are given in the language it expects.
+    static func providerLanguage(_ language: String) throws -> [String: String] {
+        let path = FileManager.default.temporaryDirectory.path + "/mynapoint-provider-\(language)-\(getpid()).json"
+        try Data("{\"provider_language\": \"\(language)\"}\n".utf8).write(to: URL(fileURLWithPath: path))
+        return ["MYNAPOINT_CONFIG": path]
+    }
+}
+
 final class LockedData: @unchecked Sendable {
     private let lock = NSLock()
     private var data = Data()

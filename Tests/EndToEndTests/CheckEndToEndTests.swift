@@ -92,7 +92,8 @@ import Zstd
     @Test func exitCodes() throws {
         let workspace = try DropWorkspace()
         defer { workspace.remove() }
-        let empty = try Binary.run(["check", workspace.inbox], database: nil)
+        let empty = try Binary.run(
+            ["check", workspace.inbox], database: nil, environment: try Binary.providerLanguage("en"))
         #expect(empty.status == 0 && empty.stdout.contains("0 file(s)"))
         try workspace.drop(
             "P0001_20210105_0001.csv.zst",

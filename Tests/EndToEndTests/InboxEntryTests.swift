@@ -89,7 +89,8 @@ import Glibc
         try FileManager.default.createDirectory(atPath: inbox + "/incoming", withIntermediateDirectories: false)
 
         let summaryPath = workspace.root + "/summary.json"
-        let settled = try deployment.settle(["--summary-json", summaryPath])
+        let settled = try deployment.settle(
+            ["--summary-json", summaryPath], environment: try Binary.providerLanguage("en"))
         #expect(settled.status == 3, "\(settled.stderr)")
         let files = (try Self.summary(summaryPath)["files"] as! [[String: Any]])
         let codes = Dictionary(uniqueKeysWithValues: files.map { ($0["file"] as! String, $0["code"] as? String) })

@@ -13,13 +13,14 @@ import Testing
         return try String(contentsOf: root.appendingPathComponent("docs/\(name)"), encoding: .utf8)
     }
 
-    @Test func theProvidersGuideExplainsEveryQuarantineCodeAndReason() throws {
-        let guide = try Self.guide("providers.md")
+    @Test(arguments: ["providers.md", "providers.ja.md"])
+    func theProvidersGuideExplainsEveryQuarantineCodeAndReason(name: String) throws {
+        let guide = try Self.guide(name)
         for code in QuarantineCode.allCases {
-            #expect(guide.contains("`\(code.rawValue)`"), "docs/providers.md does not mention \(code.rawValue)")
+            #expect(guide.contains("`\(code.rawValue)`"), "docs/\(name) does not mention \(code.rawValue)")
         }
         for reason in Reason.allCases where reason != .none {
-            #expect(guide.contains("`\(reason.code)`"), "docs/providers.md does not mention \(reason.code)")
+            #expect(guide.contains("`\(reason.code)`"), "docs/\(name) does not mention \(reason.code)")
         }
     }
 

@@ -32,7 +32,7 @@ import Glibc
         try Self.varied(fixture.workspace)
         try fixture.importRegistry(fixture.workspace.registry)
         let before = try InboxState(fixture.workspace.inbox)
-        var options = Preflight.Options(campaign: fixture.campaign)
+        var options = Preflight.Options.english(campaign: fixture.campaign)
         options.maxProblems = .max
         options.workers = 2
         let report = try Preflight.check([fixture.workspace.inbox], options: options)
@@ -51,7 +51,7 @@ import Glibc
                 #expect(file.verdict == .quarantine, "\(outcome.file)")
                 #expect(file.quarantine?.code.rawValue == outcome.code, "\(outcome.file)")
                 #expect(file.quarantine?.line == outcome.line, "\(outcome.file)")
-                #expect(file.quarantine?.message == outcome.message, "\(outcome.file)")
+                #expect(file.message == outcome.message, "\(outcome.file)")
                 codes.insert(outcome.code ?? "")
             default:
                 #expect(file.verdict == .accept, "\(outcome.file)")
@@ -101,7 +101,7 @@ import Glibc
             "A8,AAAA0001,charge,1000,2021-04-01T00:00:00+09:00")
         try workspace.drop("P0001_20210105_0001.csv.zst", csv: csv)
         let report = try Preflight.check(
-            [workspace.inbox + "/P0001_20210105_0001.csv.zst"], options: .init(campaign: .mynapoint2020))
+            [workspace.inbox + "/P0001_20210105_0001.csv.zst"], options: .english(campaign: .mynapoint2020))
         let file = try #require(report.files.first)
         #expect(report.allAccepted && file.records == 9)
         let seen = file.problems.map { "\($0.line) \($0.record) \($0.reason.code) \($0.field ?? "-")" }

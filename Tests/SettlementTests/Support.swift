@@ -1,4 +1,5 @@
 import Foundation
+import Localization
 import Logging
 import Postgres
 import Registry
@@ -16,6 +17,8 @@ final class SettlementFixture {
     let workspace: DropWorkspace
     var campaign = Campaign.mynapoint2020
     var workers = 2
+    /// English, so that tests can read the sentences a provider is given.
+    var providerLanguage = Language.en
 
     init(registry: String? = nil) throws {
         database = try TemporaryDatabase.create(prefix: "settle")
@@ -45,12 +48,13 @@ final class SettlementFixture {
     }
 
     @discardableResult
-    func settle(dryRun: Bool = false) throws -> RunSummary {
+    func settle(dryRun: Bool = false, logger given: Logger? = nil) throws -> RunSummary {
         var options = SettlementOptions(folders: folders, campaign: campaign, workers: workers)
         options.dryRun = dryRun
+        options.providerLanguage = providerLanguage
         var logger = Logger(label: "test")
         logger.logLevel = .error
-        return try SettlementRun.run(ledger: ledger, options: options, logger: logger)
+        return try SettlementRun.run(ledger: ledger, options: options, logger: given ?? logger)
     }
 
     func points(_ myKey: String) throws -> Int? { try ledger.holder(myKey: MyKeyID(myKey)!)?.points }
@@ -61,4 +65,13 @@ final class SettlementFixture {
 /// A CSV drop with the header.
 func records(_ lines: String...) -> String {
     "record_id,mykey_id,kind,amount_yen,occurred_at\n" + lines.map { $0 + "\n" }.joined()
+}
+
+extension Preflight.Options {
+    /// Options whose explanations are in English, so that tests can read them.
+    static func english(campaign: Campaign) -> Preflight.Options {
+        var options = Preflight.Options(campaign: campaign)
+        options.providerLanguage = .en
+        return options
+    }
 }
