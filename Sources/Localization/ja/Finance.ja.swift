@@ -14,7 +14,7 @@ extension FinanceText {
         case .allChecksPass(let checks): "✔ 照合チェック\(checks)件はすべて合格です。"
         case .checksFail(let failing, let checks, let names):
             "✘ 照合チェック\(checks)件中\(failing)件が不合格です：\(names)。解消するまで支払を行わないでください。"
-        case .cardPointsOwed: "支払ポイント（1ポイント＝1円）"
+        case .cardPointsOwed: "支払ポイント"
         case .cardEligibleAmount: "対象決済額"
         case .cardRecordsSettled: "精算件数"
         case .cardRecordsGranted: "付与件数"
@@ -32,7 +32,7 @@ extension FinanceText {
         case .verdictPass: "✔ 合格"
         case .verdictFail: "✘ 不合格"
         case .conservationHolds(let files, let lines):
-            "精算済み全\(files)ファイル（\(lines)行）：行数＝付与＋却下、1行につき結果1件"
+            "精算済み全\(files)ファイル（\(lines)行）：行数＝付与＋却下、各行に結果が一つ"
         case .conservationBroken(let unbalanced, let files):
             "精算済み\(files)ファイル中\(unbalanced)ファイルで行数が付与＋却下または結果件数と一致しません"
         case .pointSums(let grants, let ledger, let resultControls, let files):
