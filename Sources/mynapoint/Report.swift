@@ -21,13 +21,13 @@ struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "What each provider is owed for the runs committed in a period, and the checks that prove it.",
             discussion: """
-                Periods are dates of the runs' commit in JST, inclusive; without --from/--to, all runs. json is the
-                settlement spec's §10 shape; csv opens in a spreadsheet (CRLF, RFC 4180); html is one self-contained
-                page with charts, per provider and per month; text is a summary for a terminal or a mail. Exit 0 even
+                Periods are dates of the runs' commit in JST, inclusive; without --from/--to, all runs. json is the \
+                settlement spec's §10 shape; csv opens in a spreadsheet (CRLF, RFC 4180); html is one self-contained \
+                page with charts, per provider and per month; text is a summary for a terminal or a mail. Exit 0 even \
                 when a check fails: the verdicts are in the report (use `mynapoint verify` for an exit code).
 
-                html and text are in the language for people (--lang ja|en, else the locale: ja_JP.UTF-8 is
-                Japanese, with amounts as 12,345円, points as 1,250ポイント and dates as 2021年3月31日); json and
+                html and text are in the language for people (--lang ja|en, else the locale: ja_JP.UTF-8 is \
+                Japanese, with amounts as 12,345円, points as 1,250ポイント and dates as 2021年3月31日); json and \
                 csv are the same in every language.
                 """)
 
@@ -71,14 +71,14 @@ struct Report: ParsableCommand {
             abstract:
                 "Monthly provider statement: points granted by the runs committed each month, and running totals.",
             discussion: """
-                One line per provider and month (JST month of the run's commit) with the points granted that month —
-                the provisional subsidy claim — and the provider's running total since the first run; each month ends
-                with a TOTAL line. With --month, only that month's lines (running totals still count every earlier
+                One line per provider and month (JST month of the run's commit) with the points granted that month — \
+                the provisional subsidy claim — and the provider's running total since the first run; each month ends \
+                with a TOTAL line. With --month, only that month's lines (running totals still count every earlier \
                 month).
 
-                The CSV's header row is the column keys (month, provider_id, …) by default, the same in every
-                language; --header ja gives column names in Japanese (and 合計 / 全事業者 on the total lines),
-                --header en in English, for people reading it in a spreadsheet. The figures are plain numbers
+                The CSV's header row is the column keys (month, provider_id, …) by default, the same in every \
+                language; --header ja gives column names in Japanese (and 合計 / 全事業者 on the total lines), \
+                --header en in English, for people reading it in a spreadsheet. The figures are plain numbers \
                 whatever the header.
                 """)
 

@@ -8,14 +8,14 @@ struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Audits the ledger: recomputes every holder and file from the grants, and checks the result files.",
         discussion: """
-            Recomputes each holder's points, eligible amount and records from the grants; re-derives each settled
-            file's conservation (lines = granted + rejected; outcomes = lines; grant rows = lines − MALFORMED −
-            DUPLICATE); compares each result control file stored in the database with the grants and with the
-            stored result bytes; with --outbox, also the files delivered there (present, SHA-256 as in the control
+            Recomputes each holder's points, eligible amount and records from the grants; re-derives each settled \
+            file's conservation (lines = granted + rejected; outcomes = lines; grant rows = lines − MALFORMED − \
+            DUPLICATE); compares each result control file stored in the database with the grants and with the \
+            stored result bytes; with --outbox, also the files delivered there (present, SHA-256 as in the control \
             file, control totals as in the database). Read-only.
 
-            Exit codes: 0 no difference (one summary line); 2 differences, one line each on standard output
-            (holder or file: field: expected X, found Y); 1 the audit could not run. The lines are in the language for
+            Exit codes: 0 no difference (one summary line); 2 differences, one line each on standard output \
+            (holder or file: field: expected X, found Y); 1 the audit could not run. The lines are in the language for \
             people (--lang ja|en, else the locale); the fields and figures in them are the same in every language.
             """)
 
