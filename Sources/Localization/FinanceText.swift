@@ -174,6 +174,8 @@ public enum FinanceText: LocalizedMessage, Equatable {
     case runRecords(records: String, granted: String)
     /// The line of a quarantined file that decided it.
     case quarantineLine(Int)
+    /// A file's outcome in a run (`settled`, `quarantined` …).
+    case fileOutcome(String)
 
     // MARK: Audit
 
@@ -230,7 +232,7 @@ public enum FinanceText: LocalizedMessage, Equatable {
         case noRuns, columnCommitted, columnQuarantinedShort, columnSkippedShort, columnDuration
         case columnDelivered, columnStartedBy, columnOutcome, columnNote, delivered, notDelivered
         case durationPending, duration, durationThroughDelivery, durationPendingDetail, durationUnknown
-        case runHeading, runField, notDeliveredYet, runFiles, runRecords, quarantineLine
+        case runHeading, runField, notDeliveredYet, runFiles, runRecords, quarantineLine, fileOutcome
         case difference, verifySummary
     }
 
@@ -318,6 +320,7 @@ public enum FinanceText: LocalizedMessage, Equatable {
         case .runFiles: .runFiles
         case .runRecords: .runRecords
         case .quarantineLine: .quarantineLine
+        case .fileOutcome: .fileOutcome
         case .difference: .difference
         case .verifySummary: .verifySummary
         }

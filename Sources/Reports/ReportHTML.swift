@@ -33,7 +33,7 @@ public enum ReportHTML {
                     + page.text(
                         .checksFail(
                             failing: failing.count, checks: report.checks.count,
-                            names: failing.map(\.name).joined(separator: ", "))) + "</p>\n")
+                            names: ReportText.names(of: failing, language))) + "</p>\n")
 
         page.raw("<section class=\"cards\">\n")
         for (label, value) in [

@@ -16,7 +16,7 @@ public enum ReportText {
                 : say(
                     .checksFail(
                         failing: failing.count, checks: report.checks.count,
-                        names: failing.map(\.name).joined(separator: ", ")))) + "\n\n"
+                        names: ReportText.names(of: failing, language)))) + "\n\n"
         out += RunHistory.aligned(
             [
                 [say(.cardPointsOwed), FinanceFormat.points(report.totals.points, language)],
@@ -92,6 +92,12 @@ public enum ReportText {
         case (let from?, let to?): message = .periodBetween(from, to)
         }
         return message.text(language)
+    }
+
+    /// The names of `checks` for the verdict: `points, cap` in English, `ポイントの一致（points）、上限の遵守（cap）` in
+    /// Japanese.
+    static func names(of checks: [ReconciliationReport.Check], _ language: Language) -> String {
+        checks.map { FinanceText.checkName($0.name).text(language) }.joined(separator: language == .ja ? "、" : ", ")
     }
 
     static func grouped(_ value: Int) -> String { NumberFormatting.grouped(value) }

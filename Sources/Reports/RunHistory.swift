@@ -239,8 +239,9 @@ public enum RunHistory {
                     + (file.quarantineMessage ?? "")
             }
             table.append([
-                file.name, file.providerID ?? "-", file.outcome, NumberFormatting.grouped(file.records),
-                NumberFormatting.grouped(file.grantedRecords), NumberFormatting.grouped(file.points), note,
+                file.name, file.providerID ?? "-", say(.fileOutcome(file.outcome)),
+                NumberFormatting.grouped(file.records),
+                NumberFormatting.grouped(file.grantedRecords), FinanceFormat.points(file.points, language), note,
             ])
         }
         return out + aligned(table, leftColumns: [0, 1, 2, 6])

@@ -26,7 +26,9 @@ import Testing
             .durationPending, .duration(milliseconds: 1_500), .duration(milliseconds: 125_000),
             .durationThroughDelivery("2.5 s"), .durationPendingDetail, .durationUnknown, .runHeading(7),
             .notDeliveredYet, .runFiles(settled: 3, quarantined: 1, alreadySettled: 0),
-            .runRecords(records: "1,234", granted: "1,200"), .quarantineLine(12),
+            .runRecords(records: "1,234", granted: "1,200"), .quarantineLine(12), .fileOutcome("settled"),
+            .fileOutcome("quarantined"),
+            .fileOutcome("already_settled"),
             .difference(
                 subject: "holder AAAA0009 (holder_key 9)", field: "ledger.points", expected: "120", found: "none"),
             .difference(

@@ -111,6 +111,7 @@ extension FinanceText {
             "\(settled) settled, \(quarantined) quarantined, \(alreadySettled) already settled"
         case .runRecords(let records, let granted): "\(records) (granted \(granted))"
         case .quarantineLine(let line): " line \(line)"
+        case .fileOutcome(let outcome): outcome
         case .difference(let subject, let field, let expected, let found):
             "\(subject): \(field): expected \(expected), found \(found)"
         case .verifySummary(let holders, let files, let lines, let grants, let onDisk, let differences, let undelivered):

@@ -117,6 +117,13 @@ extension FinanceText {
             "精算 \(settled)、隔離 \(quarantined)、精算済みのため対象外 \(alreadySettled)"
         case .runRecords(let records, let granted): "\(records)（うち付与 \(granted)）"
         case .quarantineLine(let line): " \(line)行目"
+        case .fileOutcome(let outcome):
+            switch outcome {
+            case "settled": "精算"
+            case "quarantined": "隔離"
+            case "already_settled": "精算済み（already_settled）"
+            default: outcome
+            }
         case .difference(let subject, let field, let expected, let found):
             "\(Self.japaneseSubject(subject)): \(field): 期待値 \(Self.japaneseValue(expected))、"
                 + "実際 \(Self.japaneseValue(found))"
