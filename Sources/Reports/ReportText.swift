@@ -51,6 +51,19 @@ public enum ReportText {
                 + [FinanceFormat.points(t.points, language), FinanceFormat.yen(report.eligibleAmountTotal, language)])
         out += RunHistory.aligned(providers, leftColumns: [0])
         out += "\n" + say(.monthsHeading) + "\n" + months(report, language)
+        out += "\n" + say(.rejectionsHeading) + "\n"
+        let rejected = report.rejectionTotals
+        let reasons = ReconciliationReport.rejectionCodes.filter { rejected[$0] != nil }
+        out +=
+            reasons.isEmpty
+            ? say(.noRejections) + "\n"
+            : RunHistory.aligned(
+                [[say(.columnReason)] + report.providers.map(\.providerID) + [say(.total)]]
+                    + reasons.map { reason in
+                        [reason]
+                            + (report.providers.map { $0.rejections[reason] ?? 0 } + [rejected[reason] ?? 0])
+                            .map(grouped)
+                    }, leftColumns: [0])
         if !report.quarantines.isEmpty {
             out += "\n" + say(.quarantineHeading) + "\n"
             out += RunHistory.aligned(

@@ -53,6 +53,8 @@ import Testing
         #expect(japanese.hasPrefix("マイナポイント精算：経理向け照合レポート\n2000年1月1日以降に確定した実行（日本時間）"))
         #expect(japanese.contains(FinanceFormat.points(report.totals.points, .ja)))
         #expect(japanese.contains("合計"))
+        #expect(japanese.contains("\n却下\n理由"))
+        for code in report.rejectionTotals.keys { #expect(japanese.contains(code)) }
         let english = ReportText.render(report, language: .en)
         #expect(english.contains("runs committed from 2000-01-01 (JST)"))
         #expect(english.contains(NumberFormatting.grouped(report.totals.points)))
