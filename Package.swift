@@ -74,7 +74,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
-            name: "Reports", dependencies: ["Ledger", "Rules", "Postgres", "Crypto", "Zstd"],
+            name: "Reports", dependencies: ["Ledger", "Localization", "Rules", "Postgres", "Crypto", "Zstd"],
             swiftSettings: swiftSettings),
         .target(
             name: "Generator", dependencies: ["DropFormat", "Rules", "Zstd", "Crypto"], swiftSettings: swiftSettings),
@@ -132,7 +132,8 @@ let package = Package(
         .testTarget(
             name: "ReportsTests",
             dependencies: [
-                "Reports", "Ledger", "Registry", "Settlement", "Generator", "Rules", "Postgres", "TestSupport", "Zstd",
+                "Reports", "Localization", "Ledger", "Registry", "Settlement", "Generator", "Rules", "Postgres",
+                "TestSupport", "Zstd",
             ],
             swiftSettings: swiftSettings
         ),

@@ -6,8 +6,9 @@ packages=(
     pkg-config libpq-dev libzstd-dev zstd libssl-dev openssl
     libpcsclite-dev pcscd vsmartcard-vpcd pcsc-tools
     postgresql-15 postgresql-client-15 procps
-    # The HTML report's browser test: headless Chromium and the fonts its screenshots draw text with.
-    chromium fonts-liberation fonts-dejavu-core
+    # The HTML report's browser test: headless Chromium and the fonts its screenshots draw text with (Noto CJK for
+    # the Japanese report).
+    chromium fonts-liberation fonts-dejavu-core fonts-noto-cjk
     # The Debian package: dpkg-dev and binutils build it (dpkg-shlibdeps, strip); systemd-analyze verifies the
     # installed units; adduser makes the system user.
     dpkg-dev binutils systemd adduser

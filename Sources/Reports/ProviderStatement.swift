@@ -1,5 +1,6 @@
 import Foundation
 public import Ledger
+public import Localization
 
 /// The monthly provider statement for finance: per provider and month, the points granted by the runs
 /// committed that month (JST) — the provisional subsidy claim — and the running total since the first run.
@@ -131,17 +132,52 @@ public struct ProviderStatement: Sendable, Codable {
         return String(format: "%04d-%02d", year, number)
     }
 
-    /// The statement as CSV for a spreadsheet (CRLF, one header row).
-    public var csv: String {
+    /// The header row of the statement's CSV.
+    public enum Header: String, Sendable, CaseIterable {
+        /// The column keys (`month`, `provider_id` …): the same in every language, for programs.
+        case machine
+        /// Column names in English, for people.
+        case en
+        /// Column names in Japanese, for people; the total lines read 合計 / 全事業者.
+        case ja
+    }
+
+    /// The column keys, in the order of the columns.
+    public static let columnKeys = [
+        "month", "provider_id", "provider_name", "runs", "files", "records", "granted_records",
+        "eligible_amount_yen", "points_claimed", "cumulative_points",
+    ]
+
+    /// The statement as CSV for a spreadsheet (CRLF, one header row of column keys).
+    public var csv: String { csv(header: .machine) }
+
+    /// The statement as CSV for a spreadsheet (CRLF, one header row as `header` says); the figures are plain
+    /// numbers whatever the header, so a spreadsheet can sum them.
+    public func csv(header: Header) -> String {
         var table = CSVTable()
-        table.row(
-            [
-                "month", "provider_id", "provider_name", "runs", "files", "records", "granted_records",
-                "eligible_amount_yen", "points_claimed", "cumulative_points",
-            ].map(CSVTable.Cell.text))
+        let language: Language? =
+            switch header {
+            case .machine: nil
+            case .en: .en
+            case .ja: .ja
+            }
+        if let language {
+            let columns: [FinanceText] = [
+                .columnMonth, .columnProviderID, .columnProviderName, .columnRuns, .columnFiles, .columnRecords,
+                .columnGranted, .columnEligibleAmount, .columnPointsClaimed, .columnCumulativePoints,
+            ]
+            table.row(columns.map { .text($0.text(language)) })
+        } else {
+            table.row(Self.columnKeys.map(CSVTable.Cell.text))
+        }
         for line in lines {
+            let isTotal = line.providerID == "TOTAL" && line.providerName == "all providers"
+            let (id, name) =
+                header == .ja && isTotal
+                ? (FinanceText.total.japanese, FinanceText.allProvidersRow.japanese)
+                : (line.providerID, line.providerName)
             table.row([
-                .text(line.month), .text(line.providerID), .text(line.providerName), .number(line.runs),
+                .text(line.month), .text(id), .text(name), .number(line.runs),
                 .number(line.files), .number(line.records), .number(line.grantedRecords),
                 .number(line.eligibleAmountYen), .number(line.points), .number(line.cumulativePoints),
             ])

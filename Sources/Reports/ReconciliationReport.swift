@@ -1,5 +1,6 @@
 import Foundation
 public import Ledger
+public import Localization
 import Rules
 
 /// The finance reconciliation report (settlement spec §10): what each provider is owed for the runs
@@ -72,8 +73,32 @@ public struct ReconciliationReport: Sendable, Codable {
         public var name: String
         /// True when it holds.
         public var ok: Bool
-        /// The figures behind the verdict.
+        /// The figures behind the verdict, in English (the JSON's `detail`).
         public var detail: String
+        /// The same figures as a message for people in any language (not part of the JSON).
+        public var finding: FinanceText? = nil
+
+        enum CodingKeys: String, CodingKey {
+            case name, ok, detail
+        }
+
+        /// A check whose detail is the same text in every language.
+        init(name: String, ok: Bool, detail: String) {
+            self.name = name
+            self.ok = ok
+            self.detail = detail
+        }
+
+        /// A check whose detail is `finding` in English.
+        init(name: String, ok: Bool, finding: FinanceText) {
+            self.name = name
+            self.ok = ok
+            self.detail = finding.english
+            self.finding = finding
+        }
+
+        /// The figures behind the verdict in `language`.
+        public func detail(_ language: Language) -> String { finding?.text(language) ?? detail }
     }
 
     /// One provider's figures for the runs committed in one month (JST).
@@ -194,20 +219,20 @@ public struct ReconciliationReport: Sendable, Codable {
         let unbalanced = figures.unbalancedFiles
         let conservation = Check(
             name: "conservation", ok: unbalanced == 0,
-            detail: unbalanced == 0
-                ? "all \(figures.settledFiles) settled files (\(figures.settledLines) lines): lines = granted + rejected, one outcome per line"
-                : "\(unbalanced) of \(figures.settledFiles) settled files where lines ≠ granted + rejected or ≠ their outcomes"
-        )
+            finding: unbalanced == 0
+                ? .conservationHolds(files: figures.settledFiles, lines: figures.settledLines)
+                : .conservationBroken(unbalanced: unbalanced, files: figures.settledFiles))
         let sums = [figures.grantPoints, figures.ledgerPoints, figures.resultControlPoints, figures.filePoints]
         let points = Check(
             name: "points", ok: Set(sums).count == 1,
-            detail: "grants \(figures.grantPoints), holder ledger \(figures.ledgerPoints), "
-                + "result control totals \(figures.resultControlPoints), files \(figures.filePoints)")
+            finding: .pointSums(
+                grants: figures.grantPoints, ledger: figures.ledgerPoints,
+                resultControls: figures.resultControlPoints, files: figures.filePoints))
         let above = figures.holdersOutsideCap
-        let cap = figures.capPoints.map { " of \($0) points" } ?? ""
         let withinCap = Check(
             name: "cap", ok: above == 0,
-            detail: above == 0 ? "no holder above the cap\(cap)" : "\(above) holders above the cap\(cap)")
+            finding: above == 0
+                ? .capHolds(cap: figures.capPoints) : .capBroken(holders: above, cap: figures.capPoints))
         return [conservation, points, withinCap]
     }
 

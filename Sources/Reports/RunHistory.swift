@@ -1,5 +1,6 @@
 import Foundation
 public import Ledger
+public import Localization
 
 /// The committed runs, as `runs list` and `runs show` print them.
 ///
@@ -163,91 +164,113 @@ public enum RunHistory {
 
     // MARK: Text
 
-    /// `runs list` as a table for a terminal.
-    public static func listText(_ runs: [Run]) -> String {
-        guard !runs.isEmpty else { return "no committed runs\n" }
+    /// `runs list` as a table for a terminal, in `language`.
+    public static func listText(_ runs: [Run], language: Language = .en) -> String {
+        func say(_ message: FinanceText) -> String { message.text(language) }
+        guard !runs.isEmpty else { return say(.noRuns) + "\n" }
         var table: [[String]] = [
             [
-                "RUN", "COMMITTED (JST)", "FILES", "QUAR", "SKIP", "RECORDS", "GRANTED", "POINTS", "DURATION",
-                "DELIVERED",
-                "STARTED BY",
+                say(.columnRun).uppercased(), say(.columnCommitted), say(.columnFiles).uppercased(),
+                say(.columnQuarantinedShort), say(.columnSkippedShort), say(.columnRecords).uppercased(),
+                say(.columnGranted).uppercased(), say(.columnPoints).uppercased(), say(.columnDuration),
+                say(.columnDelivered), say(.columnStartedBy),
             ]
         ]
         for run in runs {
+            let committed =
+                language == .ja
+                ? FinanceFormat.time(run.committedAt, language)
+                : String(run.committedAt.prefix(19)).replacingOccurrences(of: "T", with: " ")
             table.append([
-                String(run.runID), String(run.committedAt.prefix(19)).replacingOccurrences(of: "T", with: " "),
-                String(run.files), String(run.quarantinedFiles), String(run.alreadySettledFiles),
-                NumberFormatting.grouped(run.records), NumberFormatting.grouped(run.grantedRecords),
-                NumberFormatting.grouped(run.points), duration(run), run.deliveredAt == nil ? "NO" : "yes",
-                run.startedBy,
+                String(run.runID), committed, String(run.files), String(run.quarantinedFiles),
+                String(run.alreadySettledFiles), NumberFormatting.grouped(run.records),
+                NumberFormatting.grouped(run.grantedRecords), FinanceFormat.points(run.points, language),
+                duration(run, language), say(run.deliveredAt == nil ? .notDelivered : .delivered), run.startedBy,
             ])
         }
         return aligned(table, leftColumns: [1, 9, 10])
     }
 
-    /// `runs show` as text for a terminal.
-    public static func detailText(_ detail: Detail) -> String {
+    /// `runs show` as text for a terminal, in `language`.
+    public static func detailText(_ detail: Detail, language: Language = .en) -> String {
+        func say(_ message: FinanceText) -> String { message.text(language) }
         let run = detail.run
-        var out = "run \(run.runID)\n"
-        let fields: [(String, String)] = [
-            ("started", run.startedAt), ("committed", run.committedAt),
-            ("delivered", run.deliveredAt ?? "not yet — the next settle delivers its result files"),
-            ("duration", durationDetail(run)), ("started by", run.startedBy), ("host", run.host),
-            ("version", run.version), ("parameters", detail.parameters.compactText),
+        var out = say(.runHeading(run.runID)) + "\n"
+        let fields: [(FinanceText.RunField, String)] = [
+            (.started, FinanceFormat.time(run.startedAt, language)),
+            (.committed, FinanceFormat.time(run.committedAt, language)),
+            (.delivered, run.deliveredAt.map { FinanceFormat.time($0, language) } ?? say(.notDeliveredYet)),
+            (.duration, durationDetail(run, language)), (.startedBy, run.startedBy), (.host, run.host),
+            (.version, run.version), (.parameters, detail.parameters.compactText),
             (
-                "files",
-                "\(run.files) settled, \(run.quarantinedFiles) quarantined, \(run.alreadySettledFiles) already settled"
+                .files,
+                say(
+                    .runFiles(
+                        settled: run.files, quarantined: run.quarantinedFiles, alreadySettled: run.alreadySettledFiles))
             ),
             (
-                "records",
-                "\(NumberFormatting.grouped(run.records)) (granted \(NumberFormatting.grouped(run.grantedRecords)))"
+                .records,
+                say(
+                    .runRecords(
+                        records: NumberFormatting.grouped(run.records),
+                        granted: NumberFormatting.grouped(run.grantedRecords)))
             ),
-            ("points", NumberFormatting.grouped(run.points)),
+            (.points, FinanceFormat.points(run.points, language)),
         ]
-        for (label, value) in fields {
-            out += "  " + (label + ":").padding(toLength: 12, withPad: " ", startingAt: 0) + value + "\n"
-        }
+        for (field, value) in fields { out += label(field, language) + value + "\n" }
         if !detail.outcomes.isEmpty {
-            out += "  outcomes:   "
+            out += label(.outcomes, language)
             out +=
                 detail.outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
                 + "\n"
         }
         out += "\n"
-        var table: [[String]] = [["FILE", "PROVIDER", "OUTCOME", "RECORDS", "GRANTED", "POINTS", "NOTE"]]
+        var table: [[String]] = [
+            [
+                say(.columnFile), say(.columnProvider), say(.columnOutcome), say(.columnRecords), say(.columnGranted),
+                say(.columnPoints), say(.columnNote),
+            ].map { language == .en ? $0.uppercased() : $0 }
+        ]
         for file in detail.files {
             var note = file.resultName ?? ""
             if let code = file.quarantineCode {
-                note = code + (file.quarantineLine.map { " line \($0)" } ?? "") + ": " + (file.quarantineMessage ?? "")
+                note =
+                    code + (file.quarantineLine.map { say(.quarantineLine($0)) } ?? "") + ": "
+                    + (file.quarantineMessage ?? "")
             }
             table.append([
-                file.name, file.providerID ?? "-", file.outcome, NumberFormatting.grouped(file.records),
-                NumberFormatting.grouped(file.grantedRecords), NumberFormatting.grouped(file.points), note,
+                file.name, file.providerID ?? "-", say(.fileOutcome(file.outcome)),
+                NumberFormatting.grouped(file.records),
+                NumberFormatting.grouped(file.grantedRecords), FinanceFormat.points(file.points, language), note,
             ])
         }
         return out + aligned(table, leftColumns: [0, 1, 2, 6])
     }
 
+    /// A field's label in `runs show`, indented and padded so that the values line up (12 columns in English).
+    static func label(_ field: FinanceText.RunField, _ language: Language) -> String {
+        let text = FinanceText.runField(field).text(language) + (language == .ja ? "：" : ":")
+        let width = language == .ja ? 14 : 12
+        return "  " + text + String(repeating: " ", count: max(0, width - FinanceFormat.width(text)))
+    }
+
     /// A run's duration for the table: `pending` until it is delivered, `-` when a later invocation delivered it.
-    static func duration(_ run: Run) -> String {
-        if let milliseconds = run.durationMilliseconds { return duration(milliseconds) }
-        return run.deliveredAt == nil ? "pending" : "-"
+    static func duration(_ run: Run, _ language: Language) -> String {
+        if let milliseconds = run.durationMilliseconds {
+            return FinanceText.duration(milliseconds: milliseconds).text(language)
+        }
+        return run.deliveredAt == nil ? FinanceText.durationPending.text(language) : "-"
     }
 
     /// A run's duration for `runs show`, saying why there is none.
-    static func durationDetail(_ run: Run) -> String {
+    static func durationDetail(_ run: Run, _ language: Language) -> String {
+        let message: FinanceText
         if let milliseconds = run.durationMilliseconds {
-            return duration(milliseconds) + " (from the lock through delivery)"
+            message = .durationThroughDelivery(FinanceText.duration(milliseconds: milliseconds).text(language))
+        } else {
+            message = run.deliveredAt == nil ? .durationPendingDetail : .durationUnknown
         }
-        return run.deliveredAt == nil
-            ? "pending — known once the run is delivered"
-            : "unknown — a later settle delivered the run after its own invocation stopped"
-    }
-
-    static func duration(_ milliseconds: Int) -> String {
-        let seconds = Double(milliseconds) / 1000
-        if seconds < 60 { return String(format: "%.1f s", seconds) }
-        return String(format: "%d min %02d s", Int(seconds) / 60, Int(seconds) % 60)
+        return message.text(language)
     }
 
     /// Columns padded to their widest cell; numbers right-aligned, the listed columns left-aligned.
@@ -256,14 +279,14 @@ public enum RunHistory {
         for row in rows {
             for (i, cell) in row.enumerated() {
                 if i >= widths.count { widths.append(0) }
-                widths[i] = max(widths[i], cell.count)
+                widths[i] = max(widths[i], FinanceFormat.width(cell))
             }
         }
         var out = ""
         for row in rows {
             var line = ""
             for (i, cell) in row.enumerated() {
-                let pad = String(repeating: " ", count: widths[i] - cell.count)
+                let pad = String(repeating: " ", count: widths[i] - FinanceFormat.width(cell))
                 let last = i == row.count - 1
                 line += leftColumns.contains(i) ? cell + (last ? "" : pad) : pad + cell
                 if !last { line += "  " }

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 @_spi(Verification) public import Ledger
+public import Localization
 import Postgres
 import Rules
 import Zstd
@@ -27,7 +28,13 @@ public struct Verification: Sendable {
         public var found: String
 
         /// `subject: field: expected X, found Y`.
-        public var description: String { "\(subject): \(field): expected \(expected), found \(found)" }
+        public var description: String { text(.en) }
+
+        /// The line in `language`: the subject's kind and the words around the values change, the field and the
+        /// figures do not.
+        public func text(_ language: Language) -> String {
+            FinanceText.difference(subject: subject, field: field, expected: expected, found: found).text(language)
+        }
     }
 
     /// The differences, holders first (by key), then files (by name).
@@ -49,16 +56,14 @@ public struct Verification: Sendable {
     public var ok: Bool { differences.isEmpty }
 
     /// One line for the operator when nothing differs.
-    public var summary: String {
-        var text =
-            "verified \(holders) holders, \(files) settled files (\(lines) lines, \(grants) grant rows)"
-        if resultFilesOnDisk > 0 { text += ", \(resultFilesOnDisk) result files in the outbox" }
-        text +=
-            ok ? ": no differences" : differences.count == 1 ? ": 1 difference" : ": \(differences.count) differences"
-        if !undeliveredRuns.isEmpty {
-            text += " (run \(undeliveredRuns.map(String.init).joined(separator: ", ")) not delivered yet: run settle)"
-        }
-        return text
+    public var summary: String { summary(.en) }
+
+    /// The summary line in `language`.
+    public func summary(_ language: Language) -> String {
+        FinanceText.verifySummary(
+            holders: holders, files: files, lines: lines, grants: grants, resultFilesOnDisk: resultFilesOnDisk,
+            differences: differences.count, undeliveredRuns: undeliveredRuns
+        ).text(language)
     }
 
     /// Verifies the database, and the result files under `outbox` (`{outbox}/{provider_id}/…`) when given.

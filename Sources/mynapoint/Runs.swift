@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Ledger
+import Localization
 import Reports
 
 struct Runs: ParsableCommand {
@@ -20,6 +21,7 @@ struct Runs: ParsableCommand {
         }
 
         func run() throws {
+            let language = try Output.language(configuration: nil)
             let runs: [RunHistory.Run]
             do {
                 let ledger = try Ledger(url: database.url)
@@ -31,7 +33,7 @@ struct Runs: ParsableCommand {
             if json {
                 try Output.write(try Output.json(runs), to: nil)
             } else {
-                try Output.write(RunHistory.listText(runs), to: nil)
+                try Output.write(RunHistory.listText(runs, language: language), to: nil)
             }
         }
     }
@@ -45,6 +47,7 @@ struct Runs: ParsableCommand {
         @Flag(help: "JSON instead of text.") var json = false
 
         func run() throws {
+            let language = try Output.language(configuration: nil)
             let detail: RunHistory.Detail?
             do {
                 let ledger = try Ledger(url: database.url)
@@ -56,7 +59,8 @@ struct Runs: ParsableCommand {
             guard let detail else {
                 throw Output.fail("there is no committed run \(id); `mynapoint runs list` shows the committed runs")
             }
-            try Output.write(json ? try Output.json(detail) : RunHistory.detailText(detail), to: nil)
+            try Output.write(
+                json ? try Output.json(detail) : RunHistory.detailText(detail, language: language), to: nil)
         }
     }
 }

@@ -66,6 +66,39 @@ import Testing
     }
 }
 
+extension BrowserEndToEndTests {
+    /// The Japanese page: `lang="ja"`, its totals with their units, and its Japanese drawn with a font that has
+    /// the characters — distinct glyphs, not the one empty box a font without them draws for every character.
+    @Test func japaneseReportRendersWithACJKFont() throws {
+        let browser = try Self.browser()
+        let deployment = try Deployment(generated: 1200, faults: true)
+        #expect(try deployment.settle().status == 3)
+        let page = try Rendered(deployment: deployment, browser: browser, language: "ja")
+
+        #expect(page.dom.contains("<html lang=\"ja\">"))
+        #expect(page.dom.contains("<p class=\"verdict ok\">✔ 照合チェック3件はすべて合格です。</p>"))
+        let points = try #require(page.report.totals["points"])
+        #expect(
+            page.dom.contains(
+                "<div class=\"label\">支払ポイント</div><div class=\"value\">\(Self.grouped(points))ポイント</div>"))
+        #expect(page.layoutProblems == "ok", "text outside its chart at \(Self.width) px:\n\(page.layoutProblems)")
+        #expect(page.glyphs.hasPrefix("distinct 4 of 4, inked 4,"), "Japanese is drawn as tofu: \(page.glyphs)")
+        #expect(page.bannerRows(colour: RGB(hex: "#e3f9e5")) != nil, "no green verdict banner")
+        try page.expectNotBlank()
+    }
+
+    /// `1234567` as `1,234,567`.
+    static func grouped(_ value: Int) -> String {
+        let digits = Array(String(value))
+        var out = ""
+        for (i, digit) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out += "," }
+            out.append(digit)
+        }
+        return out
+    }
+}
+
 /// One report rendered: the JSON report, the DOM Chromium built from the HTML, the layout check and the
 /// screenshot.
 struct Rendered {
@@ -88,13 +121,16 @@ struct Rendered {
     let report: Report
     let dom: String
     let layoutProblems: String
+    /// How the page's own font draws four Japanese characters: `distinct N of 4, inked M` from the probe.
+    let glyphs: String
     let screenshot: PNGImage
     var checks: [Check] { report.checks }
 
-    init(deployment: Deployment, browser: String) throws {
+    init(deployment: Deployment, browser: String, language: String = "en") throws {
         let folder = deployment.workspace.root
         let html = folder + "/report.html"
-        let rendered = try Binary.run(["report", "--format", "html", "-o", html], database: deployment.database)
+        let rendered = try Binary.run(
+            ["report", "--format", "html", "-o", html, "--lang", language], database: deployment.database)
         try #require(rendered.status == 0, "\(rendered.stderr)")
         let json = try Binary.run(["report", "--format", "json"], database: deployment.database)
         try #require(json.status == 0, "\(json.stderr)")
@@ -110,6 +146,8 @@ struct Rendered {
         let marker = try #require(dom.range(of: "<pre id=\"layout-check\">"), "the probe did not run")
         layoutProblems = String(dom[marker.upperBound...].prefix { $0 != "<" })
             .replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&amp;", with: "&")
+        let glyphMarker = try #require(dom.range(of: "<pre id=\"glyph-check\">"), "the glyph probe did not run")
+        glyphs = String(dom[glyphMarker.upperBound...].prefix { $0 != "<" })
 
         let png = folder + "/report.png"
         _ = try Self.chromium(browser, folder: folder, ["--screenshot=" + png, "file://" + html])
@@ -137,6 +175,28 @@ struct Rendered {
         out.id = 'layout-check';
         out.textContent = problems.length ? problems.join('\\n') : 'ok';
         document.body.appendChild(out);
+        // Japanese drawn in the heading's font, as the page draws it: a font without the characters draws the same
+        // empty box (tofu) for each, so four different characters give four different images only with a CJK font.
+        const canvas = document.createElement('canvas');
+        canvas.width = 64;
+        canvas.height = 64;
+        const context = canvas.getContext('2d');
+        const family = getComputedStyle(document.querySelector('h1')).fontFamily;
+        const images = new Set();
+        let inked = 0;
+        for (const character of ['照', '合', '精', 'ポ']) {
+          context.clearRect(0, 0, 64, 64);
+          context.font = '48px ' + family;
+          context.textBaseline = 'top';
+          context.fillText(character, 4, 4);
+          const alpha = context.getImageData(0, 0, 64, 64).data.filter((_, i) => i % 4 === 3);
+          if (alpha.some((a) => a > 0)) inked += 1;
+          images.add(alpha.join(','));
+        }
+        const glyphs = document.createElement('pre');
+        glyphs.id = 'glyph-check';
+        glyphs.textContent = 'distinct ' + images.size + ' of 4, inked ' + inked + ', font ' + family;
+        document.body.appendChild(glyphs);
         </script>
 
         """
