@@ -147,6 +147,10 @@ public enum HolderMessage: LocalizedMessage, Equatable {
     case declinedLastTry
     /// The typed PIN is not 4 digits.
     case pinFormat
+    /// A MyKey ID given on the command line is not 8 of A–Z 0–9.
+    case myKeyFormat
+    /// A provider ID given on the command line is not 1–16 of A–Z 0–9.
+    case providerIDFormat
     /// The PIN could not be read; the detail is the system's.
     case pinUnreadable(detail: String)
     /// No random challenge; the detail is the system's.
@@ -212,6 +216,7 @@ public enum HolderMessage: LocalizedMessage, Equatable {
         case readerGone, cardRemoved, cardBusy, cardCommunication, notMyNumberCard, missingCardFile, notJPKIToken
         case fileWithoutCertificate, certificateUnreadable, cardFileTooLong, cardFileShort, emptySignature
         case signRefused, unexpectedStatus, pinBlockedBeforeTry, pinBlocked, wrongPINNowBlocked, wrongPIN
+        case myKeyFormat, providerIDFormat
         case declinedLastTry, pinFormat, pinUnreadable, noChallenge, signatureInvalid, certificateExpired
         case certificateNotYetValid, untrustedCertificate, certificateRevoked, noCurrentCRL, noCurrentCRLOfAnyAnchor
         case revocationCheckFailed, notRegistered, passwordLoginFailed, passwordLoginFailedNowLocked
@@ -278,6 +283,8 @@ public enum HolderMessage: LocalizedMessage, Equatable {
         case .wrongPIN: .wrongPIN
         case .declinedLastTry: .declinedLastTry
         case .pinFormat: .pinFormat
+        case .myKeyFormat: .myKeyFormat
+        case .providerIDFormat: .providerIDFormat
         case .pinUnreadable: .pinUnreadable
         case .noChallenge: .noChallenge
         case .signatureInvalid: .signatureInvalid

@@ -1,6 +1,6 @@
 import Foundation
 public import Ledger
-public import Localization
+import Localization
 
 /// The monthly provider statement for finance: per provider and month, the points granted by the runs
 /// committed that month (JST) — the provisional subsidy claim — and the running total since the first run.

@@ -56,3 +56,11 @@ extension Output {
         }
     }
 }
+
+extension Output {
+    /// The language for a usage error found before any configuration is read: `--lang`, else the locale's.
+    static var languageBeforeConfiguration: Language {
+        (try? Language.resolve(
+            option: LanguageArgument.option, configured: nil, environment: ProcessInfo.processInfo.environment)) ?? .en
+    }
+}

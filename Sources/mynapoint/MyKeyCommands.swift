@@ -23,7 +23,7 @@ struct MyKeyCommand: ParsableCommand {
 
         func validate() throws {
             guard MyKeyID(HolderInput.normalized(newID)) != nil else {
-                throw ValidationError("a MyKey ID is 8 characters of A–Z 0–9")
+                throw ValidationError(HolderMessage.myKeyFormat.text(Output.languageBeforeConfiguration))
             }
         }
 
@@ -134,7 +134,9 @@ struct MyKeyCommand: ParsableCommand {
 }
 
 private func validateOperator(_ mykey: String, _ reason: String) throws {
-    guard MyKeyID(mykey) != nil else { throw ValidationError("a MyKey ID is 8 characters of A–Z 0–9") }
+    guard MyKeyID(mykey) != nil else {
+        throw ValidationError(HolderMessage.myKeyFormat.text(Output.languageBeforeConfiguration))
+    }
     guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
         throw ValidationError("--reason must say why")
     }
@@ -149,7 +151,9 @@ struct ApplyCommand: ParsableCommand {
     @Argument(help: "The provider ID (1–16 of A–Z 0–9).") var provider: String
 
     func validate() throws {
-        guard ProviderID(provider) != nil else { throw ValidationError("a provider ID is 1–16 characters of A–Z 0–9") }
+        guard ProviderID(provider) != nil else {
+            throw ValidationError(HolderMessage.providerIDFormat.text(Output.languageBeforeConfiguration))
+        }
     }
 
     func run() throws {

@@ -26,7 +26,9 @@ struct Register: ParsableCommand {
     @Flag(help: "Print the result as one JSON object on the last line of standard output.") var json = false
 
     func validate() throws {
-        if let apply, ProviderID(apply) == nil { throw ValidationError("a provider ID is 1–16 characters of A–Z 0–9") }
+        if let apply, ProviderID(apply) == nil {
+            throw ValidationError(HolderMessage.providerIDFormat.text(Output.languageBeforeConfiguration))
+        }
         if let passwordFD, passwordFD < 0 { throw ValidationError("--password-fd must be a file descriptor number") }
     }
 

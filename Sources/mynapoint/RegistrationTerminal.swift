@@ -70,7 +70,7 @@ struct HolderLoginOptions: ParsableArguments {
 
     func validate() throws {
         if let mykey, MyKeyID(HolderInput.normalized(mykey)) == nil {
-            throw ValidationError("a MyKey ID is 8 characters of A–Z 0–9")
+            throw ValidationError(HolderMessage.myKeyFormat.text(Output.languageBeforeConfiguration))
         }
         if passwordFD != nil && mykey == nil { throw ValidationError("--password-fd goes with --mykey") }
     }

@@ -67,6 +67,8 @@ extension HolderMessage {
         case .wrongPIN(let left): "wrong PIN: \(left) \(left == 1 ? "try" : "tries") left before the card blocks"
         case .declinedLastTry: "stopped before the last PIN try; nothing was sent to the card"
         case .pinFormat: "a PIN is 4 digits; nothing was sent to the card"
+        case .myKeyFormat: "a MyKey ID is 8 characters of A–Z 0–9"
+        case .providerIDFormat: "a provider ID is 1–16 characters of A–Z 0–9"
         case .pinUnreadable(let detail): "cannot read the PIN: \(detail)"
         case .noChallenge(let detail): "no random challenge: \(detail)"
         case .signatureInvalid: "the card's signature does not match its certificate: the card is not genuine"

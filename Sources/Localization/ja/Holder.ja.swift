@@ -72,6 +72,8 @@ extension HolderMessage {
         case .wrongPIN(let left): "暗証番号が違います。ロックされるまでの残り回数は\(left)回です"
         case .declinedLastTry: "最後の入力の前で中止しました。カードには何も送っていません"
         case .pinFormat: "暗証番号は数字4桁です。カードには何も送っていません"
+        case .myKeyFormat: "マイキーIDは英大文字A–Zと数字0–9の8文字です。確認して、もう一度入力してください"
+        case .providerIDFormat: "キャッシュレス決済サービスのIDは英大文字A–Zと数字0–9の1–16文字です。確認して、もう一度入力してください"
         case .pinUnreadable(let detail): "暗証番号を読み取れません: \(detail)"
         case .noChallenge(let detail): "確認用の乱数を作れません: \(detail)"
         case .signatureInvalid: "カードの署名が証明書と一致しません。正規のカードではありません"
