@@ -109,8 +109,8 @@ public struct ReconciliationFigures: Sendable, Equatable {
     public var capPoints: Int?
 }
 
-/// A committed run as the `runs` table records it.
-public struct CommittedRun: Sendable, Equatable {
+/// A committed run as the `runs` table records it; encoded with the keys `runs --json` prints (its parameters apart).
+public struct CommittedRun: Sendable, Equatable, Codable {
     /// The run's number.
     public var runID: Int64
     /// When it started, RFC 3339 in JST to the second.
@@ -139,8 +139,23 @@ public struct CommittedRun: Sendable, Equatable {
     public var grantedRecords: Int
     /// Points granted.
     public var points: Int
-    /// The campaign and run options it was made with, as JSON.
-    public var parametersJSON: String
+    /// The campaign and run options it was made with, as JSON (not encoded: `runs show` prints them parsed).
+    public var parametersJSON: String = "{}"
+
+    enum CodingKeys: String, CodingKey {
+        case runID = "run_id"
+        case startedAt = "started_at"
+        case committedAt = "committed_at"
+        case deliveredAt = "delivered_at"
+        case durationMilliseconds = "duration_ms"
+        case startedBy = "started_by"
+        case host, version, files
+        case quarantinedFiles = "quarantined_files"
+        case alreadySettledFiles = "already_settled_files"
+        case records
+        case grantedRecords = "granted_records"
+        case points
+    }
 }
 
 /// One file of a committed run.

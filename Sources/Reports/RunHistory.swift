@@ -7,71 +7,8 @@ public import Localization
 /// A run that failed or was refused the lock committed nothing and is not here: its trace is its exit code,
 /// its log and the metrics file.
 public enum RunHistory {
-    /// One committed run.
-    public struct Run: Sendable, Codable, Equatable {
-        /// The run's number.
-        public var runID: Int64
-        /// When it started, RFC 3339 in JST.
-        public var startedAt: String
-        /// When it committed, RFC 3339 in JST.
-        public var committedAt: String
-        /// When its result files and moves were confirmed; nil while not yet delivered.
-        public var deliveredAt: String?
-        /// From its start (the invocation's lock, or the end of the invocation's previous run) through delivery,
-        /// milliseconds; nil while it is not delivered, and for a run that a later invocation delivered.
-        public var durationMilliseconds: Int?
-        /// Operating-system user and host that started it.
-        public var startedBy: String
-        /// The host it ran on.
-        public var host: String
-        /// The build's version.
-        public var version: String
-        /// Settled files.
-        public var files: Int
-        /// Quarantined files.
-        public var quarantinedFiles: Int
-        /// Files skipped as already settled.
-        public var alreadySettledFiles: Int
-        /// Settled data lines.
-        public var records: Int
-        /// Rows granted.
-        public var grantedRecords: Int
-        /// Points granted.
-        public var points: Int
-
-        enum CodingKeys: String, CodingKey {
-            case runID = "run_id"
-            case startedAt = "started_at"
-            case committedAt = "committed_at"
-            case deliveredAt = "delivered_at"
-            case durationMilliseconds = "duration_ms"
-            case startedBy = "started_by"
-            case host, version, files
-            case quarantinedFiles = "quarantined_files"
-            case alreadySettledFiles = "already_settled_files"
-            case records
-            case grantedRecords = "granted_records"
-            case points
-        }
-
-        /// The run as the ledger records it.
-        init(_ run: CommittedRun) {
-            runID = run.runID
-            startedAt = run.startedAt
-            committedAt = run.committedAt
-            deliveredAt = run.deliveredAt
-            durationMilliseconds = run.durationMilliseconds
-            startedBy = run.startedBy
-            host = run.host
-            version = run.version
-            files = run.files
-            quarantinedFiles = run.quarantinedFiles
-            alreadySettledFiles = run.alreadySettledFiles
-            records = run.records
-            grantedRecords = run.grantedRecords
-            points = run.points
-        }
-    }
+    /// One committed run: the ledger's own value, encoded with the keys of `runs --json`.
+    public typealias Run = CommittedRun
 
     /// One file of a run.
     public struct File: Sendable, Codable, Equatable {
@@ -141,7 +78,7 @@ public enum RunHistory {
 
     /// The most recent `limit` runs, newest first.
     public static func list(ledger: Ledger, limit: Int = 50) throws -> [Run] {
-        try ledger.committedRuns(limit: limit).map(Run.init)
+        try ledger.committedRuns(limit: limit)
     }
 
     /// A run in detail; nil when there is no committed run of that number.
@@ -149,7 +86,7 @@ public enum RunHistory {
         guard let run = try ledger.committedRun(id) else { return nil }
         let parameters = (try? JSONDecoder().decode(JSONValue.self, from: Data(run.parametersJSON.utf8))) ?? .null
         return Detail(
-            run: Run(run), parameters: parameters, files: try ledger.committedRunFiles(run: id).map(File.init),
+            run: run, parameters: parameters, files: try ledger.committedRunFiles(run: id).map(File.init),
             outcomes: try outcomes(ledger: ledger, run: id))
     }
 
