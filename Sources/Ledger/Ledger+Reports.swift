@@ -159,7 +159,7 @@ public struct CommittedRun: Sendable, Equatable, Codable {
 }
 
 /// One file of a committed run.
-public struct CommittedRunFile: Sendable, Equatable {
+public struct CommittedRunFile: Sendable, Equatable, Codable {
     /// The data file's name.
     public var name: String
     /// The provider, when registered.
@@ -182,6 +182,19 @@ public struct CommittedRunFile: Sendable, Equatable {
     public var quarantineMessage: String?
     /// The line that decided the quarantine, when one did.
     public var quarantineLine: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case name
+        case providerID = "provider_id"
+        case outcome, records
+        case grantedRecords = "granted_records"
+        case points
+        case eligibleAmount = "eligible_amount"
+        case resultName = "result_name"
+        case quarantineCode = "quarantine_code"
+        case quarantineMessage = "quarantine_message"
+        case quarantineLine = "quarantine_line"
+    }
 }
 
 // The finance reports and the run history read the settled figures through these queries, so the schema stays

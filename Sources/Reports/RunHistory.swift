@@ -10,59 +10,8 @@ public enum RunHistory {
     /// One committed run: the ledger's own value, encoded with the keys of `runs --json`.
     public typealias Run = CommittedRun
 
-    /// One file of a run.
-    public struct File: Sendable, Codable, Equatable {
-        /// The data file's name.
-        public var name: String
-        /// The provider, when registered.
-        public var providerID: String?
-        /// `settled`, `quarantined` or `already_settled`.
-        public var outcome: String
-        /// Data lines.
-        public var records: Int
-        /// Rows granted.
-        public var grantedRecords: Int
-        /// Points granted.
-        public var points: Int
-        /// Eligible amount, yen.
-        public var eligibleAmount: Int
-        /// The result file's name (settled files).
-        public var resultName: String?
-        /// The quarantine code (quarantined files).
-        public var quarantineCode: String?
-        /// Why it was quarantined.
-        public var quarantineMessage: String?
-        /// The line that decided it, when one did.
-        public var quarantineLine: Int?
-
-        enum CodingKeys: String, CodingKey {
-            case name
-            case providerID = "provider_id"
-            case outcome, records
-            case grantedRecords = "granted_records"
-            case points
-            case eligibleAmount = "eligible_amount"
-            case resultName = "result_name"
-            case quarantineCode = "quarantine_code"
-            case quarantineMessage = "quarantine_message"
-            case quarantineLine = "quarantine_line"
-        }
-
-        /// The file as the ledger records it.
-        init(_ file: CommittedRunFile) {
-            name = file.name
-            providerID = file.providerID
-            outcome = file.outcome.rawValue
-            records = file.records
-            grantedRecords = file.grantedRecords
-            points = file.points
-            eligibleAmount = file.eligibleAmount
-            resultName = file.resultName
-            quarantineCode = file.quarantineCode
-            quarantineMessage = file.quarantineMessage
-            quarantineLine = file.quarantineLine
-        }
-    }
+    /// One file of a run: the ledger's own value, encoded with the keys of `runs show --json`.
+    public typealias File = CommittedRunFile
 
     /// A run with its parameters, files and outcomes.
     public struct Detail: Sendable, Codable, Equatable {
@@ -86,7 +35,7 @@ public enum RunHistory {
         guard let run = try ledger.committedRun(id) else { return nil }
         let parameters = (try? JSONDecoder().decode(JSONValue.self, from: Data(run.parametersJSON.utf8))) ?? .null
         return Detail(
-            run: run, parameters: parameters, files: try ledger.committedRunFiles(run: id).map(File.init),
+            run: run, parameters: parameters, files: try ledger.committedRunFiles(run: id),
             outcomes: try outcomes(ledger: ledger, run: id))
     }
 
@@ -176,7 +125,7 @@ public enum RunHistory {
                     + (file.quarantineMessage ?? "")
             }
             table.append([
-                file.name, file.providerID ?? "-", say(.fileOutcome(file.outcome)),
+                file.name, file.providerID ?? "-", say(.fileOutcome(file.outcome.rawValue)),
                 NumberFormatting.grouped(file.records),
                 NumberFormatting.grouped(file.grantedRecords), FinanceFormat.points(file.points, language), note,
             ])

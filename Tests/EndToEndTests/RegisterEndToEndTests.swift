@@ -110,7 +110,7 @@ struct RegisterEndToEndTests {
         // The Japanese resident read no English sentence (the log lines are for operators and stay English).
         for line in (japanese.first.transcript + "\n" + japanese.again.transcript).split(whereSeparator: \.isNewline)
         where !Self.isLogLine(line) {
-            #expect(!Self.hasEnglishPhrase(line), "\(line)")
+            #expect(!EnglishText.hasPhrase(line), "\(line)")
         }
         #expect(english.first.transcript.contains("PIN tries left: 3 of 3."))
         #expect(!japanese.first.transcript.contains("Insert your"))
@@ -213,21 +213,6 @@ struct RegisterEndToEndTests {
     static func isLogLine(_ line: Substring) -> Bool {
         line.hasPrefix("{\"") && line.contains("\"level\"") || line.contains(" trace ") || line.contains(" debug ")
             || line.contains(" info ") || line.contains(" notice ")
-    }
-
-    /// Three or more English words of lowercase letters in a row: an English sentence (IDs and codes are upper
-    /// case, numbers and JSON are not words).
-    static func hasEnglishPhrase(_ line: Substring) -> Bool {
-        var run = 0
-        for word in line.split(whereSeparator: { $0 == " " || $0 == "," || $0 == ";" || $0 == "." }) {
-            if word.count > 1 && word.allSatisfy({ $0.isASCII && $0.isLowercase }) {
-                run += 1
-                if run >= 3 { return true }
-            } else {
-                run = 0
-            }
-        }
-        return false
     }
 
     @Test func noCardTimesOutAndMissingTrustAnchorsAreNamed() async throws {

@@ -1,4 +1,5 @@
 import Localization
+import TestSupport
 import Testing
 
 /// Every message a resident reads, in both languages, saying the same IDs and numbers.
@@ -75,21 +76,7 @@ import Testing
     /// A Japanese message says the resident's values and nothing in English: no run of English words.
     @Test func japaneseHasNoEnglishSentence() {
         for sample in Self.samples {
-            #expect(!Self.hasEnglishPhrase(sample.japanese), "\(sample.key): \(sample.japanese)")
+            #expect(!EnglishText.hasPhrase(sample.japanese), "\(sample.key): \(sample.japanese)")
         }
-    }
-
-    /// Three or more English words of lowercase letters in a row (values such as IDs are upper case or numbers).
-    static func hasEnglishPhrase(_ text: String) -> Bool {
-        var run = 0
-        for word in text.split(whereSeparator: { $0 == " " || $0 == "," || $0 == ";" }) {
-            if word.count > 1 && word.allSatisfy({ $0.isASCII && $0.isLowercase }) {
-                run += 1
-                if run >= 3 { return true }
-            } else {
-                run = 0
-            }
-        }
-        return false
     }
 }

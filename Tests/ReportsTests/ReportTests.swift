@@ -313,7 +313,7 @@ import Testing
 
         let detail = try #require(try RunHistory.detail(ledger: fixture.ledger, run: first.runID!))
         #expect(detail.files.count == first.files.count)
-        let quarantined = detail.files.filter { $0.outcome == "quarantined" }
+        let quarantined = detail.files.filter { $0.outcome == .quarantined }
         #expect(quarantined.count == first.quarantinedFiles)
         #expect(quarantined.allSatisfy { $0.quarantineCode != nil && $0.resultName == nil })
         #expect(detail.outcomes.values.reduce(0, +) == first.records)
