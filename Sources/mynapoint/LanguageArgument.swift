@@ -58,6 +58,14 @@ extension Output {
 }
 
 extension Output {
+    /// The language for people of a command that takes no `--config`: `--lang`, else the `language` of the installed
+    /// configuration (`$MYNAPOINT_CONFIG`, else `/etc/mynapoint/mynapoint.json`) when it names one, else the locale's.
+    ///
+    /// A configuration that cannot be read leaves the choice to the locale: such a command needs nothing else from it.
+    static func languageOfInstalledConfiguration() throws -> Language {
+        try language(configuration: (try? Configuration.load(path: nil))?.0)
+    }
+
     /// The language for a usage error found before any configuration is read: `--lang`, else the locale's.
     static var languageBeforeConfiguration: Language {
         (try? Language.resolve(

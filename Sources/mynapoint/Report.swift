@@ -46,7 +46,7 @@ struct Report: ParsableCommand {
         }
 
         func run() throws {
-            let language = try Output.language(configuration: nil)
+            let language = try Output.languageOfInstalledConfiguration()
             let report: ReconciliationReport
             do {
                 let ledger = try Ledger(url: database.url)

@@ -21,7 +21,7 @@ struct Runs: ParsableCommand {
         }
 
         func run() throws {
-            let language = try Output.language(configuration: nil)
+            let language = try Output.languageOfInstalledConfiguration()
             let runs: [RunHistory.Run]
             do {
                 let ledger = try Ledger(url: database.url)
@@ -47,7 +47,7 @@ struct Runs: ParsableCommand {
         @Flag(help: "JSON instead of text.") var json = false
 
         func run() throws {
-            let language = try Output.language(configuration: nil)
+            let language = try Output.languageOfInstalledConfiguration()
             let detail: RunHistory.Detail?
             do {
                 let ledger = try Ledger(url: database.url)

@@ -24,7 +24,7 @@ struct Verify: ParsableCommand {
     var outbox: String?
 
     func run() throws {
-        let language = try Output.language(configuration: nil)
+        let language = try Output.languageOfInstalledConfiguration()
         let verification: Verification
         do {
             let ledger = try Ledger(url: database.url)
