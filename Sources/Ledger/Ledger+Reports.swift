@@ -27,8 +27,8 @@ public struct CommitPeriod: Sendable, Equatable {
         """
 }
 
-/// One provider's settled files in a period.
-public struct ProviderSettlement: Sendable, Equatable {
+/// One provider's settled files in a period; encoded with the keys of the reconciliation report's `providers`.
+public struct ProviderSettlement: Sendable, Equatable, Codable {
     /// The provider.
     public var providerID: String
     /// Settled files.
@@ -41,6 +41,17 @@ public struct ProviderSettlement: Sendable, Equatable {
     public var points: Int
     /// Eligible amount over the granted rows, yen.
     public var eligibleAmount: Int
+    /// `REJECTED` rows by reason (filled from ``Ledger/rejectionsByProvider(in:)``; empty as the query returns it).
+    public var rejections: [String: Int] = [:]
+
+    enum CodingKeys: String, CodingKey {
+        case providerID = "provider_id"
+        case files, records
+        case grantedRecords = "granted_records"
+        case points
+        case eligibleAmount = "eligible_amount"
+        case rejections
+    }
 }
 
 /// The settled lines of one provider rejected for one reason in a period.

@@ -9,32 +9,8 @@ import Rules
 /// Its JSON is exactly the §10 shape (`providers`, `totals`, `holders_at_cap`, `checks`); the period, the
 /// per-month figures and the quarantined files ride along for the CSV and HTML renderings only.
 public struct ReconciliationReport: Sendable, Codable {
-    /// One provider's figures.
-    public struct Provider: Sendable, Codable, Equatable {
-        /// The provider.
-        public var providerID: String
-        /// Settled files.
-        public var files: Int
-        /// Settled data lines (granted + rejected, `MALFORMED` included).
-        public var records: Int
-        /// Rows with status `GRANTED`.
-        public var grantedRecords: Int
-        /// Points owed (1 point = 1 yen).
-        public var points: Int
-        /// Eligible amount over the granted rows, yen.
-        public var eligibleAmount: Int
-        /// `REJECTED` rows by reason.
-        public var rejections: [String: Int]
-
-        enum CodingKeys: String, CodingKey {
-            case providerID = "provider_id"
-            case files, records
-            case grantedRecords = "granted_records"
-            case points
-            case eligibleAmount = "eligible_amount"
-            case rejections
-        }
-    }
+    /// One provider's figures: the ledger's own value, with its rejections by reason.
+    public typealias Provider = ProviderSettlement
 
     /// Totals over providers.
     public struct Totals: Sendable, Codable, Equatable {
@@ -101,25 +77,8 @@ public struct ReconciliationReport: Sendable, Codable {
         public func detail(_ language: Language) -> String { finding?.text(language) ?? detail }
     }
 
-    /// One provider's figures for the runs committed in one month (JST).
-    public struct MonthRow: Sendable, Equatable {
-        /// `YYYY-MM` of the runs' commit, in JST.
-        public var month: String
-        /// The provider.
-        public var providerID: String
-        /// Runs that settled a file of the provider that month.
-        public var runs: Int
-        /// Settled files.
-        public var files: Int
-        /// Settled data lines.
-        public var records: Int
-        /// Rows with status `GRANTED`.
-        public var grantedRecords: Int
-        /// Points.
-        public var points: Int
-        /// Eligible amount, yen.
-        public var eligibleAmount: Int
-    }
+    /// One provider's month: the ledger's own value.
+    public typealias MonthRow = MonthlySettlement
 
     /// A quarantined file of the period.
     public struct Quarantine: Sendable, Equatable {
@@ -189,11 +148,7 @@ public struct ReconciliationReport: Sendable, Codable {
         var report = ReconciliationReport(
             from: from, to: to, providers: providers, totals: Totals(providers, quarantinedFiles: quarantines.count),
             holdersAtCap: try ledger.holdersAtCap(), checks: checks(try ledger.reconciliationFigures()))
-        report.months = try ledger.monthlySettlements(in: period).map {
-            MonthRow(
-                month: $0.month, providerID: $0.providerID, runs: $0.runs, files: $0.files, records: $0.records,
-                grantedRecords: $0.grantedRecords, points: $0.points, eligibleAmount: $0.eligibleAmount)
-        }
+        report.months = try ledger.monthlySettlements(in: period)
         report.quarantines = quarantines
         report.generatedAt = try ledger.currentTimeInJST()
         return report
@@ -201,11 +156,7 @@ public struct ReconciliationReport: Sendable, Codable {
 
     /// Per provider with settled files in the period, its figures and its rejections by reason.
     static func providers(ledger: Ledger, period: CommitPeriod) throws -> [Provider] {
-        var providers = try ledger.settlementsByProvider(in: period).map {
-            Provider(
-                providerID: $0.providerID, files: $0.files, records: $0.records, grantedRecords: $0.grantedRecords,
-                points: $0.points, eligibleAmount: $0.eligibleAmount, rejections: [:])
-        }
+        var providers = try ledger.settlementsByProvider(in: period)
         var index: [String: Int] = [:]
         for (i, provider) in providers.enumerated() { index[provider.providerID] = i }
         for rejection in try ledger.rejectionsByProvider(in: period) {

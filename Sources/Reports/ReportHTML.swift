@@ -1,4 +1,5 @@
 import Foundation
+import Ledger
 public import Localization
 
 /// The reconciliation report as one self-contained HTML page: inline CSS and SVG charts, no script, no

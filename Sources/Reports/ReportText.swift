@@ -1,3 +1,4 @@
+import Ledger
 public import Localization
 
 /// The reconciliation report as plain text for a terminal or a mail: the verdict, the totals, the checks, and the
