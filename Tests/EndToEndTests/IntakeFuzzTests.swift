@@ -24,28 +24,6 @@ enum FuzzSettings {
     }
 }
 
-/// SplitMix64: tiny, fast and the same on every platform, so a seed means the same drop everywhere.
-struct FuzzRandom {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A number in `0..<bound` (bound > 0).
-    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
-
-    mutating func chance(_ p: Double) -> Bool { Double(next() >> 11) / Double(1 << 53) < p }
-
-    mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
-}
-
 /// What every iteration starts from: one migrated database with a generated registry (cloned per iteration), the
 /// decompressed data files of a generated drop, and holders to write hand-made records for.
 final class FuzzBase: Sendable {
@@ -126,7 +104,7 @@ struct FuzzItem {
         defer { database.drop() }
         let workspace = try DropWorkspace(prefix: "fuzz")
         defer { workspace.remove() }
-        var random = FuzzRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
         var builder = FuzzDropBuilder(base: base, workspace: workspace, seed: seed)
         try builder.build(&random)
         let settings = FuzzRunSettings(&random)
@@ -175,7 +153,7 @@ struct FuzzRunSettings: CustomStringConvertible {
     var limitArguments: [String] = []
     var invocations: [[String]] = []
 
-    init(_ random: inout FuzzRandom) {
+    init(_ random: inout SplitMix64) {
         if random.chance(0.35) {
             limitArguments += ["--max-line-bytes", String(random.pick([64, 100, 300, 4095, 4097, 8192]))]
         }
@@ -209,7 +187,7 @@ struct FuzzDropBuilder {
         self.seed = seed
     }
 
-    mutating func build(_ random: inout FuzzRandom) throws {
+    mutating func build(_ random: inout SplitMix64) throws {
         try makeOutsideFiles()
         try makeIgnoredEntries()
         let count = 3 + random.below(5)
@@ -230,7 +208,7 @@ struct FuzzDropBuilder {
     // MARK: Sources
 
     /// A valid CSV: a generated data file, or a few hand-made records.
-    private func sourceCSV(_ random: inout FuzzRandom, tag: String) -> [UInt8] {
+    private func sourceCSV(_ random: inout SplitMix64, tag: String) -> [UInt8] {
         if random.chance(0.5) { return random.pick(base.sources).csv }
         var csv = "record_id,mykey_id,kind,amount_yen,occurred_at\n"
         for line in 0..<(1 + random.below(20)) {
@@ -275,7 +253,7 @@ struct FuzzDropBuilder {
 
     // MARK: Mutations
 
-    private mutating func dropClean(stem: String, provider: String, _ random: inout FuzzRandom) throws {
+    private mutating func dropClean(stem: String, provider: String, _ random: inout SplitMix64) throws {
         let csv = sourceCSV(&random, tag: stem)
         let compressed = try Zstd.compress(csv)
         let tally = CSVModel.tally(csv)
@@ -286,7 +264,7 @@ struct FuzzDropBuilder {
             what: "\(stem) clean")
     }
 
-    private mutating func dropCompressedMutation(stem: String, provider: String, _ random: inout FuzzRandom) throws {
+    private mutating func dropCompressedMutation(stem: String, provider: String, _ random: inout SplitMix64) throws {
         let csv = sourceCSV(&random, tag: stem)
         var bytes = try Zstd.compress(csv)
         let tally = CSVModel.tally(csv)
@@ -327,7 +305,7 @@ struct FuzzDropBuilder {
             expectation: staleDigest ? .quarantined("CHECKSUM_MISMATCH") : nil)
     }
 
-    private mutating func dropCSVMutation(stem: String, provider: String, _ random: inout FuzzRandom) throws {
+    private mutating func dropCSVMutation(stem: String, provider: String, _ random: inout SplitMix64) throws {
         var csv = sourceCSV(&random, tag: stem)
         let what = CSVMutation.apply(to: &csv, &random, seed: seed)
         let compressed = try Zstd.compress(csv)
@@ -344,7 +322,7 @@ struct FuzzDropBuilder {
             what: "\(stem) csv: \(what)\(note)")
     }
 
-    private mutating func dropControlMutation(stem: String, provider: String, _ random: inout FuzzRandom) throws {
+    private mutating func dropControlMutation(stem: String, provider: String, _ random: inout SplitMix64) throws {
         let csv = sourceCSV(&random, tag: stem)
         let compressed = try Zstd.compress(csv)
         let tally = CSVModel.tally(csv)
@@ -431,7 +409,7 @@ struct FuzzDropBuilder {
             expectation: code.map { .quarantined($0) })
     }
 
-    private mutating func dropNameMutation(stem: String, provider: String, _ random: inout FuzzRandom) throws {
+    private mutating func dropNameMutation(stem: String, provider: String, _ random: inout SplitMix64) throws {
         let seq = String(stem.suffix(4))
         let csv = sourceCSV(&random, tag: stem)
         let compressed = try Zstd.compress(csv)
@@ -517,7 +495,7 @@ struct FuzzDropBuilder {
         ignored = ["sub/P0001_20210105_0999.csv.zst", "notes.txt", ".P0001_20210105_0998.csv.zst"]
     }
 
-    private mutating func dropOddEntry(stem: String, provider: String, _ random: inout FuzzRandom) throws {
+    private mutating func dropOddEntry(stem: String, provider: String, _ random: inout SplitMix64) throws {
         let inbox = workspace.inbox
         let outsideData = workspace.root + "/outside/secret.csv.zst"
         let outsideDigest = SHA256.hash(outside[0].bytes)
@@ -608,11 +586,11 @@ struct FuzzDropBuilder {
 
 /// Mutations of a decompressed data file, each a hostile but plausible thing a provider's software might send.
 enum CSVMutation {
-    static func apply(to csv: inout [UInt8], _ random: inout FuzzRandom, seed: UInt64) -> String {
+    static func apply(to csv: inout [UInt8], _ random: inout SplitMix64, seed: UInt64) -> String {
         var lines = csv.split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init)
         if lines.last?.isEmpty == true { lines.removeLast() }
         let dataRange = lines.count > 1 ? 1..<lines.count : 1..<2
-        func someLine(_ random: inout FuzzRandom) -> Int { dataRange.lowerBound + random.below(dataRange.count) }
+        func someLine(_ random: inout SplitMix64) -> Int { dataRange.lowerBound + random.below(dataRange.count) }
         var what: String
         switch random.below(14) {
         case 0:

@@ -1,24 +1,18 @@
 import Foundation
+import TestSupport
 import Testing
 import Zstd
 
 /// Reproducible, compressible bytes: words and numbers drawn by SplitMix64 from `seed`.
 func sampleBytes(count: Int, seed: UInt64) -> [UInt8] {
-    var state = seed
-    func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var random = SplitMix64(seed: seed)
     let words: [[UInt8]] = ["charge", "purchase", "P0001", "2020-10-01T12:34:56+09:00", ",", "\n"].map {
         Array($0.utf8)
     }
     var result: [UInt8] = []
     result.reserveCapacity(count + 32)
     while result.count < count {
-        let value = next()
+        let value = random.next()
         if value % 3 == 0 {
             result.append(contentsOf: String(value % 1_000_000_007).utf8)
         } else {
