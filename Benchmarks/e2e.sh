@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# End-to-end settlement benchmark: W1, W5, W10 (1, 5, 10 million records; 1 million holders; 20 providers ×
-# 2 files), each into an empty ledger on a private PostgreSQL, with the baseline the targets are set against:
-# plain `psql \copy` of the same run's grant rows into a table with the grants table's constraints.
-# Usage: Benchmarks/e2e.sh [W1|W5|W10 ...]   (default: W1 W5 W10). Prints one table.
+# End-to-end settlement benchmark: W1, W5, W10, W50 (1, 5, 10, 50 million records; 1 million holders; 20
+# providers × 2 files), each into an empty ledger on a private PostgreSQL, with the baseline the targets are set
+# against: plain `psql \copy` of the same grant rows into a table with the grants table's constraints.
+# Every workload settles with max_run_records = 10,000,000, so W50 is five successive runs of one invocation (and
+# its dry run, which is one run, reads the first 10 million records).
+# Usage: Benchmarks/e2e.sh [W1|W5|W10|W50 ...]   (default: all four). Prints two tables: totals and phases.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 workloads=("$@")
-[ ${#workloads[@]} -gt 0 ] || workloads=(W1 W5 W10)
+[ ${#workloads[@]} -gt 0 ] || workloads=(W1 W5 W10 W50)
 Scripts/install-deps.sh
 
 swift build -c release --product mynapoint 2>&1 | grep -E "error|Build complete" || true
@@ -23,6 +25,7 @@ seconds() { awk -v s="$1" -v e="$2" 'BEGIN { printf "%.2f", e - s }'; }
 now() { date +%s.%N; }
 
 rows=()
+phases=()
 for w in "${workloads[@]}"; do
     millions=${w#W}
     records=$((millions * 1000000))
@@ -47,16 +50,28 @@ for w in "${workloads[@]}"; do
     mkdir -p "$run"
     # A real copy: settle refuses a data file with a second name (a hard link) as NOT_A_FILE.
     cp -a "$data/inbox" "$run/inbox"
-    folders=(--inbox "$run/inbox" --outbox "$run/outbox" --archive "$run/archive" --quarantine "$run/quarantine")
+    folders=(--inbox "$run/inbox" --outbox "$run/outbox" --archive "$run/archive" --quarantine "$run/quarantine"
+        --max-run-records 10000000)
 
     echo "== $w: settle --dry-run" >&2
-    /usr/bin/time -f "%e %M" -o "$run/dry.time" "$bin" settle --dry-run "${folders[@]}" >"$run/dry.out"
+    /usr/bin/time -f "%e %M" -o "$run/dry.time" "$bin" settle --dry-run "${folders[@]}" \
+        --summary-json "$run/dry.json" >"$run/dry.out"
     read -r dry_s dry_kb <"$run/dry.time"
+    dry_records=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["records"])' "$run/dry.json")
     echo "== $w: settle" >&2
     /usr/bin/time -f "%e %M" -o "$run/settle.time" "$bin" settle "${folders[@]}" --summary-json "$run/summary.json" \
         >"$run/settle.out" || [ $? -eq 3 ]
     read -r settle_s settle_kb <"$run/settle.time"
     tail -1 "$run/settle.out" >&2
+    phases+=("$(python3 - "$w" "$run/summary.json" <<'PY'
+import json, sys
+summary = json.load(open(sys.argv[2]))
+p = summary["phase_seconds"]
+names = ["snapshot", "intake", "duplicates", "points", "results", "commit", "delivery"]
+runs = len(summary.get("runs", [])) or 1
+print("| %s | %d | " % (sys.argv[1], runs) + " | ".join("%.2f" % p.get(n, 0) for n in names) + " |")
+PY
+)")
 
     echo "== $w: baseline: psql \\copy of the run's grant rows into a table with the same constraints" >&2
     psql -qX -c "\\copy grants TO '$run/grants.copy'" >/dev/null
@@ -71,15 +86,19 @@ for w in "${workloads[@]}"; do
     psql -qX -d postgres -c "DROP DATABASE $db" >/dev/null
     rm -rf "$run"
 
-    rows+=("$(awk -v w="$w" -v n="$records" -v g="$grant_rows" -v d="$dry_s" -v dk="$dry_kb" -v s="$settle_s" \
+    rows+=("$(awk -v w="$w" -v n="$records" -v g="$grant_rows" -v d="$dry_s" -v dn="$dry_records" -v s="$settle_s" \
         -v sk="$settle_kb" -v c="$copy_s" 'BEGIN {
-        printf "| %s | %d | %d | %.2f | %.0f | %.2f | %.2f | %.2f | %.0f | %.2f | %.0f |", w, n, g, d, n / d, s, c, s / c,
-            sk / 1024, s * 1e6 / n, sk * 1024 / n }')")
+        printf "| %s | %d | %d | %.2f | %.0f | %.2f | %.2f | %.2f | %.0f | %.2f | %.0f |", w, n, g, d, dn / d, s, c,
+            s / c, sk / 1024, s * 1e6 / n, sk * 1024 / n }')")
 done
 
 echo
 echo "| workload | records | grant rows | dry-run s | dry-run records/s | settle s | psql \\copy s | settle / copy | peak RSS MiB | settle µs/record | RSS bytes/record |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
+echo
+echo "| workload | runs | snapshot s | intake s | duplicates s | points s | results s | commit s | delivery s |"
+echo "|---|---|---|---|---|---|---|---|---|"
+printf '%s\n' "${phases[@]}"
 echo
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(psql -qXtA -c 'SHOW server_version' -d postgres | head -1)"

@@ -51,6 +51,7 @@ shared_buffers = 512MB
 max_wal_size = 4GB
 checkpoint_timeout = 15min
 max_connections = 200
+max_prepared_transactions = 64
 log_min_messages = warning
 CONF
     _as_postgres "$bin/pg_ctl" -D "$base/pgdata" -l "$base/postgres.log" -w -t 60 start >/dev/null || {

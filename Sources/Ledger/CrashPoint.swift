@@ -5,7 +5,9 @@ import Synchronization
 /// that a crash at any of them leaves the database and the files recoverable.
 ///
 /// Inactive unless `MYNAPOINT_CRASH_AT` names a point (`name` or `name#n` for its n-th time); costs one
-/// comparison per point otherwise. Compiled only into builds with `MYNAPOINT_FAULT_INJECTION` (debug builds, which
+/// comparison per point otherwise. `MYNAPOINT_PAUSE_AT` names a point to wait at instead, for the tests that
+/// start a second process while the first is there: the process creates the file `MYNAPOINT_PAUSE_FILE` + `.paused`
+/// and waits until `MYNAPOINT_PAUSE_FILE` exists. Compiled only into builds with `MYNAPOINT_FAULT_INJECTION` (debug builds, which
 /// the tests run): in a release build `reach` is empty and the environment variable does nothing.
 public enum CrashPoint {
     #if MYNAPOINT_FAULT_INJECTION
@@ -14,13 +16,28 @@ public enum CrashPoint {
         let parts = value.split(separator: "#", maxSplits: 1)
         return (String(parts[0]), parts.count == 2 ? Int(parts[1]) ?? 1 : 1)
     }()
+    private static let pause: (name: String, file: String)? = {
+        let environment = ProcessInfo.processInfo.environment
+        guard let name = environment["MYNAPOINT_PAUSE_AT"], let file = environment["MYNAPOINT_PAUSE_FILE"] else {
+            return nil
+        }
+        return (name, file)
+    }()
     private static let hits = Mutex<[String: Int]>([:])
 
-    /// Kills the process here when this point is the one named in `MYNAPOINT_CRASH_AT`.
+    /// Kills the process here when this point is the one named in `MYNAPOINT_CRASH_AT`, or waits here when it is
+    /// the one named in `MYNAPOINT_PAUSE_AT`.
     @inline(__always)
     public static func reach(_ name: StaticString) {
+        if let pause, pause.name == String(describing: name) { wait(releasedBy: pause.file) }
         guard let target else { return }
         check(String(describing: name), target)
+    }
+
+    /// Says it is waiting, then waits until the test creates `file`.
+    private static func wait(releasedBy file: String) {
+        FileManager.default.createFile(atPath: file + ".paused", contents: Data())
+        while !FileManager.default.fileExists(atPath: file) { usleep(10_000) }
     }
 
     private static func check(_ name: String, _ target: (name: String, hit: Int)) {

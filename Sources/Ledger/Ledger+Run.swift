@@ -14,7 +14,7 @@ extension Ledger {
         guard try any[0, 0].bool() else { return [] }
         return try connection.transaction { connection in
             try connection.execute(
-                "CREATE TEMPORARY TABLE run_keys (position bigint, provider_key integer, record_id text) ON COMMIT DROP"
+                "CREATE TEMPORARY TABLE run_keys (position bigint, provider_key integer, record_id text COLLATE \"C\") ON COMMIT DROP"
             )
             _ = try connection.copyIn(
                 "COPY run_keys (position, provider_key, record_id) FROM STDIN (FORMAT binary)"
@@ -39,38 +39,51 @@ extension Ledger {
         }
     }
 
-    /// Commits a run in one transaction: run, files, outcomes, grants, ledger balances, audit.
+    /// Begins a run's commit: draws the run's number, reserves the `file_id`s of its `files` registrations, and
+    /// starts streaming `grants`, each element on a connection of its own (see ``RunCommit``).
     ///
-    /// Fails, committing nothing, if any balance in the database differs from the one the run started from. When no
-    /// campaign is recorded yet, the same transaction records `campaign`: the first run that commits fixes the
-    /// campaign, never an invocation that settles nothing (settlement spec §2). The cap on every ledger row is the
-    /// recorded campaign's, enforced by the database's CHECK.
+    /// More than one stream needs a ledger that can connect again and a server that can prepare transactions:
+    /// ask ``grantStreams(requested:)`` how many to make.
+    public func beginRunCommit(files: Int, grants: [GrantRows]) throws -> RunCommit {
+        precondition(grants.count <= 1 || canConnectAgain, "several grant streams need a ledger that can connect again")
+        return try RunCommit(ledger: self, files: files, grants: grants)
+    }
+
+    /// Commits a run with its grants copied in one stream; the same as beginning a commit and finishing it at once.
     public func commitRun(
         _ header: RunHeader, files: [FileRegistration], balances: [BalanceChange], campaign: Campaign,
-        grants: GrantRows
+        grants: @escaping GrantRows
     ) throws {
-        try connection.transaction { _ in
-            try recordCampaignIfNone(campaign, actor: header.startedBy)
-            try insertRun(header, files: files)
-            CrashPoint.reach("run-row")
-            let fileIDs = try insertFiles(files, run: header.runID)
-            CrashPoint.reach("file-rows")
-            try copyGrants(grants, run: header.runID, fileIDs: fileIDs)
-            CrashPoint.reach("grants")
-            try writeBalances(balances, run: header.runID, cap: campaign.capPoints)
-            CrashPoint.reach("ledger")
-            try connection.query(
-                """
-                INSERT INTO audit_log (actor, action, subject, detail)
-                VALUES ($1, 'run.commit', 'run ' || $2, $3::jsonb)
-                """,
-                [.text(header.startedBy), .text(String(header.runID)), .text(header.parametersJSON)])
-            CrashPoint.reach("before-commit")
+        let commit = try RunCommit(ledger: self, files: files.count, grants: [grants], runID: header.runID)
+        try commit.finish(header, files: files, balances: balances, campaign: campaign)
+    }
+
+    /// The run's entry in the audit log.
+    func recordAudit(_ header: RunHeader) throws {
+        try connection.query(
+            """
+            INSERT INTO audit_log (actor, action, subject, detail)
+            VALUES ($1, 'run.commit', 'run ' || $2, $3::jsonb)
+            """,
+            [.text(header.startedBy), .text(String(header.runID)), .text(header.parametersJSON)])
+    }
+
+    /// Commits the transaction the ledger's connection has open; throws when the server rolled it back instead.
+    func commitOpenTransaction() throws {
+        let result = try connection.query("COMMIT")
+        guard result.commandTag == "COMMIT" else {
+            throw PostgresError(
+                code: .queryFailed, message: "the transaction was rolled back because a statement in it failed")
         }
     }
 
+    /// Rolls back whatever transaction the ledger's connection has open (nothing when none is).
+    func rollbackQuietly() {
+        try? connection.execute("ROLLBACK")
+    }
+
     /// The `runs` row, its totals summed from the settled files.
-    private func insertRun(_ header: RunHeader, files: [FileRegistration]) throws {
+    func insertRun(_ header: RunHeader, files: [FileRegistration]) throws {
         let settled = files.filter { $0.outcome == .settled }
         try connection.query(
             """
@@ -89,21 +102,21 @@ extension Ledger {
             ])
     }
 
-    /// One `files` row per registration and its `file_outcomes`; returns the file IDs in the order of `files`.
-    private func insertFiles(_ files: [FileRegistration], run: Int64) throws -> [Int64] {
-        var fileIDs: [Int64] = []
-        for file in files {
-            let result = try connection.query(
+    /// One `files` row per registration, with the `file_id`s reserved for them, and its `file_outcomes`.
+    func insertFiles(_ files: [FileRegistration], run: Int64, fileIDs: [Int64]) throws {
+        for (file, fileID) in zip(files, fileIDs) {
+            try connection.query(
                 """
-                INSERT INTO files (run_id, name, provider_key, sha256, outcome, quarantine_code, quarantine_message,
+                INSERT INTO files (file_id, run_id, name, provider_key, sha256, outcome, quarantine_code, quarantine_message,
                                    quarantine_line, records, granted_records, rejected_records, points, eligible_amount,
                                    amount_total, result_name, result_sha256, result_control, result_csv_zst,
                                    control_sha256, raw_name)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-                RETURNING file_id
+                OVERRIDING SYSTEM VALUE
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+                        $21)
                 """,
                 [
-                    .int(run), .text(file.name), file.providerKey.map { .int(Int64($0)) } ?? .null,
+                    .int(fileID), .int(run), .text(file.name), file.providerKey.map { .int(Int64($0)) } ?? .null,
                     .bytes(file.sha256), .text(file.outcome.rawValue),
                     file.quarantine.map { .text($0.code) } ?? .null,
                     file.quarantine.map { .text($0.message) } ?? .null,
@@ -115,19 +128,23 @@ extension Ledger {
                     file.controlSHA256.isEmpty ? .null : .bytes(file.controlSHA256),
                     file.rawName.map { .bytes($0) } ?? .null,
                 ])
-            let fileID = try result[0, 0].int()
-            fileIDs.append(fileID)
             for tally in file.tallies where tally.records > 0 {
                 try connection.query(
                     "INSERT INTO file_outcomes (file_id, reason, records, points) VALUES ($1, $2, $3, $4)",
                     [.int(fileID), .text(tally.reason.code), .int(Int64(tally.records)), .int(Int64(tally.points))])
             }
         }
-        return fileIDs
     }
 
-    /// Streams the grant rows by binary COPY; the primary key refuses a key granted twice.
-    private func copyGrants(_ grants: GrantRows, run: Int64, fileIDs: [Int64]) throws {
+    /// Streams grant rows by binary COPY on `connection`; the primary key refuses a key granted twice.
+    ///
+    /// Stops, copying
+    /// nothing, once `stop` says so (it is asked now and then).
+    static func copyGrants(
+        _ grants: GrantRows, run: Int64, fileIDs: [Int64], on connection: PostgresConnection,
+        stop: @escaping () -> Bool
+    ) throws {
+        var count = 0
         _ = try connection.copyIn(
             """
             COPY grants (provider_key, record_id, holder_key, run_id, file_id, line, occurred_at_ns, amount, points, reason)
@@ -135,6 +152,8 @@ extension Ledger {
             """
         ) { writer in
             try grants { row, recordID in
+                count &+= 1
+                if count & 0xFFFF == 0, stop() { throw CopyStopped() }
                 writer.beginRow(fieldCount: 10)
                 writer.writeInt32(row.providerKey)
                 writer.writeText(bytes: recordID)
@@ -155,7 +174,7 @@ extension Ledger {
     /// Holders settled for the first time get their row by COPY; the others are
     /// updated only if their row still holds the balance the run started from, so a concurrent change cannot be
     /// overwritten (then nothing of the run commits).
-    private func writeBalances(_ balances: [BalanceChange], run: Int64, cap: Int) throws {
+    func writeBalances(_ balances: [BalanceChange], run: Int64, cap: Int) throws {
         let firstTime = balances.filter(\.isFirst)
         let earlier = balances.filter { !$0.isFirst }
         if !firstTime.isEmpty {

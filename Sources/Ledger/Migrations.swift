@@ -39,6 +39,7 @@ public enum Migrations {
         Migration(version: 5, name: "password login failures and lockouts", sql: v5),
         Migration(version: 6, name: "registry import changes beside their audit entry", sql: v6),
         Migration(version: 7, name: "a checksum of each applied migration", sql: v7),
+        Migration(version: 8, name: "record IDs compared byte by byte", sql: v8),
     ]
 
     /// The newest schema version.
@@ -368,6 +369,16 @@ public enum Migrations {
     static let v7 = """
         ALTER TABLE schema_migrations ADD COLUMN checksum text CHECK (checksum ~ '^[0-9a-f]{64}$');
         COMMENT ON COLUMN schema_migrations.checksum IS 'SHA-256 of the migration''s SQL as applied; must equal the code''s.';
+        """
+
+    /// Record IDs are ASCII identifiers (`A–Z a–z 0–9 . _ -`): byte order tells two apart, and the primary key, which
+    /// every run extends by millions of entries, needs no locale's collation rules to compare them.
+    ///
+    /// The grants table keeps its rows; its primary key is rebuilt once (minutes on a table of hundreds of
+    /// millions of rows). Under a locale other than `C`, `ORDER BY record_id` is now byte order everywhere.
+    static let v8 = """
+        ALTER TABLE grants ALTER COLUMN record_id TYPE text COLLATE "C";
+        COMMENT ON COLUMN grants.record_id IS 'The provider''s record ID (ASCII), compared byte by byte (collation C).';
         """
 }
 

@@ -216,7 +216,9 @@ public struct RunKey: Sendable {
 
 /// Rows a caller streams to the ledger without building them all first: the producer calls `emit` once per row,
 /// with the record ID's bytes, which need only stay valid during that call.
-public typealias GrantRows = (_ emit: (GrantRow, UnsafeRawBufferPointer) throws -> Void) throws -> Void
+///
+/// `@Sendable`: a run's grants stream on threads of their own while the run renders its result files.
+public typealias GrantRows = @Sendable (_ emit: (GrantRow, UnsafeRawBufferPointer) throws -> Void) throws -> Void
 
 /// The run's keys, streamed like ``GrantRows``.
 public typealias RunKeys = (_ emit: (RunKey, UnsafeRawBufferPointer) throws -> Void) throws -> Void

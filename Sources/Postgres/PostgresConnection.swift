@@ -216,6 +216,14 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
+    /// Whether the connection is open and libpq still reports it usable (`false` once it was lost or closed).
+    ///
+    /// After a failed `COMMIT`, this tells a refusal by the server (the transaction was rolled back) from a lost
+    /// connection, whose transaction's outcome is unknown. The corresponding C function is `PQstatus`.
+    public var isConnected: Bool {
+        handle.map { PQstatus($0) == CONNECTION_OK } ?? false
+    }
+
     /// The server's version as a number, such as 150004 for 15.4; 0 when closed.
     public var serverVersion: Int {
         handle.map { Int(PQserverVersion($0)) } ?? 0

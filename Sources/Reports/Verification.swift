@@ -67,7 +67,15 @@ public struct Verification: Sendable {
     }
 
     /// Verifies the database, and the result files under `outbox` (`{outbox}/{provider_id}/…`) when given.
+    ///
+    /// Refuses, with the sentence to act on, while a crash has left a run's grant streams prepared: until the next
+    /// settle completes or rolls them back, the grants are not yet what the runs recorded.
     public static func run(ledger: Ledger, outbox: String?) throws -> Verification {
+        if let interrupted = try ledger.interruptedCommits().first {
+            throw LedgerError(
+                "run \(interrupted.run)'s commit was interrupted and \(interrupted.preparedStreams) of its grant streams are still prepared — run settle first (it \(interrupted.decided ? "completes" : "rolls back") them), then verify"
+            )
+        }
         let connection = ledger.verificationConnection
         var verification = Verification()
         try verification.countRows(connection)

@@ -16,6 +16,8 @@ public struct SettlementOptions: Sendable {
     public var campaign: Campaign
     /// Intake threads.
     public var workers: Int
+    /// Connections a run's grants are written over in parallel (two-phase commit; one needs no preparing).
+    public var commitConnections = ProcessInfo.processInfo.activeProcessorCount
     /// Everything but writing: no database changes, no result files, no moves.
     public var dryRun = false
     /// Wait for another run to finish instead of exiting.
@@ -81,13 +83,16 @@ public enum SettlementRun {
         } catch let error as LedgerError {
             throw SettlementError(code: .parametersChanged, message: error.message)
         }
+        try completeInterruptedCommits(ledger, dryRun: options.dryRun, logger: logger)
         let recovered = options.dryRun ? [] : try recover(ledger: ledger, options: options, logger: logger)
         CrashPoint.reach("recovered")
+        let streams = options.dryRun ? 1 : try grantStreams(ledger, options: options, logger: logger)
         var runs: [RunSummary] = []
         while true {
             let summary: RunSummary
             do {
-                summary = try runOnce(ledger: ledger, options: options, started: runStarted, logger: logger)
+                summary = try runOnce(
+                    ledger: ledger, options: options, streams: streams, started: runStarted, logger: logger)
             } catch var error as SettlementError {
                 error.committedRuns = runs.compactMap(\.runID)
                 throw error
@@ -113,6 +118,11 @@ public enum SettlementRun {
         if let problem = options.limits.validationError {
             throw SettlementError(code: .configuration, message: problem)
         }
+        guard (1...64).contains(options.commitConnections) else {
+            throw SettlementError(
+                code: .configuration,
+                message: "commit_connections is \(options.commitConnections); it must be 1–64 (connections per run)")
+        }
     }
 
     /// Phase 0: one settlement at a time on a database (settlement spec §7.4).
@@ -126,6 +136,41 @@ public enum SettlementRun {
                     "another settlement run holds the lock on this database; nothing was changed — wait for it to finish (or use --wait)"
             )
         }
+    }
+
+    /// Completes or rolls back the grants a crash left prepared, before anything reads grants: a run whose own
+    /// transaction committed gets them all, any other run none.
+    ///
+    /// A dry run changes nothing, so it refuses to start
+    /// while there are such grants.
+    static func completeInterruptedCommits(_ ledger: Ledger, dryRun: Bool, logger: Logger) throws {
+        if dryRun {
+            guard let run = try ledger.interruptedCommits().first else { return }
+            throw SettlementError(
+                code: .database,
+                message:
+                    "run \(run.run)'s commit was interrupted and is not complete, and a dry run changes nothing — run settle without --dry-run first: it \(run.decided ? "completes" : "rolls back") run \(run.run)"
+            )
+        }
+        CrashPoint.reach("resolving")
+        for run in try ledger.resolveInterruptedCommits() {
+            if run.decided {
+                logger.notice(
+                    "completed the commit of an interrupted run: its prepared grants are committed",
+                    metadata: ["run_id": "\(run.run)", "streams": "\(run.preparedStreams)"])
+            } else {
+                logger.notice(
+                    "rolled back the prepared grants of an interrupted run that never committed",
+                    metadata: ["run_id": "\(run.run)", "streams": "\(run.preparedStreams)"])
+            }
+        }
+    }
+
+    /// How many connections each run writes its grants over; says once when the server allows fewer than asked.
+    static func grantStreams(_ ledger: Ledger, options: SettlementOptions, logger: Logger) throws -> Int {
+        let streams = try ledger.grantStreams(requested: options.commitConnections)
+        if let notice = streams.notice { logger.warning("\(notice)") }
+        return streams.count
     }
 
     /// Delivers every committed run whose delivery is not confirmed, before anything else (settlement spec §11.4).
@@ -146,7 +191,7 @@ public enum SettlementRun {
     /// One atomic run over the files admitted now, started at `started` (the lock, or the previous run's end): each
     /// phase a function returning the value the next one needs.
     static func runOnce(
-        ledger: Ledger, options: SettlementOptions, started: Date, logger: Logger
+        ledger: Ledger, options: SettlementOptions, streams: Int, started: Date, logger: Logger
     ) throws -> RunSummary {
         var clock = PhaseClock()
         let snapshot = try loadSnapshot(ledger, logger: logger)
@@ -159,20 +204,28 @@ public enum SettlementRun {
         clock.end(.duplicates)
         let balances = awardPoints(&intakes, snapshot: snapshot, options: options)
         clock.end(.points)
-        options.progress?(.init(phase: .results, filesDone: intakes.count, files: intakes.count, records: 0))
-        let results = try renderResults(intakes, workers: options.workers)
-        clock.end(.results)
-        CrashPoint.reach("results")
-        let registrations = register(
-            intakes, results: results, snapshot: snapshot, language: options.providerLanguage)
+        // Every record is decided: the grants stream to the database while the result files are rendered.
+        let commit = try beginCommit(intakes, snapshot: snapshot, streams: streams, options: options, ledger: ledger)
+        let registrations: [FileRegistration]
+        do {
+            options.progress?(.init(phase: .results, filesDone: intakes.count, files: intakes.count, records: 0))
+            let results = try renderResults(intakes, workers: options.workers)
+            clock.end(.results)
+            CrashPoint.reach("results")
+            registrations = register(
+                intakes, results: results, snapshot: snapshot, language: options.providerLanguage)
+        } catch {
+            commit?.abandon()
+            throw error
+        }
         log(intakes, logger: logger)
         let vanished = intakes.filter { $0.verdict == .vanished }.map(\.file.name)
 
         var committed: DeliveredRun?
-        if !options.dryRun && !registrations.isEmpty {
-            let runID = try commit(
-                intakes, registrations: registrations, balances: balances, snapshot: snapshot, started: started,
-                options: options, ledger: ledger)
+        if let commit {
+            let runID = try finish(
+                commit, intakes: intakes, registrations: registrations, balances: balances, started: started,
+                options: options)
             clock.end(.commit)
             CrashPoint.reach("committed")
             logger.notice(
@@ -297,17 +350,12 @@ public enum SettlementRun {
         }
     }
 
-    /// Phase 7: commits the run in one transaction (recording the campaign if it is the first run to commit).
-    static func commit(
-        _ intakes: [FileIntake], registrations: [FileRegistration], balances: [BalanceChange],
-        snapshot: RegistrySnapshot, started: Date, options: SettlementOptions, ledger: Ledger
-    ) throws -> Int64 {
-        let records = registrations.reduce(0) { $0 + $1.records }
-        options.progress?(.init(phase: .commit, filesDone: intakes.count, files: intakes.count, records: records))
-        let runID = try ledger.nextRunID()
-        let header = RunHeader(
-            runID: runID, startedAt: started, startedBy: Ledger.actor, host: ProcessInfo.processInfo.hostName,
-            version: options.version, parametersJSON: parametersJSON(options))
+    /// Phase 6: begins the run's commit once every record is decided, its grant rows streaming over `streams`
+    /// connections; nil for a dry run or a run that decided no file.
+    static func beginCommit(
+        _ intakes: [FileIntake], snapshot: RegistrySnapshot, streams: Int, options: SettlementOptions, ledger: Ledger
+    ) throws -> RunCommit? {
+        guard !options.dryRun, intakes.contains(where: { $0.verdict != .vanished }) else { return nil }
         // Registrations leave out vanished files, so a file's index among them is counted here.
         var registered: [Int] = []
         var next = 0
@@ -315,22 +363,26 @@ public enum SettlementRun {
             registered.append(next)
             if intake.verdict != .vanished { next += 1 }
         }
-        try ledger.commitRun(header, files: registrations, balances: balances, campaign: options.campaign) { emit in
-            for (f, intake) in intakes.enumerated() where intake.verdict == .settle {
-                let providerKey = snapshot.providerKeys[Int(intake.providerIndex)]
-                for (r, record) in intake.records.enumerated()
-                where !record.isMalformed && record.reason != Reason.duplicate.rawValue {
-                    let row = GrantRow(
-                        providerKey: providerKey,
-                        holderKey: record.holder >= 0 ? snapshot.holderKeys[Int(record.holder)] : nil,
-                        file: registered[f], line: Int32(r + 1), occurredAt: record.occurredAt, amount: record.amount,
-                        points: record.points, reason: Reason(rawValue: record.reason) ?? .malformed)
-                    try intake.withRecordID(record) { try emit(row, $0) }
-                    if r == intake.records.count / 2 { CrashPoint.reach("grants-copy") }
-                }
-            }
+        let rows = GrantStreams(intakes, count: streams).rows(intakes, snapshot: snapshot, registered: registered)
+        return try ledger.beginRunCommit(files: next, grants: rows)
+    }
+
+    /// Phase 7: commits the run, all of it or nothing (recording the campaign if it is the first run to commit).
+    static func finish(
+        _ commit: RunCommit, intakes: [FileIntake], registrations: [FileRegistration], balances: [BalanceChange],
+        started: Date, options: SettlementOptions
+    ) throws -> Int64 {
+        let records = registrations.reduce(0) { $0 + $1.records }
+        options.progress?(.init(phase: .commit, filesDone: intakes.count, files: intakes.count, records: records))
+        let header = RunHeader(
+            runID: commit.runID, startedAt: started, startedBy: Ledger.actor, host: ProcessInfo.processInfo.hostName,
+            version: options.version, parametersJSON: parametersJSON(options))
+        do {
+            try commit.finish(header, files: registrations, balances: balances, campaign: options.campaign)
+        } catch let incomplete as RunCommitIncomplete {
+            throw SettlementError(code: .deliveryPending, message: incomplete.message)
         }
-        return runID
+        return commit.runID
     }
 
     /// Phase 8: writes the result files and moves the inputs of the committed run.

@@ -64,6 +64,8 @@ struct Configuration: Sendable, Codable, Equatable {
     var folders: FoldersSection?
     var databaseURL: String?
     var workers: Int?
+    /// Connections a run's grants are written over in parallel (1–64; default: the machine's cores).
+    var commitConnections: Int?
     var trustAnchors: [String]?
     /// Limits on files and runs (settlement spec §11.2); keys left out keep their defaults.
     var limits: Limits?
@@ -76,6 +78,7 @@ struct Configuration: Sendable, Codable, Equatable {
         case campaign, registry, registration, folders, workers, limits, language
         case databaseURL = "database_url"
         case providerLanguage = "provider_language"
+        case commitConnections = "commit_connections"
         case trustAnchors = "trust_anchors"
     }
 

@@ -26,6 +26,10 @@ struct Settle: ParsableCommand {
     @Option(help: "Folder settled inputs are moved to, per provider.") var archive: String?
     @Option(help: "Folder bad files are moved to, with a reason file.") var quarantine: String?
     @Option(help: "Intake threads (default: the machine's cores).") var workers: Int?
+    @Option(
+        name: .customLong("commit-connections"),
+        help: "Connections a run's grants are written over in parallel (default: the machine's cores).")
+    var commitConnections: Int?
     @Option(name: .customLong("summary-json"), help: "Write the run's summary as JSON to this file.") var summaryJSON:
         String?
     @Flag(name: .customLong("dry-run"), help: "Do everything but write: print what would be granted.") var dryRun =
@@ -51,6 +55,9 @@ struct Settle: ParsableCommand {
 
     func validate() throws {
         if let workers, workers < 1 || workers > 256 { throw ValidationError("--workers must be 1–256") }
+        if let commitConnections, commitConnections < 1 || commitConnections > 64 {
+            throw ValidationError("--commit-connections must be 1–64")
+        }
         if let rounding, Rounding(rawValue: rounding) == nil {
             throw ValidationError("--rounding must be per_record or cumulative")
         }
@@ -155,6 +162,8 @@ struct Settle: ParsableCommand {
             var options = SettlementOptions(
                 folders: folders, campaign: campaign,
                 workers: workers ?? file.workers ?? ProcessInfo.processInfo.activeProcessorCount)
+            options.commitConnections =
+                commitConnections ?? file.commitConnections ?? ProcessInfo.processInfo.activeProcessorCount
             options.dryRun = dryRun
             options.waitForLock = wait
             options.once = once

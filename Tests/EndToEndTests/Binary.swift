@@ -41,6 +41,7 @@ struct Binary {
         if let database { environment["PGDATABASE"] = database.name }
         environment["MYNAPOINT_LOG_LEVEL"] = "error"
         environment.removeValue(forKey: "MYNAPOINT_CRASH_AT")
+        environment.removeValue(forKey: "MYNAPOINT_PAUSE_AT")
         // English unless a test asks for another locale: the machine's own locale must not change what tests read.
         environment.removeValue(forKey: "LC_ALL")
         environment.removeValue(forKey: "LC_MESSAGES")

@@ -1,6 +1,7 @@
 import Foundation
 import Postgres
 import Rules
+import TestSupport
 import Testing
 
 @testable import Ledger
@@ -50,6 +51,99 @@ import Testing
                 ledger, holder: holder, before: Balance(points: 250, eligibleAmount: 1000),
                 after: Balance(points: 500, eligibleAmount: 2000))
             #expect(try ledger.connection.query("SELECT points FROM ledger")[0, 0].int() == 500)
+        }
+    }
+}
+
+/// A run's grants over several connections, joined by two-phase commit: all of it or nothing, and never a prepared
+/// transaction left behind by a run that ended in this process.
+@Suite struct ParallelRunCommitTests {
+    /// Rows of provider 1, `count` of them, with record IDs `R<first>`, `R<first + 1>` and so on.
+    static func rows(from first: Int, count: Int) -> GrantRows {
+        { emit in
+            for i in first..<(first + count) {
+                let row = GrantRow(
+                    providerKey: 1, holderKey: nil, file: 0, line: Int32(i + 1), occurredAt: 0, amount: 100, points: 0,
+                    reason: .unknownMyKey)
+                try Array("R\(i)".utf8).withUnsafeBytes { try emit(row, $0) }
+            }
+        }
+    }
+
+    func header(_ run: Int64) -> RunHeader {
+        RunHeader(
+            runID: run, startedAt: Date(), startedBy: "test", host: "host", version: "0", parametersJSON: "{}")
+    }
+
+    let file = FileRegistration(name: "P1_20201001_0001.csv.zst", providerKey: nil, sha256: [1], outcome: .settled)
+
+    func counts(_ ledger: Ledger) throws -> [Int64] {
+        try [
+            "SELECT count(*) FROM grants", "SELECT count(*) FROM runs", "SELECT count(*) FROM files",
+            "SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()",
+        ].map { try ledger.connection.query($0)[0, 0].int() }
+    }
+
+    @Test func allOrNothing() throws {
+        try withLedger { ledger, database in
+            try ledger.recordOrCheckCampaign(.mynapoint2020)
+            let parallel = try Ledger(url: database.url)
+            let streams = [Self.rows(from: 0, count: 70_000), Self.rows(from: 70_000, count: 70_000)]
+
+            // Abandoned while copying: nothing.
+            try parallel.beginRunCommit(files: 1, grants: streams).abandon()
+            #expect(try counts(ledger) == [0, 0, 0, 0])
+
+            // Refused by the stale-balance check after both streams are in: nothing, nothing prepared.
+            let stale = try parallel.beginRunCommit(files: 1, grants: streams)
+            #expect(throws: LedgerError.self) {
+                try stale.finish(
+                    header(stale.runID), files: [file],
+                    balances: [
+                        BalanceChange(
+                            holderKey: 99, before: Balance(points: 5, eligibleAmount: 20),
+                            after: Balance(points: 30, eligibleAmount: 120), records: 1)
+                    ], campaign: .mynapoint2020)
+            }
+            #expect(try counts(ledger) == [0, 0, 0, 0])
+
+            // A key in both streams: the second waits for the first, times out, and the run commits nothing.
+            let twice = try RunCommit(
+                ledger: parallel, files: 1,
+                grants: [Self.rows(from: 0, count: 10), Self.rows(from: 9, count: 10)], lockTimeout: "1s")
+            #expect(throws: (any Error).self) {
+                try twice.finish(header(twice.runID), files: [file], balances: [], campaign: .mynapoint2020)
+            }
+            #expect(try counts(ledger) == [0, 0, 0, 0])
+
+            // Committed: every row of both streams, one run, one file, nothing left prepared.
+            let commit = try parallel.beginRunCommit(files: 1, grants: streams)
+            try commit.finish(header(commit.runID), files: [file], balances: [], campaign: .mynapoint2020)
+            #expect(try counts(ledger) == [140_000, 1, 1, 0])
+            let fileID = try ledger.connection.query("SELECT file_id FROM files")[0, 0].int()
+            #expect(
+                try ledger.connection.query("SELECT count(*) FROM grants WHERE file_id = $1", [.int(fileID)])[0, 0]
+                    .int() == 140_000)
+        }
+    }
+
+    @Test func aLedgerThatCannotConnectAgainWritesOneStream() throws {
+        try withLedger { ledger, _ in
+            let streams = try ledger.grantStreams(requested: 4)
+            #expect(streams == (1, nil))
+        }
+    }
+
+    @Test func theServerSettingBoundsTheStreams() {
+        #expect(Ledger.grantStreams(requested: 3, maxPreparedTransactions: 64) == (3, nil))
+        #expect(Ledger.grantStreams(requested: 3, maxPreparedTransactions: 2) == (2, nil))
+        #expect(Ledger.grantStreams(requested: 1, maxPreparedTransactions: 0) == (1, nil))
+        for setting in [0, 1] {
+            let streams = Ledger.grantStreams(requested: 4, maxPreparedTransactions: setting)
+            #expect(streams.count == 1)
+            #expect(
+                streams.notice?.contains("max_prepared_transactions = \(setting)") == true
+                    && streams.notice?.contains("at least 4") == true, "\(streams)")
         }
     }
 }

@@ -22,7 +22,7 @@ final class SettlementFixture {
 
     init(registry: String? = nil) throws {
         database = try TemporaryDatabase.create(prefix: "settle")
-        ledger = Ledger(connection: try database.connect())
+        ledger = try Ledger(url: database.url)
         try ledger.migrate()
         workspace = try DropWorkspace()
         if let registry { try importRegistry(registry) }
