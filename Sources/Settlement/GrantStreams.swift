@@ -55,14 +55,18 @@ struct GrantStreams {
     }
 
     /// The streams as rows for the ledger: each record of a slice that is a grant row, with its file's index among
-    /// the run's registrations (`registered`).
+    /// the run's registrations (`registered`), a slice's rows in the order of their record IDs' bytes.
+    ///
+    /// A file belongs to one provider, so a slice in record-ID order is a run of ascending keys of the primary key
+    /// `(provider_key, record_id)`: the index grows at one place instead of being split all over, which halves the
+    /// server's work per row.
     func rows(_ intakes: [FileIntake], snapshot: RegistrySnapshot, registered: [Int]) -> [GrantRows] {
         streams.map { slices in
             { emit in
                 for slice in slices {
                     let intake = intakes[slice.file]
                     let providerKey = snapshot.providerKeys[Int(intake.providerIndex)]
-                    for r in slice.records where intake.records[r].isGrantRow {
+                    for r in Self.keyOrder(of: slice, in: intake) {
                         let record = intake.records[r]
                         let row = GrantRow(
                             providerKey: providerKey,
@@ -75,6 +79,52 @@ struct GrantStreams {
                     }
                 }
             }
+        }
+    }
+
+    /// The slice's grant rows (record indices), in the byte order of their record IDs.
+    ///
+    /// Sorted by an 8-byte key: the bytes after the prefix every ID of the slice shares (a provider's IDs often
+    /// share a long one), big-endian, zero-padded (no ID holds a zero byte, so a shorter ID sorts first); IDs whose
+    /// keys tie are compared whole.
+    static func keyOrder(of slice: Slice, in intake: FileIntake) -> [Int] {
+        let records = intake.records
+        return intake.recordIDs.withUnsafeBytes { ids -> [Int] in
+            func id(_ r: Int) -> UnsafeRawBufferPointer {
+                let start = Int(records[r].recordIDOffset)
+                return UnsafeRawBufferPointer(rebasing: ids[start..<(start + Int(records[r].recordIDLength))])
+            }
+            var entries: [(key: UInt64, record: Int32)] = []
+            entries.reserveCapacity(slice.records.count)
+            var shared = Int.max
+            var first: UnsafeRawBufferPointer?
+            for r in slice.records where records[r].isGrantRow {
+                let bytes = id(r)
+                if let first {
+                    var n = 0
+                    let limit = min(shared, bytes.count, first.count)
+                    while n < limit && bytes[n] == first[n] { n += 1 }
+                    shared = n
+                } else {
+                    first = bytes
+                    shared = bytes.count
+                }
+                entries.append((0, Int32(r)))
+            }
+            guard entries.count > 1 else { return entries.map { Int($0.record) } }
+            for i in entries.indices {
+                let bytes = id(Int(entries[i].record))
+                var key: UInt64 = 0
+                for n in 0..<8 {
+                    key = key << 8 | UInt64(shared + n < bytes.count ? bytes[shared + n] : 0)
+                }
+                entries[i].key = key
+            }
+            entries.sort { a, b in
+                if a.key != b.key { return a.key < b.key }
+                return id(Int(a.record)).lexicographicallyPrecedes(id(Int(b.record)))
+            }
+            return entries.map { Int($0.record) }
         }
     }
 }

@@ -69,4 +69,30 @@ import Testing
                 [.init(file: 0, records: 0..<3)], [.init(file: 0, records: 3..<7)],
             ])
     }
+
+    @Test func aSliceIsEmittedInTheByteOrderOfItsRecordIDs() async {
+        // Short alphabets and a shared prefix, so that IDs tie on their first bytes and on their 8-byte keys.
+        let id = zip(Gen.bool(), Gen.int(in: 0...3).array(of: 1...12)).map { prefixed, digits in
+            (prefixed ? "P01-20201001-1-" : "") + String(digits.map { Array("0A9-")[$0] })
+        }
+        await propertyCheck(count: 500, input: zip(id, Gen.int(in: 0...3)).array(of: 0...60)) { lines in
+            var intake = FileIntake(file: ProviderFile(name: "P1_20201001_0001.csv.zst"), verdict: .settle)
+            for (text, kind) in lines {
+                let offset = UInt32(intake.recordIDs.count)
+                intake.recordIDs.append(contentsOf: Array(text.utf8))
+                intake.records.append(
+                    IntakeRecord(
+                        occurredAt: 0, myKey: 0, recordIDOffset: offset, amount: 1, holder: -1,
+                        recordIDLength: UInt8(text.utf8.count), reason: kind == 0 ? .duplicate : .none, kind: 1))
+            }
+            let expected = lines.indices.filter { lines[$0].1 != 0 }.sorted { a, b in
+                Array(lines[a].0.utf8).lexicographicallyPrecedes(Array(lines[b].0.utf8))
+            }
+            let slice = GrantStreams.Slice(file: 0, records: 0..<lines.count)
+            let actual = GrantStreams.keyOrder(of: slice, in: intake)
+            // Equal IDs may come in either order; their texts may not.
+            #expect(actual.map { lines[$0].0 } == expected.map { lines[$0].0 })
+            #expect(actual.sorted() == expected.sorted())
+        }
+    }
 }
