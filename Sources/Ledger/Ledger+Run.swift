@@ -8,6 +8,36 @@ extension Ledger {
         try connection.query("SELECT nextval('run_ids')")[0, 0].int()
     }
 
+    /// Which of `ranges` hold a key earlier runs settled, by index into `ranges`: one query, a descent of the primary
+    /// key per range.
+    ///
+    /// Providers mostly number their records upwards, so a new file's range of record IDs usually holds no settled
+    /// key at all, and its keys need not be sent to ``alreadySettled(_:)``.
+    public func rangesHoldingGrants(_ ranges: [KeyRange]) throws -> Set<Int> {
+        guard !ranges.isEmpty else { return [] }
+        func array(_ values: [String]) -> String {
+            "{"
+                + values.map {
+                    "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                        + "\""
+                }
+                .joined(separator: ",") + "}"
+        }
+        let result = try connection.query(
+            """
+            SELECT r.ordinality - 1
+            FROM unnest($1::integer[], $2::text[], $3::text[]) WITH ORDINALITY AS r(provider_key, low, high, ordinality)
+            WHERE EXISTS (SELECT 1 FROM grants g WHERE g.provider_key = r.provider_key
+                          AND g.record_id >= r.low COLLATE "C" AND g.record_id <= r.high COLLATE "C")
+            """,
+            [
+                .text("{" + ranges.map { String($0.providerKey) }.joined(separator: ",") + "}"),
+                .text(array(ranges.map { String(decoding: $0.low, as: UTF8.self) })),
+                .text(array(ranges.map { String(decoding: $0.high, as: UTF8.self) })),
+            ])
+        return Set(try (0..<result.rowCount).map { Int(try result[$0, 0].int()) })
+    }
+
     /// Positions (as given) of the run's keys that earlier runs settled: one set-based query, never one per record.
     public func alreadySettled(_ keys: RunKeys) throws -> [UInt64] {
         let any = try connection.query("SELECT EXISTS (SELECT 1 FROM grants)")

@@ -39,7 +39,7 @@ public enum Migrations {
         Migration(version: 5, name: "password login failures and lockouts", sql: v5),
         Migration(version: 6, name: "registry import changes beside their audit entry", sql: v6),
         Migration(version: 7, name: "a checksum of each applied migration", sql: v7),
-        Migration(version: 8, name: "record IDs compared byte by byte", sql: v8),
+        Migration(version: 8, name: "record IDs compared byte by byte; room for balance updates", sql: v8),
     ]
 
     /// The newest schema version.
@@ -376,9 +376,13 @@ public enum Migrations {
     ///
     /// The grants table keeps its rows; its primary key is rebuilt once (minutes on a table of hundreds of
     /// millions of rows). Under a locale other than `C`, `ORDER BY record_id` is now byte order everywhere.
+    ///
+    /// Every run that settles a holder again rewrites the holder's ledger row; pages filled to half leave room for
+    /// the new version beside the old, so the update need not touch the primary key (a heap-only tuple).
     static let v8 = """
         ALTER TABLE grants ALTER COLUMN record_id TYPE text COLLATE "C";
         COMMENT ON COLUMN grants.record_id IS 'The provider''s record ID (ASCII), compared byte by byte (collation C).';
+        ALTER TABLE ledger SET (fillfactor = 50);
         """
 }
 

@@ -199,6 +199,24 @@ public struct GrantRow: Sendable {
     }
 }
 
+/// The lowest and highest record ID (bytes) of one provider's keys in a file, to ask whether earlier runs settled
+/// anything between them (see ``Ledger/rangesHoldingGrants(_:)``).
+public struct KeyRange: Sendable, Equatable {
+    /// The provider's key.
+    public var providerKey: Int32
+    /// The lowest record ID, by bytes.
+    public var low: [UInt8]
+    /// The highest record ID, by bytes.
+    public var high: [UInt8]
+
+    /// A range of keys.
+    public init(providerKey: Int32, low: [UInt8], high: [UInt8]) {
+        self.providerKey = providerKey
+        self.low = low
+        self.high = high
+    }
+}
+
 /// One key of the run, sent to find the keys earlier runs settled (see ``Ledger/alreadySettled(_:)``).
 public struct RunKey: Sendable {
     /// The caller's position of the record, returned as given when its key was settled before.

@@ -1,3 +1,4 @@
+import Foundation
 import Ledger
 import Rules
 
@@ -122,7 +123,7 @@ struct GrantStreams {
             }
             entries.sort { a, b in
                 if a.key != b.key { return a.key < b.key }
-                return id(Int(a.record)).lexicographicallyPrecedes(id(Int(b.record)))
+                return precedes(id(Int(a.record)), id(Int(b.record)))
             }
             return entries.map { Int($0.record) }
         }
@@ -133,4 +134,34 @@ extension IntakeRecord {
     /// Whether the record becomes a `grants` row: every well-formed record but a duplicate, whose key is an earlier
     /// row's.
     var isGrantRow: Bool { !isMalformed && reason != Reason.duplicate.rawValue }
+}
+
+extension FileIntake {
+    /// The lowest and highest record ID of the file's well-formed records, by bytes; nil when it has none.
+    func recordIDRange() -> (low: [UInt8], high: [UInt8])? {
+        recordIDs.withUnsafeBytes { ids -> (low: [UInt8], high: [UInt8])? in
+            var low: UnsafeRawBufferPointer?
+            var high: UnsafeRawBufferPointer?
+            for record in records where !record.isMalformed {
+                let start = Int(record.recordIDOffset)
+                let id = UnsafeRawBufferPointer(rebasing: ids[start..<(start + Int(record.recordIDLength))])
+                if let current = low {
+                    if precedes(id, current) { low = id }
+                    if precedes(high!, id) { high = id }
+                } else {
+                    low = id
+                    high = id
+                }
+            }
+            guard let low, let high else { return nil }
+            return (Array(low), Array(high))
+        }
+    }
+}
+
+/// Whether `a` comes before `b` in byte order (a prefix first).
+func precedes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+    let shared = min(a.count, b.count)
+    let order = shared == 0 ? 0 : memcmp(a.baseAddress!, b.baseAddress!, shared)
+    return order < 0 || (order == 0 && a.count < b.count)
 }

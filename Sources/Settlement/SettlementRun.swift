@@ -267,8 +267,19 @@ public enum SettlementRun {
     static func markDuplicates(
         _ intakes: inout [FileIntake], snapshot: RegistrySnapshot, ledger: Ledger, workers: Int
     ) throws {
+        // Only files whose range of record IDs holds a settled key can repeat one.
+        var files: [Int] = []
+        var ranges: [KeyRange] = []
+        for (f, intake) in intakes.enumerated() where intake.verdict == .settle {
+            guard let range = intake.recordIDRange() else { continue }
+            files.append(f)
+            ranges.append(
+                KeyRange(
+                    providerKey: snapshot.providerKeys[Int(intake.providerIndex)], low: range.low, high: range.high))
+        }
+        let possible = Set(try ledger.rangesHoldingGrants(ranges).map { files[$0] })
         let earlier = try ledger.alreadySettled { emit in
-            for (f, intake) in intakes.enumerated() where intake.verdict == .settle {
+            for (f, intake) in intakes.enumerated() where possible.contains(f) {
                 let providerKey = snapshot.providerKeys[Int(intake.providerIndex)]
                 for (r, record) in intake.records.enumerated() where !record.isMalformed {
                     let key = RunKey(position: Settle.position(file: f, record: r), providerKey: providerKey)

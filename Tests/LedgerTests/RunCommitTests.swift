@@ -146,4 +146,33 @@ import Testing
                     && streams.notice?.contains("at least 4") == true, "\(streams)")
         }
     }
+
+    @Test func aRangeHoldsGrantsWhenASettledKeyLiesWithinIt() throws {
+        try withLedger { ledger, _ in
+            try ledger.recordOrCheckCampaign(.mynapoint2020)
+            let rows: GrantRows = { emit in
+                for (provider, id) in [(1, "P1-0005"), (1, "P1-0300"), (2, "Z")] {
+                    let row = GrantRow(
+                        providerKey: Int32(provider), holderKey: nil, file: 0, line: 1, occurredAt: 0, amount: 100,
+                        points: 0, reason: .unknownMyKey)
+                    try Array(id.utf8).withUnsafeBytes { try emit(row, $0) }
+                }
+            }
+            let commit = try ledger.beginRunCommit(files: 1, grants: [rows])
+            try commit.finish(header(commit.runID), files: [file], balances: [], campaign: .mynapoint2020)
+            func range(_ provider: Int32, _ low: String, _ high: String) -> KeyRange {
+                KeyRange(providerKey: provider, low: Array(low.utf8), high: Array(high.utf8))
+            }
+            let ranges = [
+                range(1, "P1-0001", "P1-0009"),  // holds P1-0005
+                range(1, "P1-0006", "P1-0299"),  // between the two
+                range(2, "P1-0001", "P1-0009"),  // another provider's keys
+                range(1, "P1-0300", "P1-0300"),  // one key, settled
+                range(1, "P1-031", "P1-1"),  // byte order: P1-0300 comes before P1-031
+                range(2, "Y", "Za"),
+            ]
+            #expect(try ledger.rangesHoldingGrants(ranges) == [0, 3, 5])
+            #expect(try ledger.rangesHoldingGrants([]) == [])
+        }
+    }
 }

@@ -95,4 +95,25 @@ import Testing
             #expect(actual.sorted() == expected.sorted())
         }
     }
+
+    @Test func aFilesRangeIsItsLowestAndHighestWellFormedRecordID() async {
+        let id = Gen.int(in: 0...3).array(of: 1...6).map { String($0.map { Array("0A9-")[$0] }) }
+        await propertyCheck(count: 300, input: zip(id, Gen.bool()).array(of: 0...30)) { lines in
+            var intake = FileIntake(file: ProviderFile(name: "P1_20201001_0001.csv.zst"), verdict: .settle)
+            for (text, malformed) in lines {
+                let offset = UInt32(intake.recordIDs.count)
+                intake.recordIDs.append(contentsOf: Array(text.utf8))
+                intake.records.append(
+                    malformed
+                        ? .malformed(recordIDOffset: offset, recordIDLength: UInt8(text.utf8.count))
+                        : IntakeRecord(
+                            occurredAt: 0, myKey: 0, recordIDOffset: offset, amount: 1, holder: -1,
+                            recordIDLength: UInt8(text.utf8.count), reason: .none, kind: 1))
+            }
+            let wellFormed = lines.filter { !$0.1 }.map { Array($0.0.utf8) }.sorted { $0.lexicographicallyPrecedes($1) }
+            let range = intake.recordIDRange()
+            #expect(range?.low == wellFormed.first)
+            #expect(range?.high == wellFormed.last)
+        }
+    }
 }
