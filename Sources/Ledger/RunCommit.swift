@@ -70,7 +70,13 @@ public final class RunCommit {
             do {
                 try stream.connection.execute("BEGIN")
                 if stream.transactionID != nil {
-                    try stream.connection.execute("SET LOCAL lock_timeout = \(PreparedGrants.literal(lockTimeout))")
+                    // A stream that is done waits, idle in its transaction, for the run's decision: a server's
+                    // idle-in-transaction timeout must not end it meanwhile.
+                    try stream.connection.execute(
+                        """
+                        SET LOCAL lock_timeout = \(PreparedGrants.literal(lockTimeout));
+                        SET LOCAL idle_in_transaction_session_timeout = 0
+                        """)
                 }
                 try Ledger.copyGrants(stream.rows, run: run, fileIDs: fileIDs, on: stream.connection) {
                     cancelled.isSet
@@ -132,6 +138,7 @@ public final class RunCommit {
                 unfinished.append("\(error)")
             }
         }
+        closeStreams()
         if !unfinished.isEmpty {
             throw RunCommitIncomplete(
                 run: runID,
@@ -173,6 +180,11 @@ public final class RunCommit {
                     "the connection to the database was lost while committing run \(runID), so whether it committed is known only to the database — run settle again: it completes or rolls back run \(runID) first"
             )
         }
+    }
+
+    deinit {
+        // A commit dropped unfinished (an error between begin and finish) must not leave threads or transactions.
+        abandon()
     }
 
     /// Stops the streams and rolls everything back; for a run that fails before ``finish(_:files:balances:campaign:)``.
