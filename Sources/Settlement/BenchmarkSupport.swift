@@ -81,4 +81,14 @@ public enum SettlementBenchmarks {
     public static func awardPoints(_ intakes: inout Intakes, snapshot: RegistrySnapshot, campaign: Campaign) -> Int {
         Settle.awardPoints(&intakes.files, snapshot: snapshot, campaign: campaign).count
     }
+
+    /// Cuts the drop's grant rows into `streams` streams and puts each slice in record-ID order, as a run's commit
+    /// does before copying; returns the rows.
+    public static func orderGrantRows(_ intakes: Intakes, streams: Int) -> Int {
+        var rows = 0
+        for slices in GrantStreams(intakes.files, count: streams).streams {
+            for slice in slices { rows += GrantStreams.keyOrder(of: slice, in: intakes.files[slice.file]).count }
+        }
+        return rows
+    }
 }

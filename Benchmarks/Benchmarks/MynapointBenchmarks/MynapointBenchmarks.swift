@@ -170,6 +170,14 @@ let benchmarks: @Sendable () -> Void = {
         (try prepared.get(), try Fixture.snapshot(), try Fixture.shared().campaign)
     }
 
+    // The commit's preparation: the grant rows cut into two streams, each file's slice in record-ID order.
+    Benchmark("Order grant rows for the commit (whole drop)", configuration: heavy) {
+        (benchmark, intakes: SettlementBenchmarks.Intakes) in
+        blackHole(SettlementBenchmarks.orderGrantRows(intakes, streams: 2))
+    } setup: {
+        try prepared.get()
+    }
+
     // 6. One whole file through intake: decompress, SHA-256, scan, validate, resolve. Allocations are per file
     // (the record arrays grow by doubling), not per line: the malloc tolerance above catches one per line.
     Benchmark("Intake one data file", configuration: heavy) {
