@@ -169,14 +169,21 @@ final class Intake {
     let campaign: Campaign
     let limits: Limits
     let mode: Mode
+    /// False when the snapshot holds only providers and settled files yet: records are then left undecided, for
+    /// `decide(_:snapshot:campaign:workers:)` once the holders are read.
+    let decidesWhileReading: Bool
 
-    init(snapshot: RegistrySnapshot, campaign: Campaign, limits: Limits = Limits(), mode: Mode = .settlement) throws {
+    init(
+        snapshot: RegistrySnapshot, campaign: Campaign, limits: Limits = Limits(), mode: Mode = .settlement,
+        decidesWhileReading: Bool = true
+    ) throws {
         self.decompressor = try ZstdDecompressor()
         self.splitter = FieldSplitter(maxLineLength: limits.maxLineBytes)
         self.snapshot = snapshot
         self.campaign = campaign
         self.limits = limits
         self.mode = mode
+        self.decidesWhileReading = decidesWhileReading
     }
 
     /// The `BAD_NAME` reason, shared with `pack`, which refuses the same names before writing anything.
@@ -244,6 +251,9 @@ final class Intake {
             intake.compressedBytes = Int(opened.identity.size)
         } else {
             intake.records.reserveCapacity(min(control.records, 1 << 24))
+            // Room for record IDs of 32 bytes: pages never written are never backed, and a file of longer IDs grows
+            // the array as before, so this only spares the common file its copies while growing.
+            intake.recordIDs.reserveCapacity(min(control.records, 1 << 24) * 32)
             decompression = try decompress(opened, scan: &scan, intake: &intake)
         }
         let digest = intake.sha256.hexString
@@ -316,13 +326,15 @@ final class Intake {
                 try lines.feed(UnsafeRawBufferPointer(rebasing: chunk[..<allowed])) { line, number in
                     try self.line(line, number: number, state: &scan, intake: &intake)
                 }
-                resolve(&intake, from: resolved)
-                resolved = intake.records.count
+                if decidesWhileReading {
+                    decide(&intake, from: resolved)
+                    resolved = intake.records.count
+                }
                 if let overlong = lines.overlongLine { throw IntakeStop.lineTooLong(line: overlong) }
                 if allowed < chunk.count { throw IntakeStop.fileTooLarge }
             }
             try lines.finish { line, number in try self.line(line, number: number, state: &scan, intake: &intake) }
-            resolve(&intake, from: resolved)
+            if decidesWhileReading { decide(&intake, from: resolved) }
             if let overlong = lines.overlongLine { throw IntakeStop.lineTooLong(line: overlong) }
         } catch let stop as IntakeStop {
             outcome = .stopped(stop)
@@ -560,29 +572,61 @@ final class Intake {
         intake.records.append(record)
     }
 
-    /// Finds the holder of every well-formed record from `start` on and runs the §4 checks 3–10 on it.
+    /// Decides the well-formed records of a chunk, from `start` on.
+    private func decide(_ intake: inout FileIntake, from start: Int) {
+        var withoutRegistry = false
+        if case .withoutRegistry = mode { withoutRegistry = true }
+        Self.decide(
+            &intake, records: start..<intake.records.count, snapshot: snapshot, campaign: campaign,
+            withoutRegistry: withoutRegistry, batch: &batch)
+    }
+
+    /// Finds the holder of every well-formed record in `range` and runs the §4 checks 3–10 on it.
     ///
-    /// Intake appends well-formed records undecided (no holder, reason `none`) and decides them here, a chunk's
-    /// worth at a time, through the snapshot's batch lookup, which keeps many records' cache misses in flight at once.
-    private func resolve(_ intake: inout FileIntake, from start: Int) {
-        let withoutRegistry = if case .withoutRegistry = mode { true } else { false }
+    /// Intake appends well-formed records undecided (no holder, reason `none`) and decides them together, through
+    /// the snapshot's batch lookup, which keeps many records' cache misses in flight at once: a chunk's worth at a
+    /// time while reading, or every file's once the holders are read.
+    static func decide(
+        _ intake: inout FileIntake, records range: Range<Int>, snapshot: RegistrySnapshot, campaign: Campaign,
+        withoutRegistry: Bool, batch: inout EligibilityBatch
+    ) {
         let provider = intake.providerIndex
         batch.removeAll(keepingCapacity: true)
         intake.records.withUnsafeMutableBufferPointer { records in
-            guard start < records.count else { return }
-            for i in start..<records.count where !records[i].isMalformed {
-                batch.indexes.append(Int32(truncatingIfNeeded: i - start))
+            for i in range where !records[i].isMalformed {
+                batch.indexes.append(Int32(truncatingIfNeeded: i - range.lowerBound))
                 batch.myKeys.append(records[i].myKey)
                 batch.occurredAt.append(records[i].occurredAt)
             }
+            guard !batch.indexes.isEmpty else { return }
             batch.decide(snapshot: snapshot, provider: provider, campaign: campaign)
-            let base = records.baseAddress! + start
+            let base = records.baseAddress! + range.lowerBound
             for (n, i) in batch.indexes.enumerated() {
                 var reason = batch.reasons[n]
                 // Without a registry every MyKey ID is unknown: only the checks before that one can be known.
                 if withoutRegistry && reason == .unknownMyKey { reason = .none }
                 base[Int(i)].holder = batch.holders[n]
                 base[Int(i)].reason = reason.rawValue
+            }
+        }
+    }
+
+    /// Decides every record of the settled files (read with `decidesWhileReading` false) against the whole
+    /// snapshot, in parallel by file, a block of records at a time.
+    static func decide(_ intakes: inout [FileIntake], snapshot: RegistrySnapshot, campaign: Campaign, workers: Int) {
+        let block = 1 << 14
+        intakes.withUnsafeMutableBufferPointer { buffer in
+            let files = SharedBuffer(buffer)
+            let settled = buffer.indices.filter { buffer[$0].verdict == .settle && !buffer[$0].records.isEmpty }
+            Parallel.forEach(settled.count, workers: workers) { n in
+                let f = settled[n]
+                let count = files[f].records.count
+                var batch = EligibilityBatch()
+                for start in stride(from: 0, to: count, by: block) {
+                    decide(
+                        &files.elements[f], records: start..<min(start + block, count), snapshot: snapshot,
+                        campaign: campaign, withoutRegistry: false, batch: &batch)
+                }
             }
         }
     }

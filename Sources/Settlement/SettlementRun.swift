@@ -149,10 +149,10 @@ public enum SettlementRun {
         ledger: Ledger, options: SettlementOptions, started: Date, logger: Logger
     ) throws -> RunSummary {
         var clock = PhaseClock()
-        let snapshot = try loadSnapshot(ledger, logger: logger)
+        let (snapshot, inbox, reading) = try loadSnapshot(ledger, options: options, logger: logger)
         clock.end(.snapshot)
-        let inbox = try scan(options.folders.inbox, limits: options.limits, logger: logger)
-        var intakes = try readFiles(inbox.admission.admitted, snapshot: snapshot, options: options)
+        var intakes = try reading.wait()
+        Intake.decide(&intakes, snapshot: snapshot, campaign: options.campaign, workers: options.workers)
         clock.end(.intake)
         CrashPoint.reach("intake")
         try markDuplicates(&intakes, snapshot: snapshot, ledger: ledger, workers: options.workers)
@@ -189,11 +189,31 @@ public enum SettlementRun {
             committed: committed, phaseSeconds: clock.seconds)
     }
 
-    /// Phase 1: the registry as it stands now (settlement spec §4).
-    static func loadSnapshot(_ ledger: Ledger, logger: Logger) throws -> RegistrySnapshot {
-        let snapshot = try ledger.loadSnapshot()
+    /// Phases 1 to 3, the first two at once: the registry as it stands now (settlement spec §4), and meanwhile the
+    /// inbox's scan and the reading of its files.
+    ///
+    /// The files are read (`FileReading`) as soon as the snapshot holds the providers and the files settled before:
+    /// all intake needs but the holders. Their records are decided once the holders are read too
+    /// (`Intake.decide`). Whatever fails, the reading has ended when this returns.
+    static func loadSnapshot(
+        _ ledger: Ledger, options: SettlementOptions, logger: Logger
+    ) throws -> (RegistrySnapshot, ScannedInbox, FileReading) {
+        var started: (ScannedInbox, FileReading)?
+        let snapshot: RegistrySnapshot
+        do {
+            snapshot = try ledger.loadSnapshot { providers in
+                let inbox = try scan(options.folders.inbox, limits: options.limits, logger: logger)
+                started = (inbox, FileReading(inbox.admission.admitted, snapshot: providers, options: options))
+            }
+        } catch {
+            _ = try? started?.1.wait()
+            throw error
+        }
         logger.info("registry snapshot loaded", metadata: ["holders": "\(snapshot.holderCount)"])
-        return snapshot
+        guard let (inbox, reading) = started else {
+            throw SettlementError(code: .database, message: "the registry snapshot was read without its providers")
+        }
+        return (snapshot, inbox, reading)
     }
 
     /// Phase 2: what the inbox holds, and which complete files this run takes on (settlement spec §3.1, §11.2).
@@ -352,7 +372,7 @@ public enum SettlementRun {
     /// Reads every complete file on `workers` threads (each with its own decompressor); results in name order.
     static func readFiles(
         _ files: [AdmittedFile], snapshot: RegistrySnapshot, options: SettlementOptions,
-        mode: Intake.Mode = .settlement
+        mode: Intake.Mode = .settlement, decidesWhileReading: Bool = true
     ) throws -> [FileIntake] {
         let slots = Mutex<[FileIntake?]>(Array(repeating: nil, count: files.count))
         let next = Atomic<Int>(0)
@@ -363,7 +383,8 @@ public enum SettlementRun {
             let intake: Intake
             do {
                 intake = try Intake(
-                    snapshot: snapshot, campaign: options.campaign, limits: options.limits, mode: mode)
+                    snapshot: snapshot, campaign: options.campaign, limits: options.limits, mode: mode,
+                    decidesWhileReading: decidesWhileReading)
             } catch {
                 failure.withLock { $0 = $0 ?? error }
                 return
@@ -417,6 +438,36 @@ public enum SettlementRun {
             + "\"rounding\": \"\(c.rounding.rawValue)\", \"workers\": \(options.workers), "
             + "\"max_line_bytes\": \(options.limits.maxLineBytes), \"max_file_bytes\": \(options.limits.maxFileBytes), "
             + "\"max_file_records\": \(options.limits.maxFileRecords), \"max_run_records\": \(options.limits.maxRunRecords)}"
+    }
+}
+
+/// The reading of a run's files on a thread of its own (`SettlementRun.readFiles`, its records left undecided), while
+/// the caller's thread reads the rest of the registry snapshot.
+final class FileReading: Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private let result = Mutex<Result<[FileIntake], any Error>?>(nil)
+
+    /// Starts reading `files` with `snapshot`, which needs to hold only the providers and the settled files.
+    init(_ files: [AdmittedFile], snapshot: RegistrySnapshot, options: SettlementOptions) {
+        Thread { [self] in
+            let read = Result {
+                try SettlementRun.readFiles(files, snapshot: snapshot, options: options, decidesWhileReading: false)
+            }
+            result.withLock { $0 = read }
+            done.signal()
+        }.start()
+    }
+
+    /// Waits for the reading to end; returns the files' intakes in name order, or throws what stopped it.
+    ///
+    /// Call it once.
+    func wait() throws -> [FileIntake] {
+        done.wait()
+        // Taken out, so that the caller holds the only reference to the records and decides them in place.
+        return try result.withLock { read in
+            defer { read = nil }
+            return read!
+        }.get()
     }
 }
 
