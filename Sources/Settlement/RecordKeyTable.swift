@@ -33,23 +33,35 @@ enum RecordKeys {
         let shift = UInt64(64 - bits)
         let partOf = { (hash: UInt64) in bits == 0 ? 0 : Int(hash >> shift) }
         // Pass 1: keys per part; pass 2: each key into its part, in run order.
+        // Pass 1: each key's hash, and the keys per part; pass 2: each key into its part, in run order.
+        var hashes = [UInt64]()
+        hashes.reserveCapacity(keys)
         var starts = [Int](repeating: 0, count: (1 << bits) + 1)
         starts.withUnsafeMutableBufferPointer { starts in
-            forEachKey(intakes, files: files) { hash, _ in starts[partOf(hash) + 1] += 1 }
+            forEachKey(intakes, files: files) { hash, _ in
+                hashes.append(hash)
+                starts[partOf(hash) + 1] += 1
+            }
             for p in 0..<(1 << bits) { starts[p + 1] += starts[p] }
         }
         var next = starts
+        var k = 0
         let entries = [Entry](unsafeUninitializedCapacity: keys) { buffer, initialized in
             let base = buffer.baseAddress!
             next.withUnsafeMutableBufferPointer { next in
-                forEachKey(intakes, files: files) { hash, position in
-                    let p = partOf(hash)
-                    (base + next[p]).initialize(to: Entry(hash: hash, position: position))
-                    next[p] += 1
+                hashes.withUnsafeBufferPointer { hashes in
+                    forEachPosition(intakes, files: files) { position in
+                        let hash = hashes[k]
+                        let p = partOf(hash)
+                        (base + next[p]).initialize(to: Entry(hash: hash, position: position))
+                        next[p] += 1
+                        k += 1
+                    }
                 }
             }
             initialized = keys
         }
+        hashes = []
         var table = RecordKeyTable(capacity: 2 * partSize)
         var duplicates: [UInt64] = []
         entries.withUnsafeBufferPointer { entries in
@@ -75,6 +87,18 @@ enum RecordKeys {
                         let id = UnsafeRawBufferPointer(rebasing: ids[start..<(start + Int(record.recordIDLength))])
                         body(hash(id), Settle.position(file: f, record: r))
                     }
+                }
+            }
+        }
+    }
+
+    /// Calls `body` with the position of every key of `files`, in run order (as `forEachKey` does).
+    @inline(__always)
+    private static func forEachPosition(_ intakes: [FileIntake], files: [Int], _ body: (UInt64) -> Void) {
+        for f in files {
+            intakes[f].records.withUnsafeBufferPointer { records in
+                for (r, record) in records.enumerated() where takesPart(record) {
+                    body(Settle.position(file: f, record: r))
                 }
             }
         }
