@@ -31,11 +31,20 @@ extension Ledger {
         }
     }
 
+    /// Runs `copy` (a `COPY … TO STDOUT`) in binary format and calls `row` with each row's fields: no number is
+    /// written out in decimal by the server, nor read back here.
+    fileprivate static func copyRows(
+        _ connection: PostgresConnection, _ copy: String, _ row: (inout BinaryCopyFields) throws -> Void
+    ) throws {
+        var reader = BinaryCopyReader()
+        try connection.copyOut(copy + " (FORMAT binary)") { chunk in try reader.read(chunk, row) }
+        try reader.finish()
+    }
+
     /// Reads MyKey IDs and certificates, on `connection`, as raw rows keyed by holder key.
     fileprivate static func readSideTables(_ connection: PostgresConnection) throws -> SideTables {
         var tables = SideTables()
-        try connection.copyOut("COPY mykey_ids (mykey_id, holder_key, retired_at_ns) TO STDOUT") { raw in
-            var row = CopyFields(raw)
+        try copyRows(connection, "COPY mykey_ids (mykey_id, holder_key, retired_at_ns) TO STDOUT") { row in
             guard let myKey = MyKeyID(bytes: row.next()), let key = row.nextInt() else { return }
             tables.myKeys.append((myKey, key, row.nextIsNull()))
         }
@@ -44,8 +53,7 @@ extension Ledger {
         // The certificates are read plain and the few revoked ones apart, each revocation looked up in the
         // certificates' index (OFFSET 0 keeps that join a loop over the revocations): joining every certificate to
         // the revocations would hash each one's issuer and serial, which costs the server more than reading them.
-        try connection.copyOut("COPY certificates (holder_key, not_before_ns, not_after_ns) TO STDOUT") { raw in
-            var row = CopyFields(raw)
+        try copyRows(connection, "COPY certificates (holder_key, not_before_ns, not_after_ns) TO STDOUT") { row in
             guard let key = row.nextInt(), let notBefore = row.nextInt(), let notAfter = row.nextInt() else { return }
             tables.certificates.append(
                 (
@@ -55,14 +63,14 @@ extension Ledger {
                         notAfter: Instant(nanosecondsSinceEpoch: notAfter))
                 ))
         }
-        try connection.copyOut(
+        try copyRows(
+            connection,
             """
             COPY (SELECT c.holder_key, c.not_before_ns, c.not_after_ns, r.revoked_at_ns FROM certificate_revocations r
                   CROSS JOIN LATERAL (SELECT holder_key, not_before_ns, not_after_ns FROM certificates
                                       WHERE issuer = r.issuer AND serial = r.serial OFFSET 0) c) TO STDOUT
             """
-        ) { raw in
-            var row = CopyFields(raw)
+        ) { row in
             guard let key = row.nextInt(), let notBefore = row.nextInt(), let notAfter = row.nextInt(),
                 let revokedAt = row.nextInt()
             else { return }
@@ -143,8 +151,7 @@ extension Ledger {
             "SELECT count(*), coalesce(min(holder_key), 0), coalesce(max(holder_key), 0) FROM holders")
         snapshot.reserveHolders(Int(try bounds[0, 0].int()), keys: try bounds[0, 1].int()...(try bounds[0, 2].int()))
         var failure: (any Error)?
-        try connection.copyOut("COPY holders (holder_key, status) TO STDOUT") { raw in
-            var row = CopyFields(raw)
+        try Self.copyRows(connection, "COPY holders (holder_key, status) TO STDOUT") { row in
             let key = row.nextInt()
             let status: HolderStatus?
             switch row.next().first {
@@ -166,8 +173,7 @@ extension Ledger {
     private func readApplications(
         into snapshot: inout RegistrySnapshot, providerIndexByKey: ProviderIndexByKey
     ) throws {
-        try connection.copyOut("COPY applications (holder_key, provider_key, applied_at_ns) TO STDOUT") { raw in
-            var row = CopyFields(raw)
+        try Self.copyRows(connection, "COPY applications (holder_key, provider_key, applied_at_ns) TO STDOUT") { row in
             guard let key = row.nextInt(), let h = snapshot.holder(key: key), let providerKey = row.nextInt(),
                 let provider = providerIndexByKey[providerKey], let at = row.nextInt()
             else { return }
@@ -177,8 +183,7 @@ extension Ledger {
 
     /// Sets each holder's balance and record count from earlier runs.
     private func readBalances(into snapshot: inout RegistrySnapshot) throws {
-        try connection.copyOut("COPY ledger (holder_key, points, eligible_amount, records) TO STDOUT") { raw in
-            var row = CopyFields(raw)
+        try Self.copyRows(connection, "COPY ledger (holder_key, points, eligible_amount, records) TO STDOUT") { row in
             guard let key = row.nextInt(), let h = snapshot.holder(key: key), let points = row.nextInt(),
                 let amount = row.nextInt(), let records = row.nextInt()
             else { return }
@@ -241,55 +246,110 @@ private final class SideReader: @unchecked Sendable {
     }
 }
 
-/// The fields of one row of `COPY … TO STDOUT` in text format, read left to right in one pass: each number is
-/// parsed while its end is found, as `TextCopyRow` reads it (`\N`, an empty field or any other text is no number).
-private struct CopyFields {
-    private let row: UnsafeRawBufferPointer
-    private var position = 0
+/// The rows of a `COPY … TO STDOUT (FORMAT binary)` as libpq hands them over, one message at a time: the format's
+/// header before the first row, each row its field count and its fields (a length, -1 for NULL, then the bytes, big
+/// endian), and a count of -1 after the last.
+private struct BinaryCopyReader {
+    private static let signature: [UInt8] = Array("PGCOPY\n".utf8) + [0xFF, 0x0D, 0x0A, 0x00]
+    private var headerRead = false
+    private var ended = false
 
-    /// The fields of `row`, its line end left out.
-    init(_ row: UnsafeRawBufferPointer) {
-        self.row = row.last == 0x0A ? UnsafeRawBufferPointer(rebasing: row.dropLast()) : row
+    /// Calls `row` with each row of `chunk`.
+    mutating func read(_ chunk: UnsafeRawBufferPointer, _ row: (inout BinaryCopyFields) throws -> Void) throws {
+        var position = 0
+        if !headerRead {
+            guard chunk.count >= 19, chunk.prefix(11).elementsEqual(Self.signature) else { throw Self.malformed }
+            let extensionLength = Int(chunk.loadUnaligned(fromByteOffset: 15, as: UInt32.self).bigEndian)
+            position = 19 + extensionLength
+            headerRead = true
+        }
+        while position < chunk.count {
+            guard !ended, chunk.count - position >= 2 else { throw Self.malformed }
+            let fieldCount = Int(
+                Int16(bitPattern: chunk.loadUnaligned(fromByteOffset: position, as: UInt16.self).bigEndian))
+            position += 2
+            if fieldCount < 0 {
+                ended = true
+                continue
+            }
+            var fields = BinaryCopyFields(chunk, at: position, count: fieldCount)
+            guard fields.isWhole else { throw Self.malformed }
+            position = fields.end
+            try row(&fields)
+        }
     }
 
-    /// The next field's bytes; empty after the last field.
-    mutating func next() -> UnsafeRawBufferPointer {
-        guard position <= row.count else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-        let start = position
-        while position < row.count && row[position] != 0x09 { position += 1 }
-        defer { position += 1 }
-        return UnsafeRawBufferPointer(rebasing: row[start..<position])
+    /// Throws unless the rows ended as the format ends them.
+    func finish() throws {
+        guard ended else { throw Self.malformed }
     }
 
-    /// The next field as a decimal integer with an optional `-`, or nil.
+    private static var malformed: LedgerError {
+        LedgerError("a snapshot table arrived in a form the reader does not know")
+    }
+}
+
+/// The fields of one row of a binary COPY, read left to right.
+struct BinaryCopyFields {
+    private let chunk: UnsafeRawBufferPointer
+    /// Where the next field's length is.
+    private var cursor = 0
+    private var remaining: Int
+    /// Where the row ends in its chunk.
+    private(set) var end: Int
+    /// Whether every field of the row lies inside the chunk.
+    private(set) var isWhole = true
+
+    init(_ chunk: UnsafeRawBufferPointer, at start: Int, count: Int) {
+        self.chunk = chunk
+        cursor = start
+        remaining = count
+        var position = start
+        for _ in 0..<count {
+            guard chunk.count - position >= 4 else {
+                isWhole = false
+                break
+            }
+            let length = Int(
+                Int32(bitPattern: chunk.loadUnaligned(fromByteOffset: position, as: UInt32.self).bigEndian))
+            position += 4 + max(0, length)
+            if position > chunk.count {
+                isWhole = false
+                break
+            }
+        }
+        end = position
+    }
+
+    /// The next field's bytes, or nil for NULL or past the last field.
+    private mutating func field() -> UnsafeRawBufferPointer? {
+        guard remaining > 0 else { return nil }
+        remaining -= 1
+        let length = Int(Int32(bitPattern: chunk.loadUnaligned(fromByteOffset: cursor, as: UInt32.self).bigEndian))
+        cursor += 4
+        guard length >= 0 else { return nil }
+        defer { cursor += length }
+        return UnsafeRawBufferPointer(rebasing: chunk[cursor..<(cursor + length)])
+    }
+
+    /// The next field's bytes; empty for NULL or past the last field.
+    mutating func next() -> UnsafeRawBufferPointer { field() ?? UnsafeRawBufferPointer(start: nil, count: 0) }
+
+    /// The next field as an integer (`smallint`, `integer` or `bigint`), or nil for NULL.
     mutating func nextInt() -> Int64? {
-        guard position <= row.count else { return nil }
-        let start = position
-        var negative = false
-        if position < row.count && row[position] == UInt8(ascii: "-") {
-            negative = true
-            position += 1
+        guard let bytes = field() else { return nil }
+        switch bytes.count {
+        case 8: return Int64(bigEndian: bytes.loadUnaligned(as: Int64.self))
+        case 4: return Int64(Int32(bigEndian: bytes.loadUnaligned(as: Int32.self)))
+        case 2: return Int64(Int16(bigEndian: bytes.loadUnaligned(as: Int16.self)))
+        default: return nil
         }
-        var value: Int64 = 0
-        var valid = true
-        while position < row.count {
-            let byte = row[position]
-            if byte == 0x09 { break }
-            let digit = byte &- 0x30
-            if digit > 9 { valid = false }
-            value = value &* 10 &+ Int64(digit)
-            position += 1
-        }
-        let empty = position == start
-        position += 1
-        guard valid, !empty else { return nil }
-        return negative ? -value : value
     }
 
-    /// Whether the next field is `\N` (NULL).
+    /// Whether the next field is NULL.
     mutating func nextIsNull() -> Bool {
-        let field = next()
-        return field.count == 2 && field[0] == 0x5C && field[1] == 0x4E
+        guard remaining > 0 else { return false }
+        return field() == nil
     }
 }
 
