@@ -165,13 +165,13 @@ final class Intake {
     private let decompressor: ZstdDecompressor
     private let splitter: FieldSplitter
     private var batch = EligibilityBatch()
-    let snapshot: RegistrySnapshot
+    private(set) var snapshot: RegistrySnapshot
     let campaign: Campaign
     let limits: Limits
     let mode: Mode
-    /// False when the snapshot holds only providers and settled files yet: records are then left undecided, for
-    /// `decide(_:snapshot:campaign:workers:)` once the holders are read.
-    let decidesWhileReading: Bool
+    /// False while the snapshot holds only providers and settled files: records are then left undecided, for
+    /// `decide(_:records:snapshot:campaign:withoutRegistry:batch:)` once the holders are read.
+    private(set) var decidesWhileReading: Bool
 
     init(
         snapshot: RegistrySnapshot, campaign: Campaign, limits: Limits = Limits(), mode: Mode = .settlement,
@@ -184,6 +184,12 @@ final class Intake {
         self.limits = limits
         self.mode = mode
         self.decidesWhileReading = decidesWhileReading
+    }
+
+    /// Reads the next files with the whole snapshot, deciding their records as they are read.
+    func adopt(_ whole: RegistrySnapshot) {
+        snapshot = whole
+        decidesWhileReading = true
     }
 
     /// The `BAD_NAME` reason, shared with `pack`, which refuses the same names before writing anything.
@@ -585,7 +591,7 @@ final class Intake {
     ///
     /// Intake appends well-formed records undecided (no holder, reason `none`) and decides them together, through
     /// the snapshot's batch lookup, which keeps many records' cache misses in flight at once: a chunk's worth at a
-    /// time while reading, or every file's once the holders are read.
+    /// time while reading, or a block at a time of a file read before the holders were.
     static func decide(
         _ intake: inout FileIntake, records range: Range<Int>, snapshot: RegistrySnapshot, campaign: Campaign,
         withoutRegistry: Bool, batch: inout EligibilityBatch
@@ -607,26 +613,6 @@ final class Intake {
                 if withoutRegistry && reason == .unknownMyKey { reason = .none }
                 base[Int(i)].holder = batch.holders[n]
                 base[Int(i)].reason = reason.rawValue
-            }
-        }
-    }
-
-    /// Decides every record of the settled files (read with `decidesWhileReading` false) against the whole
-    /// snapshot, in parallel by file, a block of records at a time.
-    static func decide(_ intakes: inout [FileIntake], snapshot: RegistrySnapshot, campaign: Campaign, workers: Int) {
-        let block = 1 << 14
-        intakes.withUnsafeMutableBufferPointer { buffer in
-            let files = SharedBuffer(buffer)
-            let settled = buffer.indices.filter { buffer[$0].verdict == .settle && !buffer[$0].records.isEmpty }
-            Parallel.forEach(settled.count, workers: workers) { n in
-                let f = settled[n]
-                let count = files[f].records.count
-                var batch = EligibilityBatch()
-                for start in stride(from: 0, to: count, by: block) {
-                    decide(
-                        &files.elements[f], records: start..<min(start + block, count), snapshot: snapshot,
-                        campaign: campaign, withoutRegistry: false, batch: &batch)
-                }
             }
         }
     }
