@@ -126,7 +126,7 @@ public enum RFC3339 {
     }
 
     /// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-    @inlinable
+    @inlinable @inline(__always)
     public static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400

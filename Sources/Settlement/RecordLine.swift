@@ -27,8 +27,18 @@ struct RecordLine {
         let end = line.count
         // record_id: 1–64 bytes of its class, then a comma. A quote, a comma or any other byte ends the run.
         var position = 0
-        while position < end && isRecordIDByte(base.load(fromByteOffset: position, as: UInt8.self)) {
-            position += 1
+        while end - position >= 8 {
+            let outside = outsideRecordIDClass(base.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+            if outside != 0 {
+                position += outside.trailingZeroBitCount / 8
+                break
+            }
+            position += 8
+        }
+        if end - position < 8 {
+            while position < end && isRecordIDByte(base.load(fromByteOffset: position, as: UInt8.self)) {
+                position += 1
+            }
         }
         let recordIDLength = position
         // The shortest rest a valid line can have: comma, MyKey ID and comma, `charge,`, one digit and comma, and a
@@ -87,6 +97,28 @@ struct RecordLine {
         let letter = (b | 0x20) &- UInt8(ascii: "a") < 26
         return letter || b &- UInt8(ascii: "0") < 10 || b == UInt8(ascii: ".") || b == UInt8(ascii: "_")
             || b == UInt8(ascii: "-")
+    }
+
+    /// The high bit of each byte of `word` (loaded little-endian) that is not one of `A–Z a–z 0–9 . _ -`; zero when
+    /// all eight are.
+    ///
+    /// The bytes are compared with their high bit cleared, so that no sum carries into the next byte: below 0x80,
+    /// adding k reaches 0x80 exactly when the byte is at least 0x80 - k. Bytes with the high bit set are outside.
+    @inline(__always)
+    static func outsideRecordIDClass(_ word: UInt64) -> UInt64 {
+        let high: UInt64 = 0x8080_8080_8080_8080
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let low = word & ~high
+        @inline(__always) func atLeast(_ x: UInt64, _ bound: UInt64) -> UInt64 { (x &+ ones &* (0x80 - bound)) & high }
+        @inline(__always) func equal(_ x: UInt64, _ byte: UInt64) -> UInt64 {
+            ~((x ^ (ones &* byte)) &+ ones &* 0x7F) & high
+        }
+        let folded = low | ones &* 0x20
+        let letter = atLeast(folded, 0x61) & ~atLeast(folded, 0x7B)
+        let digit = atLeast(low, 0x30) & ~atLeast(low, 0x3A)
+        let punctuation = equal(low, 0x2E) | equal(low, 0x5F) | equal(low, 0x2D)
+        let inside = (letter | digit | punctuation) & ~word & high
+        return ~inside & high
     }
 
     /// The packed MyKey ID (first byte most significant) of eight bytes loaded little-endian, or nil unless every

@@ -113,6 +113,20 @@ import Testing
         #expect(Self.fast(Array("\"T3\",AAAA0001,charge,5,2020-10-01T01:00:00Z".utf8)) == nil)
     }
 
+    @Test func theRecordIDClassIsCheckedEightBytesAtATime() {
+        for byte in 0...255 {
+            for at in 0..<8 {
+                // Every other byte of the class, and one byte tried at each place.
+                var bytes = Array("aZ9._-mQ".utf8)
+                bytes[at] = UInt8(byte)
+                let word = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+                let outside = RecordLine.outsideRecordIDClass(word)
+                let expected: UInt64 = RecordLine.isRecordIDByte(UInt8(byte)) ? 0 : 0x80 << (8 * UInt64(at))
+                #expect(outside == expected, "byte \(byte) at \(at)")
+            }
+        }
+    }
+
     @Test func myKeyIDsArePackedAsMyKeyIDPacksThem() {
         var random = SplitMix64(seed: 7)
         for _ in 0..<100_000 {
