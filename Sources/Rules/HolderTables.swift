@@ -65,6 +65,12 @@ struct MyKeyTable: Sendable {
     struct Slot: Sendable {
         @usableFromInline var key: UInt64
         @usableFromInline var value: Int32
+
+        @usableFromInline
+        init(key: UInt64, value: Int32) {
+            self.key = key
+            self.value = value
+        }
     }
 
     init(capacity: Int = 16) {
@@ -101,7 +107,7 @@ struct MyKeyTable: Sendable {
     @inlinable
     func firstSlots(of keys: UnsafeBufferPointer<UInt64>, into out: UnsafeMutableBufferPointer<Slot>) {
         slots.withUnsafeBufferPointer { slots in
-            for (i, key) in keys.enumerated() { out.initializeElement(at: i, to: slots[slot(key)]) }
+            for (i, key) in keys.enumerated() { out[i] = slots[slot(key)] }
         }
     }
 

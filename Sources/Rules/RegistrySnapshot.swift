@@ -249,20 +249,22 @@ extension RegistrySnapshot {
     ///
     /// The records are taken a block at a time: first the block's MyKey ID slots are read, then its holders' rows,
     /// then the checks run on what was read. Reading a block's slots or rows one after another, with nothing depending
-    /// on them in between, keeps their cache misses in flight together instead of one record's after another's.
+    /// on them in between, keeps their cache misses in flight together instead of one record's after another's. What
+    /// a block reads is kept in `scratch`, which a caller reuses from call to call.
     ///
     /// - Complexity: O(n) lookups, then O(c) per record in its holder's number of certificates.
     public func eligibility(
         myKeys: UnsafeBufferPointer<UInt64>, occurredAt: UnsafeBufferPointer<Int64>, provider: ProviderIndex,
         campaign: Campaign, holders: UnsafeMutableBufferPointer<HolderIndex>,
-        reasons: UnsafeMutableBufferPointer<Reason>
+        reasons: UnsafeMutableBufferPointer<Reason>,
+        scratch: inout EligibilityScratch
     ) {
         precondition(
             occurredAt.count == myKeys.count && holders.count == myKeys.count && reasons.count == myKeys.count,
             "one entry per record in every buffer")
         let block = Self.eligibilityBlock
-        withUnsafeTemporaryAllocation(of: MyKeyTable.Slot.self, capacity: block) { slots in
-            withUnsafeTemporaryAllocation(of: HolderRow.self, capacity: block) { found in
+        scratch.slots.withUnsafeMutableBufferPointer { slots in
+            scratch.rows.withUnsafeMutableBufferPointer { found in
                 rows.withUnsafeBufferPointer { rows in
                     certificates.withUnsafeBufferPointer { all in
                         var start = 0
@@ -279,7 +281,7 @@ extension RegistrySnapshot {
                             }
                             for i in 0..<count {
                                 let holder = holders[start + i]
-                                if holder >= 0 { found.initializeElement(at: i, to: rows[Int(holder)]) }
+                                if holder >= 0 { found[i] = rows[Int(holder)] }
                             }
                             for i in 0..<count {
                                 let instant = Instant(nanosecondsSinceEpoch: occurredAt[start + i])
@@ -310,6 +312,23 @@ extension RegistrySnapshot {
             application: row.applicationProvider < 0
                 ? nil : (provider: row.applicationProvider, at: Instant(nanosecondsSinceEpoch: row.appliedAt)),
             certificates: HolderCertificates(row: row, all: all), campaign: campaign)
+    }
+}
+
+/// Where `RegistrySnapshot.eligibility(myKeys:occurredAt:provider:campaign:holders:reasons:scratch:)` keeps what a
+/// block of records reads: one per thread, reused from call to call, so that no call allocates.
+public struct EligibilityScratch: Sendable {
+    @usableFromInline var slots: [MyKeyTable.Slot]
+    @usableFromInline var rows: [HolderRow]
+
+    /// Scratch for any number of calls.
+    public init() {
+        slots = Array(repeating: MyKeyTable.Slot(key: 0, value: -1), count: RegistrySnapshot.eligibilityBlock)
+        rows = Array(
+            repeating: HolderRow(
+                firstCertificate: CertificateValidity(notBefore: .distantPast, notAfter: .distantPast),
+                status: .active, certificateStart: 0, certificateEnd: 0, applicationProvider: -1, appliedAt: 0),
+            count: RegistrySnapshot.eligibilityBlock)
     }
 }
 

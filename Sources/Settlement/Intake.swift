@@ -626,6 +626,7 @@ struct EligibilityBatch {
     var occurredAt: [Int64] = []
     var holders: [RegistrySnapshot.HolderIndex] = []
     var reasons: [Reason] = []
+    var scratch = EligibilityScratch()
 
     mutating func removeAll(keepingCapacity: Bool) {
         indexes.removeAll(keepingCapacity: keepingCapacity)
@@ -647,7 +648,7 @@ struct EligibilityBatch {
                         snapshot.eligibility(
                             myKeys: myKeys, occurredAt: occurredAt, provider: provider, campaign: campaign,
                             holders: UnsafeMutableBufferPointer(rebasing: holders[..<count]),
-                            reasons: UnsafeMutableBufferPointer(rebasing: reasons[..<count]))
+                            reasons: UnsafeMutableBufferPointer(rebasing: reasons[..<count]), scratch: &scratch)
                     }
                 }
             }

@@ -100,65 +100,109 @@ struct PointsOrder {
     }
 
     /// Settles every bucket; returns the holders whose balance changed, by holder.
+    ///
+    /// Each bucket writes its changed holders into its own part of one array, as long as the fewer of its holders
+    /// and its entries; the parts are joined at the end.
     mutating func award(
         _ intakes: [FileIntake], snapshot: RegistrySnapshot, campaign: Campaign, workers: Int
     ) -> [(holder: RegistrySnapshot.HolderIndex, balance: Balance, records: Int)] {
         let buckets = bucketCount
-        let changes = Mutex(
-            [[(holder: RegistrySnapshot.HolderIndex, balance: Balance, records: Int)]](
-                repeating: [], count: buckets))
         let shift = self.shift
         let bucketStarts = self.bucketStarts
         let providers = intakes.map(\.providerIndex)
+        let holders = { @Sendable (b: Int) in min(1 << shift, snapshot.holderCount - (b << shift)) }
+        var partStarts = [0]
+        for b in 0..<buckets {
+            partStarts.append(partStarts[b] + min(holders(b), bucketStarts[b + 1] - bucketStarts[b]))
+        }
+        let parts = partStarts
+        let placeholder = Change(holder: 0, balance: Balance(), records: 0)
+        var changes = [Change](repeating: placeholder, count: parts[buckets])
+        var used = [Int](repeating: 0, count: buckets)
         entries.withUnsafeMutableBufferPointer { buffer in
-            let all = SharedBuffer(buffer)
-            Parallel.forEach(buckets, workers: workers) { b in
-                let range = bucketStarts[b]..<bucketStarts[b + 1]
-                let changed = Self.settle(
-                    UnsafeMutableBufferPointer(rebasing: all.elements[range]), firstHolder: b << shift,
-                    holders: min(1 << shift, snapshot.holderCount - (b << shift)), providers: providers,
-                    intakes: intakes, snapshot: snapshot, campaign: campaign)
-                changes.withLock { $0[b] = changed }
+            changes.withUnsafeMutableBufferPointer { changes in
+                used.withUnsafeMutableBufferPointer { used in
+                    let (all, out, counts) = (SharedBuffer(buffer), SharedBuffer(changes), SharedBuffer(used))
+                    Parallel.forEach(buckets, workers: workers, state: { BucketScratch() }) { scratch, b in
+                        let range = bucketStarts[b]..<bucketStarts[b + 1]
+                        counts[b] = Self.settle(
+                            UnsafeMutableBufferPointer(rebasing: all.elements[range]), firstHolder: b << shift,
+                            holders: holders(b), providers: providers, intakes: intakes, snapshot: snapshot,
+                            campaign: campaign, scratch: &scratch,
+                            into: UnsafeMutableBufferPointer(rebasing: out.elements[parts[b]..<parts[b + 1]]))
+                    }
+                }
             }
         }
-        return changes.withLock { $0 }.flatMap { $0 }
+        var changed: [(holder: RegistrySnapshot.HolderIndex, balance: Balance, records: Int)] = []
+        changed.reserveCapacity(used.reduce(0, +))
+        for b in 0..<buckets {
+            for change in changes[parts[b]..<(parts[b] + used[b])] {
+                changed.append((change.holder, change.balance, change.records))
+            }
+        }
+        return changed
+    }
+
+    /// A holder's new balance.
+    struct Change {
+        var holder: RegistrySnapshot.HolderIndex
+        var balance: Balance
+        var records: Int
+    }
+
+    /// A worker's counters and indexes, reused from bucket to bucket.
+    struct BucketScratch {
+        var start: [Int32] = []
+        var next: [Int32] = []
+        var sorted: [Int32] = []
     }
 
     /// Settles one bucket's entries in place: sorts them by holder, each holder's in the §5 order, and awards
-    /// their points; returns the bucket's holders whose balance changed.
+    /// their points; writes the bucket's holders whose balance changed into `changes` and returns how many.
     private static func settle(
         _ bucket: UnsafeMutableBufferPointer<Entry>, firstHolder: Int, holders: Int, providers: [Int32],
-        intakes: [FileIntake], snapshot: RegistrySnapshot, campaign: Campaign
-    ) -> [(holder: RegistrySnapshot.HolderIndex, balance: Balance, records: Int)] {
-        guard !bucket.isEmpty else { return [] }
+        intakes: [FileIntake], snapshot: RegistrySnapshot, campaign: Campaign, scratch: inout BucketScratch,
+        into changes: UnsafeMutableBufferPointer<Change>
+    ) -> Int {
+        guard !bucket.isEmpty else { return 0 }
         // Counting sort of the entries' indexes by holder.
-        var start = [Int32](repeating: 0, count: holders + 1)
-        for entry in bucket { start[Int(entry.holder) - firstHolder + 1] += 1 }
-        for h in 0..<holders { start[h + 1] += start[h] }
-        var next = start
-        var sorted = [Int32](repeating: 0, count: bucket.count)
-        for (i, entry) in bucket.enumerated() {
-            let h = Int(entry.holder) - firstHolder
-            sorted[Int(next[h])] = Int32(i)
-            next[h] += 1
-        }
-        var changed: [(holder: RegistrySnapshot.HolderIndex, balance: Balance, records: Int)] = []
-        sorted.withUnsafeMutableBufferPointer { sorted in
-            for h in 0..<holders where start[h + 1] > start[h] {
-                let group = UnsafeMutableBufferPointer(rebasing: sorted[Int(start[h])..<Int(start[h + 1])])
-                sortInSettlementOrder(
-                    group, bucket: UnsafeBufferPointer(bucket), providers: providers, intakes: intakes)
-                let holder = firstHolder + h
-                var balance = snapshot.balances[holder]
-                var records = snapshot.eligibleRecords[holder]
-                for i in group {
-                    let (points, reason) = Points.award(
-                        amount: Int(bucket[Int(i)].amount), to: &balance, campaign: campaign)
-                    bucket[Int(i)].points = Int32(points)
-                    bucket[Int(i)].reason = reason.rawValue
-                    records += 1
+        scratch.start.removeAll(keepingCapacity: true)
+        scratch.start.append(contentsOf: repeatElement(0, count: holders + 1))
+        scratch.sorted.removeAll(keepingCapacity: true)
+        scratch.sorted.append(contentsOf: repeatElement(0, count: bucket.count))
+        var changed = 0
+        scratch.start.withUnsafeMutableBufferPointer { start in
+            for entry in bucket { start[Int(entry.holder) - firstHolder + 1] += 1 }
+            for h in 0..<holders { start[h + 1] += start[h] }
+            scratch.next.removeAll(keepingCapacity: true)
+            scratch.next.append(contentsOf: start)
+            scratch.next.withUnsafeMutableBufferPointer { next in
+                scratch.sorted.withUnsafeMutableBufferPointer { sorted in
+                    for (i, entry) in bucket.enumerated() {
+                        let h = Int(entry.holder) - firstHolder
+                        sorted[Int(next[h])] = Int32(i)
+                        next[h] += 1
+                    }
+                    for h in 0..<holders where start[h + 1] > start[h] {
+                        let group = UnsafeMutableBufferPointer(rebasing: sorted[Int(start[h])..<Int(start[h + 1])])
+                        sortInSettlementOrder(
+                            group, bucket: UnsafeBufferPointer(bucket), providers: providers, intakes: intakes)
+                        let holder = firstHolder + h
+                        var balance = snapshot.balances[holder]
+                        var records = snapshot.eligibleRecords[holder]
+                        for i in group {
+                            let (points, reason) = Points.award(
+                                amount: Int(bucket[Int(i)].amount), to: &balance, campaign: campaign)
+                            bucket[Int(i)].points = Int32(points)
+                            bucket[Int(i)].reason = reason.rawValue
+                            records += 1
+                        }
+                        changes[changed] = Change(
+                            holder: RegistrySnapshot.HolderIndex(holder), balance: balance, records: records)
+                        changed += 1
+                    }
                 }
-                changed.append((RegistrySnapshot.HolderIndex(holder), balance, records))
             }
         }
         return changed
@@ -167,13 +211,14 @@ struct PointsOrder {
     /// Sorts one holder's entries (by their indexes in the bucket) in the §5 order: `SettlementOrder.precedes`.
     ///
     /// No two eligible records of a run have the same key (a repeated key is `DUPLICATE`), so the order is total and
-    /// any correct sort gives it. A holder has a few records, so insertion sort; many take the library's sort.
+    /// any correct sort gives it. A holder has a few records, so insertion sort; many take a heap sort, which needs
+    /// no memory of its own.
     private static func sortInSettlementOrder(
         _ group: UnsafeMutableBufferPointer<Int32>, bucket: UnsafeBufferPointer<Entry>, providers: [Int32],
         intakes: [FileIntake]
     ) {
         guard group.count > 1 else { return }
-        let precedes = { (a: Int32, b: Int32) -> Bool in
+        @inline(__always) func precedes(_ a: Int32, _ b: Int32) -> Bool {
             let x = bucket[Int(a)]
             let y = bucket[Int(b)]
             return SettlementOrder.precedes(
@@ -188,9 +233,8 @@ struct PointsOrder {
                 }
             }
         }
-        guard group.count <= 16 else {
-            var group = group
-            group.sort(by: precedes)
+        guard group.count <= 32 else {
+            heapSort(group, by: precedes)
             return
         }
         for i in 1..<group.count {
@@ -201,6 +245,26 @@ struct PointsOrder {
                 j -= 1
             }
             group[j] = moving
+        }
+    }
+
+    /// Sorts `items` in place by `precedes` (a strict total order), in O(n log n) and without allocating.
+    private static func heapSort(_ items: UnsafeMutableBufferPointer<Int32>, by precedes: (Int32, Int32) -> Bool) {
+        @inline(__always) func siftDown(_ root: Int, _ end: Int) {
+            var parent = root
+            while true {
+                var child = 2 * parent + 1
+                guard child < end else { return }
+                if child + 1 < end && precedes(items[child], items[child + 1]) { child += 1 }
+                guard precedes(items[parent], items[child]) else { return }
+                items.swapAt(parent, child)
+                parent = child
+            }
+        }
+        for root in stride(from: items.count / 2 - 1, through: 0, by: -1) { siftDown(root, items.count) }
+        for end in stride(from: items.count - 1, to: 0, by: -1) {
+            items.swapAt(0, end)
+            siftDown(0, end)
         }
     }
 

@@ -164,6 +164,7 @@ private func at(_ n: Int64) -> Instant { Instant(nanosecondsSinceEpoch: n) }
             let times = records.map { Int64($0.2) }
             var batchHolders = [Int32](repeating: -2, count: records.count)
             var batchReasons = [Reason](repeating: .malformed, count: records.count)
+            var scratch = EligibilityScratch()
             for provider in providers {
                 myKeys.withUnsafeBufferPointer { myKeys in
                     times.withUnsafeBufferPointer { times in
@@ -171,7 +172,7 @@ private func at(_ n: Int64) -> Instant { Instant(nanosecondsSinceEpoch: n) }
                             batchReasons.withUnsafeMutableBufferPointer { reasons in
                                 snapshot.eligibility(
                                     myKeys: myKeys, occurredAt: times, provider: provider, campaign: campaign,
-                                    holders: holders, reasons: reasons)
+                                    holders: holders, reasons: reasons, scratch: &scratch)
                             }
                         }
                     }
