@@ -12,11 +12,17 @@ extension Ledger {
     /// API (`RegistrySnapshot.addHolder` and the rest). When the ledger can connect again, MyKey IDs and
     /// certificates are read on a second connection sharing the same database snapshot (`pg_export_snapshot`), in
     /// parallel.
+    ///
+    /// `withProviders` is called on this thread with the snapshot as soon as it holds the providers and the files
+    /// settled before, while the rest is still to be read: a caller can start there what needs only those (reading
+    /// the drop's files) and meanwhile the holders are read. An error it throws ends the reading.
     /// - Complexity: O(holders + certificates + MyKey IDs).
-    public func loadSnapshot() throws -> RegistrySnapshot {
+    public func loadSnapshot(
+        withProviders: (RegistrySnapshot) throws -> Void = { _ in }
+    ) throws -> RegistrySnapshot {
         try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         do {
-            let snapshot = try readSnapshot()
+            let snapshot = try readSnapshot(withProviders: withProviders)
             try connection.execute("COMMIT")
             return snapshot
         } catch {
@@ -25,50 +31,73 @@ extension Ledger {
         }
     }
 
+    /// Runs `copy` (a `COPY … TO STDOUT`) in binary format and calls `row` with each row's fields: no number is
+    /// written out in decimal by the server, nor read back here.
+    fileprivate static func copyRows(
+        _ connection: PostgresConnection, _ copy: String, _ row: (inout BinaryCopyFields) throws -> Void
+    ) throws {
+        var reader = BinaryCopyReader()
+        try connection.copyOut(copy + " (FORMAT binary)") { chunk in try reader.read(chunk, row) }
+        try reader.finish()
+    }
+
     /// Reads MyKey IDs and certificates, on `connection`, as raw rows keyed by holder key.
     fileprivate static func readSideTables(_ connection: PostgresConnection) throws -> SideTables {
         var tables = SideTables()
-        try connection.copyOut("COPY mykey_ids (mykey_id, holder_key, retired_at_ns) TO STDOUT") { raw in
-            let row = TextCopyRow(raw)
-            guard let myKey = MyKeyID(bytes: row.bytes(0)), let key = row.int(1) else { return }
-            tables.myKeys.append((myKey, key, row.isNull(2)))
+        try copyRows(connection, "COPY mykey_ids (mykey_id, holder_key, retired_at_ns) TO STDOUT") { row in
+            guard let myKey = MyKeyID(bytes: row.next()), let key = row.nextInt() else { return }
+            tables.myKeys.append((myKey, key, row.nextIsNull()))
         }
-        // Revocation is one fact (certificate_revocations, by issuer and serial), whatever its source: the join
-        // reads it for every certificate, so a CRL imported before or after the certificate counts alike.
-        try connection.copyOut(
-            """
-            COPY (SELECT c.holder_key, c.not_before_ns, c.not_after_ns, r.revoked_at_ns FROM certificates c
-                  LEFT JOIN certificate_revocations r ON r.issuer = c.issuer AND r.serial = c.serial) TO STDOUT
-            """
-        ) { raw in
-            let row = TextCopyRow(raw)
-            guard let key = row.int(0), let notBefore = row.int(1), let notAfter = row.int(2) else { return }
+        // Revocation is one fact (certificate_revocations, by issuer and serial), whatever its source: every
+        // revocation is matched to its certificate, so a CRL imported before or after the certificate counts alike.
+        // The certificates are read plain and the few revoked ones apart, each revocation looked up in the
+        // certificates' index (OFFSET 0 keeps that join a loop over the revocations): joining every certificate to
+        // the revocations would hash each one's issuer and serial, which costs the server more than reading them.
+        try copyRows(connection, "COPY certificates (holder_key, not_before_ns, not_after_ns) TO STDOUT") { row in
+            guard let key = row.nextInt(), let notBefore = row.nextInt(), let notAfter = row.nextInt() else { return }
             tables.certificates.append(
                 (
                     key,
                     CertificateValidity(
                         notBefore: Instant(nanosecondsSinceEpoch: notBefore),
-                        notAfter: Instant(nanosecondsSinceEpoch: notAfter),
-                        revokedAt: row.int(3).map { Instant(nanosecondsSinceEpoch: $0) })
+                        notAfter: Instant(nanosecondsSinceEpoch: notAfter))
                 ))
+        }
+        try copyRows(
+            connection,
+            """
+            COPY (SELECT c.holder_key, c.not_before_ns, c.not_after_ns, r.revoked_at_ns FROM certificate_revocations r
+                  CROSS JOIN LATERAL (SELECT holder_key, not_before_ns, not_after_ns FROM certificates
+                                      WHERE issuer = r.issuer AND serial = r.serial OFFSET 0) c) TO STDOUT
+            """
+        ) { row in
+            guard let key = row.nextInt(), let notBefore = row.nextInt(), let notAfter = row.nextInt(),
+                let revokedAt = row.nextInt()
+            else { return }
+            tables.revoked[key, default: []].append(
+                CertificateValidity(
+                    notBefore: Instant(nanosecondsSinceEpoch: notBefore),
+                    notAfter: Instant(nanosecondsSinceEpoch: notAfter),
+                    revokedAt: Instant(nanosecondsSinceEpoch: revokedAt)))
         }
         return tables
     }
 
     /// Reads every table into a snapshot, in the transaction `loadSnapshot` opened.
-    private func readSnapshot() throws -> RegistrySnapshot {
+    private func readSnapshot(withProviders: (RegistrySnapshot) throws -> Void) throws -> RegistrySnapshot {
         let side = try startSideReader()
         // Whatever happens here, the exported snapshot outlives the second reader.
         defer { _ = side.wait() }
         var snapshot = RegistrySnapshot()
         let providerIndexByKey = try readProviders(into: &snapshot)
-        try readHolders(into: &snapshot)
-        try readApplications(into: &snapshot, providerIndexByKey: providerIndexByKey)
-        try readBalances(into: &snapshot)
         let files = try connection.query("SELECT name, sha256 FROM files WHERE outcome = 'settled'")
         for row in 0..<files.rowCount {
             snapshot.addSettledFile(try files[row, 0].string(), sha256: try files[row, 1].bytes())
         }
+        try withProviders(snapshot)
+        try readHolders(into: &snapshot)
+        try readApplications(into: &snapshot, providerIndexByKey: providerIndexByKey)
+        try readBalances(into: &snapshot)
         try side.wait().add(to: &snapshot)
         return snapshot
     }
@@ -102,14 +131,14 @@ extension Ledger {
     }
 
     /// Adds the providers in byte order of their IDs, as the snapshot requires; returns their indexes by database key.
-    private func readProviders(into snapshot: inout RegistrySnapshot) throws -> [Int64: Int32] {
+    private func readProviders(into snapshot: inout RegistrySnapshot) throws -> ProviderIndexByKey {
         let rows = try connection.query("SELECT provider_key, provider_id FROM providers")
         var providers: [(id: ProviderID, key: Int64)] = []
         for row in 0..<rows.rowCount {
             guard let id = ProviderID(try rows[row, 1].string()) else { continue }
             providers.append((id, try rows[row, 0].int()))
         }
-        var indexByKey: [Int64: Int32] = [:]
+        var indexByKey = ProviderIndexByKey(keys: providers.map(\.key))
         for provider in providers.sorted(by: { $0.id < $1.id }) {
             indexByKey[provider.key] = snapshot.addProvider(provider.id, key: Int32(provider.key))
         }
@@ -122,16 +151,16 @@ extension Ledger {
             "SELECT count(*), coalesce(min(holder_key), 0), coalesce(max(holder_key), 0) FROM holders")
         snapshot.reserveHolders(Int(try bounds[0, 0].int()), keys: try bounds[0, 1].int()...(try bounds[0, 2].int()))
         var failure: (any Error)?
-        try connection.copyOut("COPY holders (holder_key, status) TO STDOUT") { raw in
-            let row = TextCopyRow(raw)
+        try Self.copyRows(connection, "COPY holders (holder_key, status) TO STDOUT") { row in
+            let key = row.nextInt()
             let status: HolderStatus?
-            switch row.bytes(1).first {
+            switch row.next().first {
             case UInt8(ascii: "a"): status = .active
             case UInt8(ascii: "s"): status = .suspended
             case UInt8(ascii: "r"): status = .revoked
             default: status = nil
             }
-            guard let key = row.int(0), let status else {
+            guard let key, let status else {
                 failure = failure ?? LedgerError("the holders table has a row the snapshot cannot read")
                 return
             }
@@ -142,12 +171,11 @@ extension Ledger {
 
     /// Sets each holder's application (the provider by its index).
     private func readApplications(
-        into snapshot: inout RegistrySnapshot, providerIndexByKey: [Int64: Int32]
+        into snapshot: inout RegistrySnapshot, providerIndexByKey: ProviderIndexByKey
     ) throws {
-        try connection.copyOut("COPY applications (holder_key, provider_key, applied_at_ns) TO STDOUT") { raw in
-            let row = TextCopyRow(raw)
-            guard let key = row.int(0), let h = snapshot.holder(key: key), let providerKey = row.int(1),
-                let provider = providerIndexByKey[providerKey], let at = row.int(2)
+        try Self.copyRows(connection, "COPY applications (holder_key, provider_key, applied_at_ns) TO STDOUT") { row in
+            guard let key = row.nextInt(), let h = snapshot.holder(key: key), let providerKey = row.nextInt(),
+                let provider = providerIndexByKey[providerKey], let at = row.nextInt()
             else { return }
             snapshot.setApplication(of: h, provider: provider, at: Instant(nanosecondsSinceEpoch: at))
         }
@@ -155,10 +183,9 @@ extension Ledger {
 
     /// Sets each holder's balance and record count from earlier runs.
     private func readBalances(into snapshot: inout RegistrySnapshot) throws {
-        try connection.copyOut("COPY ledger (holder_key, points, eligible_amount, records) TO STDOUT") { raw in
-            let row = TextCopyRow(raw)
-            guard let key = row.int(0), let h = snapshot.holder(key: key), let points = row.int(1),
-                let amount = row.int(2), let records = row.int(3)
+        try Self.copyRows(connection, "COPY ledger (holder_key, points, eligible_amount, records) TO STDOUT") { row in
+            guard let key = row.nextInt(), let h = snapshot.holder(key: key), let points = row.nextInt(),
+                let amount = row.nextInt(), let records = row.nextInt()
             else { return }
             snapshot.setBalance(
                 of: h, Balance(points: Int(points), eligibleAmount: Int(amount)), eligibleRecords: Int(records))
@@ -169,10 +196,17 @@ extension Ledger {
 /// MyKey IDs and certificates as read, keyed by holder key.
 private struct SideTables {
     var myKeys: [(MyKeyID, Int64, Bool)] = []
+    /// Every certificate, in table order, without its revocation.
     var certificates: [(Int64, CertificateValidity)] = []
+    /// The revoked certificates, with their revocation, by holder key.
+    var revoked: [Int64: [CertificateValidity]] = [:]
     var failure: (any Error)?
 
-    /// Binds the MyKey IDs and adds the certificates of the snapshot's holders, or throws the reader's failure.
+    /// Binds the MyKey IDs and adds the certificates of the snapshot's holders, each revoked one with its revocation,
+    /// or throws the reader's failure.
+    ///
+    /// A revocation goes to its holder's first certificate with the same validity window that has none yet: which of
+    /// two such certificates carries it cannot change what they vouch for together.
     func add(to snapshot: inout RegistrySnapshot) throws {
         if let failure { throw failure }
         snapshot.reserveMyKeys(myKeys.count)
@@ -180,10 +214,20 @@ private struct SideTables {
             guard let h = snapshot.holder(key: key) else { continue }
             snapshot.bind(myKey, to: h, isCurrent: current)
         }
+        var revoked = self.revoked
         var owned: [(holder: RegistrySnapshot.HolderIndex, validity: CertificateValidity)] = []
         owned.reserveCapacity(certificates.count)
-        for (key, validity) in certificates {
+        for (key, certificate) in certificates {
             guard let h = snapshot.holder(key: key) else { continue }
+            var validity = certificate
+            if let pending = revoked[key],
+                let match = pending.firstIndex(where: {
+                    $0.notBefore == validity.notBefore && $0.notAfter == validity.notAfter
+                })
+            {
+                validity.revokedAt = pending[match].revokedAt
+                revoked[key]!.remove(at: match)
+            }
             owned.append((h, validity))
         }
         snapshot.addCertificates(owned)
@@ -199,5 +243,143 @@ private final class SideReader: @unchecked Sendable {
     func wait() -> SideTables {
         group.wait()
         return tables ?? SideTables(failure: LedgerError("the snapshot's second reader ended early"))
+    }
+}
+
+/// The rows of a `COPY … TO STDOUT (FORMAT binary)` as libpq hands them over, one message at a time: the format's
+/// header before the first row, each row its field count and its fields (a length, -1 for NULL, then the bytes, big
+/// endian), and a count of -1 after the last.
+private struct BinaryCopyReader {
+    private static let signature: [UInt8] = Array("PGCOPY\n".utf8) + [0xFF, 0x0D, 0x0A, 0x00]
+    private var headerRead = false
+    private var ended = false
+
+    /// Calls `row` with each row of `chunk`.
+    mutating func read(_ chunk: UnsafeRawBufferPointer, _ row: (inout BinaryCopyFields) throws -> Void) throws {
+        var position = 0
+        if !headerRead {
+            guard chunk.count >= 19, chunk.prefix(11).elementsEqual(Self.signature) else { throw Self.malformed }
+            let extensionLength = Int(chunk.loadUnaligned(fromByteOffset: 15, as: UInt32.self).bigEndian)
+            position = 19 + extensionLength
+            headerRead = true
+        }
+        while position < chunk.count {
+            guard !ended, chunk.count - position >= 2 else { throw Self.malformed }
+            let fieldCount = Int(
+                Int16(bitPattern: chunk.loadUnaligned(fromByteOffset: position, as: UInt16.self).bigEndian))
+            position += 2
+            if fieldCount < 0 {
+                ended = true
+                continue
+            }
+            var fields = BinaryCopyFields(chunk, at: position, count: fieldCount)
+            guard fields.isWhole else { throw Self.malformed }
+            position = fields.end
+            try row(&fields)
+        }
+    }
+
+    /// Throws unless the rows ended as the format ends them.
+    func finish() throws {
+        guard ended else { throw Self.malformed }
+    }
+
+    private static var malformed: LedgerError {
+        LedgerError("a snapshot table arrived in a form the reader does not know")
+    }
+}
+
+/// The fields of one row of a binary COPY, read left to right.
+struct BinaryCopyFields {
+    private let chunk: UnsafeRawBufferPointer
+    /// Where the next field's length is.
+    private var cursor = 0
+    private var remaining: Int
+    /// Where the row ends in its chunk.
+    private(set) var end: Int
+    /// Whether every field of the row lies inside the chunk.
+    private(set) var isWhole = true
+
+    init(_ chunk: UnsafeRawBufferPointer, at start: Int, count: Int) {
+        self.chunk = chunk
+        cursor = start
+        remaining = count
+        var position = start
+        for _ in 0..<count {
+            guard chunk.count - position >= 4 else {
+                isWhole = false
+                break
+            }
+            let length = Int(
+                Int32(bitPattern: chunk.loadUnaligned(fromByteOffset: position, as: UInt32.self).bigEndian))
+            position += 4 + max(0, length)
+            if position > chunk.count {
+                isWhole = false
+                break
+            }
+        }
+        end = position
+    }
+
+    /// The next field's bytes, or nil for NULL or past the last field.
+    private mutating func field() -> UnsafeRawBufferPointer? {
+        guard remaining > 0 else { return nil }
+        remaining -= 1
+        let length = Int(Int32(bitPattern: chunk.loadUnaligned(fromByteOffset: cursor, as: UInt32.self).bigEndian))
+        cursor += 4
+        guard length >= 0 else { return nil }
+        defer { cursor += length }
+        return UnsafeRawBufferPointer(rebasing: chunk[cursor..<(cursor + length)])
+    }
+
+    /// The next field's bytes; empty for NULL or past the last field.
+    mutating func next() -> UnsafeRawBufferPointer { field() ?? UnsafeRawBufferPointer(start: nil, count: 0) }
+
+    /// The next field as an integer (`smallint`, `integer` or `bigint`), or nil for NULL.
+    mutating func nextInt() -> Int64? {
+        guard let bytes = field() else { return nil }
+        switch bytes.count {
+        case 8: return Int64(bigEndian: bytes.loadUnaligned(as: Int64.self))
+        case 4: return Int64(Int32(bigEndian: bytes.loadUnaligned(as: Int32.self)))
+        case 2: return Int64(Int16(bigEndian: bytes.loadUnaligned(as: Int16.self)))
+        default: return nil
+        }
+    }
+
+    /// Whether the next field is NULL.
+    mutating func nextIsNull() -> Bool {
+        guard remaining > 0 else { return false }
+        return field() == nil
+    }
+}
+
+/// Providers' snapshot indexes by their database keys: an array when the keys are small (identity columns), a
+/// dictionary otherwise; every application row looks one up.
+private struct ProviderIndexByKey {
+    private var dense: [Int32] = []
+    private var sparse: [Int64: Int32] = [:]
+
+    /// A map for the keys given.
+    init(keys: [Int64]) {
+        if let largest = keys.max(), keys.allSatisfy({ $0 >= 0 }), largest < 1 << 16 {
+            dense = Array(repeating: -1, count: Int(largest) + 1)
+        }
+    }
+
+    subscript(key: Int64) -> Int32? {
+        get {
+            if key >= 0 && key < dense.count {
+                let index = dense[Int(key)]
+                return index < 0 ? nil : index
+            }
+            return sparse[key]
+        }
+        set {
+            if key >= 0 && key < dense.count {
+                dense[Int(key)] = newValue ?? -1
+            } else {
+                sparse[key] = newValue
+            }
+        }
     }
 }

@@ -51,55 +51,78 @@ struct HolderKeyIndex: Sendable {
 
 /// Holder index by MyKey ID (current and former): open addressing over the packed 64-bit IDs with a
 /// multiplicative hash — the lookup every record of a run makes.
+///
+/// Each slot holds the ID and its holder side by side, so a lookup that hits at once reads one cache line.
+@usableFromInline
 struct MyKeyTable: Sendable {
-    private var keys: [UInt64]
-    private var values: [Int32]
-    private var mask: Int
-    private var shift: UInt64
+    @usableFromInline var slots: [Slot]
+    @usableFromInline var mask: Int
+    @usableFromInline var shift: UInt64
     private(set) var count = 0
+
+    /// A packed MyKey ID (0 for an empty slot: no valid ID packs to 0) and its holder.
+    @usableFromInline
+    struct Slot: Sendable {
+        @usableFromInline var key: UInt64
+        @usableFromInline var value: Int32
+
+        @usableFromInline
+        init(key: UInt64, value: Int32) {
+            self.key = key
+            self.value = value
+        }
+    }
 
     init(capacity: Int = 16) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
-        keys = Array(repeating: 0, count: size)
-        values = Array(repeating: -1, count: size)
+        slots = Array(repeating: Slot(key: 0, value: -1), count: size)
         mask = size - 1
         shift = UInt64(64 - size.trailingZeroBitCount)
     }
 
-    @inline(__always)
-    private func slot(_ key: UInt64) -> Int { Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift) }
+    @inlinable @inline(__always)
+    func slot(_ key: UInt64) -> Int { Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift) }
 
     /// Makes room for `capacity` keys in all, so that binding that many never grows the table.
     mutating func reserveCapacity(_ capacity: Int) {
-        if capacity * 2 > keys.count { grow(to: capacity) }
+        if capacity * 2 > slots.count { grow(to: capacity) }
     }
 
     /// The holder of `key` (a packed MyKey ID; never 0).
-    @inline(__always)
+    @inlinable @inline(__always)
     func find(_ key: UInt64) -> Int32? {
-        var i = slot(key)
-        while true {
-            let k = keys[i]
-            if k == key { return values[i] }
-            if k == 0 { return nil }
-            i = (i + 1) & mask
+        slots.withUnsafeBufferPointer { slots in
+            var i = slot(key)
+            while true {
+                let found = slots[i]
+                if found.key == key { return found.value }
+                if found.key == 0 { return nil }
+                i = (i + 1) & mask
+            }
+        }
+    }
+
+    /// The first slot each key's probe reads (one read per key, nothing depending on it, so that the reads overlap).
+    @inlinable
+    func firstSlots(of keys: UnsafeBufferPointer<UInt64>, into out: UnsafeMutableBufferPointer<Slot>) {
+        slots.withUnsafeBufferPointer { slots in
+            for (i, key) in keys.enumerated() { out[i] = slots[slot(key)] }
         }
     }
 
     /// Binds `key` to `value`, replacing an earlier binding.
     mutating func set(_ key: UInt64, _ value: Int32) {
-        if (count + 1) * 2 > keys.count { grow(to: keys.count) }
+        if (count + 1) * 2 > slots.count { grow(to: slots.count) }
         var i = slot(key)
         while true {
-            let k = keys[i]
+            let k = slots[i].key
             if k == key {
-                values[i] = value
+                slots[i].value = value
                 return
             }
             if k == 0 {
-                keys[i] = key
-                values[i] = value
+                slots[i] = Slot(key: key, value: value)
                 count += 1
                 return
             }
@@ -109,7 +132,7 @@ struct MyKeyTable: Sendable {
 
     private mutating func grow(to capacity: Int) {
         var bigger = MyKeyTable(capacity: capacity)
-        for (k, v) in zip(keys, values) where k != 0 { bigger.set(k, v) }
+        for slot in slots where slot.key != 0 { bigger.set(slot.key, slot.value) }
         self = bigger
     }
 }

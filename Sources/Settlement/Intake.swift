@@ -50,7 +50,8 @@ struct IntakeRecord: Sendable {
     var recordIDOffset: UInt32
     /// `amount_yen` (valid lines).
     var amount: Int32
-    /// The holder's snapshot index, or -1 when none has the MyKey ID.
+    /// The holder's snapshot index, or -1 when none has the MyKey ID (or not yet looked up: intake decides a chunk's
+    /// records together).
     var holder: Int32
     /// Points granted (filled when settling).
     var points: Int32
@@ -163,18 +164,32 @@ final class Intake {
 
     private let decompressor: ZstdDecompressor
     private let splitter: FieldSplitter
-    let snapshot: RegistrySnapshot
+    private var batch = EligibilityBatch()
+    private(set) var snapshot: RegistrySnapshot
     let campaign: Campaign
     let limits: Limits
     let mode: Mode
+    /// False while the snapshot holds only providers and settled files: records are then left undecided, for
+    /// `decide(_:records:snapshot:campaign:withoutRegistry:batch:)` once the holders are read.
+    private(set) var decidesWhileReading: Bool
 
-    init(snapshot: RegistrySnapshot, campaign: Campaign, limits: Limits = Limits(), mode: Mode = .settlement) throws {
+    init(
+        snapshot: RegistrySnapshot, campaign: Campaign, limits: Limits = Limits(), mode: Mode = .settlement,
+        decidesWhileReading: Bool = true
+    ) throws {
         self.decompressor = try ZstdDecompressor()
         self.splitter = FieldSplitter(maxLineLength: limits.maxLineBytes)
         self.snapshot = snapshot
         self.campaign = campaign
         self.limits = limits
         self.mode = mode
+        self.decidesWhileReading = decidesWhileReading
+    }
+
+    /// Reads the next files with the whole snapshot, deciding their records as they are read.
+    func adopt(_ whole: RegistrySnapshot) {
+        snapshot = whole
+        decidesWhileReading = true
     }
 
     /// The `BAD_NAME` reason, shared with `pack`, which refuses the same names before writing anything.
@@ -242,6 +257,9 @@ final class Intake {
             intake.compressedBytes = Int(opened.identity.size)
         } else {
             intake.records.reserveCapacity(min(control.records, 1 << 24))
+            // Room for record IDs of 32 bytes: pages never written are never backed, and a file of longer IDs grows
+            // the array as before, so this only spares the common file its copies while growing.
+            intake.recordIDs.reserveCapacity(min(control.records, 1 << 24) * 32)
             decompression = try decompress(opened, scan: &scan, intake: &intake)
         }
         let digest = intake.sha256.hexString
@@ -298,6 +316,7 @@ final class Intake {
         let descriptor = opened.descriptor
         let path = opened.path
         var outcome = Decompression.complete
+        var resolved = intake.records.count
         do {
             try ZstdFileReader.decompress(
                 reading: { buffer in try FileOperations.read(descriptor, into: buffer, path: path.display) },
@@ -313,10 +332,15 @@ final class Intake {
                 try lines.feed(UnsafeRawBufferPointer(rebasing: chunk[..<allowed])) { line, number in
                     try self.line(line, number: number, state: &scan, intake: &intake)
                 }
+                if decidesWhileReading {
+                    decide(&intake, from: resolved)
+                    resolved = intake.records.count
+                }
                 if let overlong = lines.overlongLine { throw IntakeStop.lineTooLong(line: overlong) }
                 if allowed < chunk.count { throw IntakeStop.fileTooLarge }
             }
             try lines.finish { line, number in try self.line(line, number: number, state: &scan, intake: &intake) }
+            if decidesWhileReading { decide(&intake, from: resolved) }
             if let overlong = lines.overlongLine { throw IntakeStop.lineTooLong(line: overlong) }
         } catch let stop as IntakeStop {
             outcome = .stopped(stop)
@@ -449,6 +473,16 @@ final class Intake {
         mutating func tally(
             _ line: UnsafeRawBufferPointer, number: Int, splitter: FieldSplitter, maxFileRecords: Int
         ) throws(IntakeStop) -> Tally {
+            guard try admit(line, number: number, maxFileRecords: maxFileRecords) else { return .skipped }
+            return tallyFields(line, number: number, splitter: splitter)
+        }
+
+        /// Counts a line as a data line unless it is the header or empty; true when its fields are to be read (not
+        /// after a bad header).
+        @inline(__always)
+        mutating func admit(
+            _ line: UnsafeRawBufferPointer, number: Int, maxFileRecords: Int
+        ) throws(IntakeStop) -> Bool {
             guard headerSeen else {
                 headerSeen = true
                 var header = line
@@ -456,13 +490,17 @@ final class Intake {
                     header = UnsafeRawBufferPointer(rebasing: header.dropFirst(3))
                 }
                 badHeader = !header.elementsEqual(recordHeader)
-                return .skipped
+                return false
             }
-            if line.isEmpty { return .skipped }
+            if line.isEmpty { return false }
             dataLines += 1
             if dataLines > maxFileRecords { throw .tooManyLines(line: number) }
             if dataLines > declared { throw .beyondDeclared(line: number) }
-            if badHeader { return .skipped }
+            return !badHeader
+        }
+
+        /// Splits an admitted line and counts its amount.
+        mutating func tallyFields(_ line: UnsafeRawBufferPointer, number: Int, splitter: FieldSplitter) -> Tally {
             let split = splitter.split(line)
             guard split == .fields(5) else { return .malformed(split) }
             guard let amount = FieldForm.amount(splitter.field(3)) else {
@@ -477,8 +515,19 @@ final class Intake {
     private func line(
         _ line: UnsafeRawBufferPointer, number: Int, state: inout LineState, intake: inout FileIntake
     ) throws(IntakeStop) {
+        guard try state.admit(line, number: number, maxFileRecords: limits.maxFileRecords) else { return }
         let offset = UInt32(intake.recordIDs.count)
-        switch try state.tally(line, number: number, splitter: splitter, maxFileRecords: limits.maxFileRecords) {
+        if let parsed = RecordLine.parse(line) {
+            state.amountTotal += parsed.amount
+            intake.recordIDs.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[..<parsed.recordIDLength]))
+            let record = IntakeRecord(
+                occurredAt: parsed.occurredAt.nanosecondsSinceEpoch, myKey: parsed.myKey, recordIDOffset: offset,
+                amount: Int32(parsed.amount), holder: -1, recordIDLength: UInt8(parsed.recordIDLength),
+                reason: .none, kind: parsed.kind.rawValue)
+            append(record, line: number, fault: nil, to: &intake)
+            return
+        }
+        switch state.tallyFields(line, number: number, splitter: splitter) {
         case .skipped, .badAmount: return
         case .malformed(let split):
             append(.malformed(recordIDOffset: offset), line: number, fault: .fieldCount(split), to: &intake)
@@ -511,14 +560,9 @@ final class Intake {
             append(record, line: line, fault: fault, to: &intake)
             return
         }
-        var (holder, reason) = snapshot.eligibility(
-            myKey: myKey, provider: intake.providerIndex, occurredAt: occurredAt, campaign: campaign)
-        // Without a registry every MyKey ID is unknown: only the checks before that one can be known.
-        if case .withoutRegistry = mode, reason == .unknownMyKey { reason = .none }
         let record = IntakeRecord(
             occurredAt: occurredAt.nanosecondsSinceEpoch, myKey: myKey.rawValue, recordIDOffset: offset,
-            amount: Int32(amount), holder: holder ?? -1, recordIDLength: recordLength, reason: reason,
-            kind: kind.rawValue)
+            amount: Int32(amount), holder: -1, recordIDLength: recordLength, reason: .none, kind: kind.rawValue)
         append(record, line: line, fault: nil, to: &intake)
     }
 
@@ -532,6 +576,83 @@ final class Intake {
             intake.lines.append(Int32(truncatingIfNeeded: line))
         }
         intake.records.append(record)
+    }
+
+    /// Decides the well-formed records of a chunk, from `start` on.
+    private func decide(_ intake: inout FileIntake, from start: Int) {
+        var withoutRegistry = false
+        if case .withoutRegistry = mode { withoutRegistry = true }
+        Self.decide(
+            &intake, records: start..<intake.records.count, snapshot: snapshot, campaign: campaign,
+            withoutRegistry: withoutRegistry, batch: &batch)
+    }
+
+    /// Finds the holder of every well-formed record in `range` and runs the §4 checks 3–10 on it.
+    ///
+    /// Intake appends well-formed records undecided (no holder, reason `none`) and decides them together, through
+    /// the snapshot's batch lookup, which keeps many records' cache misses in flight at once: a chunk's worth at a
+    /// time while reading, or a block at a time of a file read before the holders were.
+    static func decide(
+        _ intake: inout FileIntake, records range: Range<Int>, snapshot: RegistrySnapshot, campaign: Campaign,
+        withoutRegistry: Bool, batch: inout EligibilityBatch
+    ) {
+        let provider = intake.providerIndex
+        batch.removeAll(keepingCapacity: true)
+        intake.records.withUnsafeMutableBufferPointer { records in
+            for i in range where !records[i].isMalformed {
+                batch.indexes.append(Int32(truncatingIfNeeded: i - range.lowerBound))
+                batch.myKeys.append(records[i].myKey)
+                batch.occurredAt.append(records[i].occurredAt)
+            }
+            guard !batch.indexes.isEmpty else { return }
+            batch.decide(snapshot: snapshot, provider: provider, campaign: campaign)
+            let base = records.baseAddress! + range.lowerBound
+            for (n, i) in batch.indexes.enumerated() {
+                var reason = batch.reasons[n]
+                // Without a registry every MyKey ID is unknown: only the checks before that one can be known.
+                if withoutRegistry && reason == .unknownMyKey { reason = .none }
+                base[Int(i)].holder = batch.holders[n]
+                base[Int(i)].reason = reason.rawValue
+            }
+        }
+    }
+}
+
+/// The well-formed records of a chunk, gathered for the snapshot's batch lookup; reused from chunk to chunk.
+struct EligibilityBatch {
+    /// Each record's index from the chunk's first record.
+    var indexes: [Int32] = []
+    var myKeys: [UInt64] = []
+    var occurredAt: [Int64] = []
+    var holders: [RegistrySnapshot.HolderIndex] = []
+    var reasons: [Reason] = []
+    var scratch = EligibilityScratch()
+
+    mutating func removeAll(keepingCapacity: Bool) {
+        indexes.removeAll(keepingCapacity: keepingCapacity)
+        myKeys.removeAll(keepingCapacity: keepingCapacity)
+        occurredAt.removeAll(keepingCapacity: keepingCapacity)
+    }
+
+    /// Fills `holders` and `reasons` for the gathered records.
+    mutating func decide(snapshot: RegistrySnapshot, provider: RegistrySnapshot.ProviderIndex, campaign: Campaign) {
+        let count = myKeys.count
+        if holders.count < count {
+            holders.append(contentsOf: repeatElement(-1, count: count - holders.count))
+            reasons.append(contentsOf: repeatElement(.none, count: count - reasons.count))
+        }
+        myKeys.withUnsafeBufferPointer { myKeys in
+            occurredAt.withUnsafeBufferPointer { occurredAt in
+                holders.withUnsafeMutableBufferPointer { holders in
+                    reasons.withUnsafeMutableBufferPointer { reasons in
+                        snapshot.eligibility(
+                            myKeys: myKeys, occurredAt: occurredAt, provider: provider, campaign: campaign,
+                            holders: UnsafeMutableBufferPointer(rebasing: holders[..<count]),
+                            reasons: UnsafeMutableBufferPointer(rebasing: reasons[..<count]), scratch: &scratch)
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -27,70 +27,132 @@ struct ResultFile: Sendable {
 
     static let header = Array("record_id,mykey_id,status,points,reason\n".utf8)
 
+    /// Bytes of CSV rendered before they go to the compressor: the CSV of a file is never held whole.
+    static let bufferSize = 1 << 18
+
     /// Renders the rows of a settled file, in input order.
+    ///
+    /// Rows are written straight into a buffer that is compressed whenever it is nearly full. The compressor is fed
+    /// in pieces with `ZSTD_e_continue` and the frame ended once: zstd buffers its input by blocks, so the bytes are
+    /// those of feeding the whole CSV at once.
     static func render(_ intake: FileIntake, compressor: ZstdCompressor) throws -> ResultFile {
-        var csv: [UInt8] = []
-        csv.reserveCapacity(ResultFile.header.count + intake.records.count * 48)
-        csv.append(contentsOf: header)
+        var compressed: [UInt8] = []
+        compressed.reserveCapacity(intake.records.count * 12 + 64)
+        var tally = Tally()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 16)
+        defer { buffer.deallocate() }
+        let base = buffer.baseAddress!
+        let sink = { (chunk: UnsafeRawBufferPointer) in compressed.append(contentsOf: chunk) }
+        var used = header.count
+        buffer.copyMemory(from: UnsafeRawBufferPointer(start: header, count: header.count))
+        let endings = RowEndings()
+        try intake.recordIDs.withUnsafeBytes { ids in
+            for record in intake.records {
+                if used > bufferSize - RowEndings.longestRow {
+                    try compressor.compress(UnsafeRawBufferPointer(start: base, count: used), sink: sink)
+                    used = 0
+                }
+                let reason = Reason(rawValue: record.reason) ?? .malformed
+                tally.count(record, reason: reason)
+                var out = base + used
+                let length = Int(record.recordIDLength)
+                if length > 0 {
+                    out.copyMemory(from: ids.baseAddress! + Int(record.recordIDOffset), byteCount: length)
+                    out += length
+                }
+                out.storeBytes(of: UInt8(ascii: ","), as: UInt8.self)
+                out += 1
+                if record.myKey != 0 {
+                    out.storeBytes(of: record.myKey.bigEndian, as: UInt64.self)
+                    out += 8
+                }
+                out = endings.write(reason, points: record.points, to: out)
+                used = base.distance(to: out)
+            }
+        }
+        try compressor.compress(UnsafeRawBufferPointer(start: base, count: used), sink: sink)
+        try compressor.finish(sink: sink)
+        let name = intake.file.stem + ".result.csv.zst"
+        let control = ResultControl(
+            file: name, sha256: SHA256.hash(compressed).hexString, records: intake.records.count,
+            grantedRecords: tally.granted, pointsTotal: tally.points
+        ).json
+        return ResultFile(
+            name: name, bytes: compressed, control: control, records: intake.records.count,
+            grantedRecords: tally.granted, pointsTotal: tally.points, eligibleAmount: tally.eligibleAmount,
+            reasonCounts: tally.reasonCounts, reasonPoints: tally.reasonPoints)
+    }
+
+    /// The totals of a result file, row by row.
+    private struct Tally {
         var granted = 0
         var points = 0
         var eligibleAmount = 0
         var reasonCounts = Array(repeating: 0, count: Reason.allCases.count)
         var reasonPoints = Array(repeating: 0, count: Reason.allCases.count)
-        var digits: [UInt8] = Array(repeating: 0, count: 20)
-        for record in intake.records {
-            intake.withRecordID(record) { csv.append(contentsOf: $0) }
-            csv.append(UInt8(ascii: ","))
-            if record.myKey != 0 {
-                var key = record.myKey.bigEndian
-                withUnsafeBytes(of: &key) { csv.append(contentsOf: $0) }
-            }
-            let reason = Reason(rawValue: record.reason) ?? .malformed
-            if reason.isRejection {
-                csv.append(contentsOf: ",REJECTED,0,".utf8)
-            } else {
+
+        mutating func count(_ record: IntakeRecord, reason: Reason) {
+            if !reason.isRejection {
                 granted += 1
                 points += Int(record.points)
                 eligibleAmount += Int(record.amount)
-                csv.append(contentsOf: ",GRANTED,".utf8)
-                appendDecimal(Int(record.points), to: &csv, scratch: &digits)
-                csv.append(UInt8(ascii: ","))
             }
-            csv.append(contentsOf: reason.code.utf8)
-            csv.append(UInt8(ascii: "\n"))
             reasonCounts[Int(reason.rawValue)] += 1
             reasonPoints[Int(reason.rawValue)] += Int(record.points)
         }
-        var compressed: [UInt8] = []
-        compressed.reserveCapacity(csv.count / 4 + 64)
-        try csv.withUnsafeBytes { raw in
-            try compressor.compress(raw) { compressed.append(contentsOf: $0) }
+    }
+
+    /// The end of a row after its MyKey ID, by reason: `,REJECTED,0,CODE` or `,GRANTED,points,CODE`, then LF.
+    private struct RowEndings {
+        /// Rejected rows' endings, whole; granted rows' parts before and after the points.
+        private let rejected: [[UInt8]]
+        private let granted: [UInt8] = Array(",GRANTED,".utf8)
+        private let codes: [[UInt8]]
+
+        /// The longest row: a 64-byte record ID, comma, MyKey ID, the longest ending with 10 digits of points.
+        static let longestRow = 64 + 1 + 8 + ",REJECTED,0,".utf8.count + 10 + 1 + 32 + 1
+
+        init() {
+            codes = Reason.allCases.map { Array((",\($0.code)\n").utf8) }
+            rejected = Reason.allCases.map { Array((",REJECTED,0,\($0.code)\n").utf8) }
         }
-        try compressor.finish { compressed.append(contentsOf: $0) }
-        let name = intake.file.stem + ".result.csv.zst"
-        let control = ResultControl(
-            file: name, sha256: SHA256.hash(compressed).hexString, records: intake.records.count,
-            grantedRecords: granted, pointsTotal: points
-        ).json
-        return ResultFile(
-            name: name, bytes: compressed, control: control, records: intake.records.count, grantedRecords: granted,
-            pointsTotal: points, eligibleAmount: eligibleAmount, reasonCounts: reasonCounts, reasonPoints: reasonPoints)
+
+        /// Writes the ending of a row with `reason` and `points` at `out`; returns where it ends.
+        @inline(__always)
+        func write(_ reason: Reason, points: Int32, to out: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+            var out = out
+            if reason.isRejection {
+                return Self.copy(rejected[Int(reason.rawValue)], to: out)
+            }
+            out = Self.copy(granted, to: out)
+            out = Self.writeDecimal(Int(points), to: out)
+            return Self.copy(codes[Int(reason.rawValue)], to: out)
+        }
+
+        @inline(__always)
+        private static func copy(_ bytes: [UInt8], to out: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+            bytes.withUnsafeBytes { out.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            return out + bytes.count
+        }
+
+        /// Writes a non-negative number in decimal, without leading zeros.
+        @inline(__always)
+        private static func writeDecimal(_ value: Int, to out: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+            var digits = 1
+            var rest = value / 10
+            while rest > 0 {
+                digits += 1
+                rest /= 10
+            }
+            var v = value
+            for i in stride(from: digits - 1, through: 0, by: -1) {
+                out.storeBytes(of: UInt8(0x30 + v % 10), toByteOffset: i, as: UInt8.self)
+                v /= 10
+            }
+            return out + digits
+        }
     }
 
     /// The control file's name.
     var controlName: String { String(name.dropLast(".csv.zst".count)) + ".ctl" }
-
-    private static func appendDecimal(_ value: Int, to out: inout [UInt8], scratch: inout [UInt8]) {
-        var v = value
-        var n = 0
-        repeat {
-            scratch[n] = UInt8(0x30 + v % 10)
-            v /= 10
-            n += 1
-        } while v > 0
-        while n > 0 {
-            n -= 1
-            out.append(scratch[n])
-        }
-    }
 }

@@ -194,10 +194,9 @@ public enum SettlementRun {
         ledger: Ledger, options: SettlementOptions, streams: Int, started: Date, logger: Logger
     ) throws -> RunSummary {
         var clock = PhaseClock()
-        let snapshot = try loadSnapshot(ledger, logger: logger)
+        let (snapshot, inbox, reading) = try loadSnapshot(ledger, options: options, logger: logger)
         clock.end(.snapshot)
-        let inbox = try scan(options.folders.inbox, limits: options.limits, logger: logger)
-        var intakes = try readFiles(inbox.admission.admitted, snapshot: snapshot, options: options)
+        var intakes = try reading.wait()
         clock.end(.intake)
         CrashPoint.reach("intake")
         try markDuplicates(&intakes, snapshot: snapshot, ledger: ledger, workers: options.workers)
@@ -242,11 +241,35 @@ public enum SettlementRun {
             committed: committed, phaseSeconds: clock.seconds)
     }
 
-    /// Phase 1: the registry as it stands now (settlement spec §4).
-    static func loadSnapshot(_ ledger: Ledger, logger: Logger) throws -> RegistrySnapshot {
-        let snapshot = try ledger.loadSnapshot()
+    /// Phases 1 to 3, the first two at once: the registry as it stands now (settlement spec §4), and meanwhile the
+    /// inbox's scan and the reading of its files.
+    ///
+    /// The files are read (`FileReading`) as soon as the snapshot holds the providers and the files settled before:
+    /// all intake needs but the holders. Records are decided once the snapshot is whole: those of files read before
+    /// then afterwards, the others as they are read. Whatever fails, the reading has ended when this throws.
+    static func loadSnapshot(
+        _ ledger: Ledger, options: SettlementOptions, logger: Logger
+    ) throws -> (RegistrySnapshot, ScannedInbox, FileReading) {
+        var started: (ScannedInbox, FileReading)?
+        let snapshot: RegistrySnapshot
+        do {
+            snapshot = try ledger.loadSnapshot { providers in
+                let inbox = try scan(options.folders.inbox, limits: options.limits, logger: logger)
+                started = (inbox, FileReading(inbox.admission.admitted, snapshot: providers, options: options))
+            }
+        } catch {
+            if let reading = started?.1 {
+                reading.snapshot.publish(nil)
+                _ = try? reading.wait()
+            }
+            throw error
+        }
         logger.info("registry snapshot loaded", metadata: ["holders": "\(snapshot.holderCount)"])
-        return snapshot
+        guard let (inbox, reading) = started else {
+            throw SettlementError(code: .database, message: "the registry snapshot was read without its providers")
+        }
+        reading.snapshot.publish(snapshot)
+        return (snapshot, inbox, reading)
     }
 
     /// Phase 2: what the inbox holds, and which complete files this run takes on (settlement spec §3.1, §11.2).
@@ -413,11 +436,15 @@ public enum SettlementRun {
     }
 
     /// Reads every complete file on `workers` threads (each with its own decompressor); results in name order.
+    ///
+    /// With `whole`, `snapshot` holds only the providers and settled files: records are decided once `whole` has the
+    /// whole snapshot, the files read before then by the workers when no file is left to read.
     static func readFiles(
         _ files: [AdmittedFile], snapshot: RegistrySnapshot, options: SettlementOptions,
-        mode: Intake.Mode = .settlement
+        mode: Intake.Mode = .settlement, whole: WholeSnapshot? = nil
     ) throws -> [FileIntake] {
         let slots = Mutex<[FileIntake?]>(Array(repeating: nil, count: files.count))
+        let undecided = Mutex<[Int]>([])
         let next = Atomic<Int>(0)
         let records = Atomic<Int>(0)
         let failure = Mutex<(any Error)?>(nil)
@@ -426,14 +453,19 @@ public enum SettlementRun {
             let intake: Intake
             do {
                 intake = try Intake(
-                    snapshot: snapshot, campaign: options.campaign, limits: options.limits, mode: mode)
+                    snapshot: snapshot, campaign: options.campaign, limits: options.limits, mode: mode,
+                    decidesWhileReading: whole == nil)
             } catch {
                 failure.withLock { $0 = $0 ?? error }
                 return
             }
             while failure.withLock({ $0 == nil }) {
                 let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                guard index < files.count else { return }
+                guard index < files.count else { break }
+                if !intake.decidesWhileReading, let whole, let snapshot = whole.ifPublished() {
+                    guard let snapshot else { return }
+                    intake.adopt(snapshot)
+                }
                 let result: FileIntake
                 do {
                     result = try intake.read(files[index], inbox: options.folders.inbox)
@@ -443,11 +475,38 @@ public enum SettlementRun {
                 }
                 let total = records.wrappingAdd(result.records.count, ordering: .relaxed).newValue
                 slots.withLock { $0[index] = result }
+                if !intake.decidesWhileReading && !result.records.isEmpty { undecided.withLock { $0.append(index) } }
                 options.progress?(.init(phase: .intake, filesDone: index + 1, files: files.count, records: total))
+            }
+            if let whole, let snapshot = whole.wait() {
+                decide(undecided: undecided, slots: slots, snapshot: snapshot, campaign: options.campaign)
             }
         }
         if let error = failure.withLock({ $0 }) { throw error }
+        if let whole, whole.wait() == nil { throw WholeSnapshot.Missing() }
         return slots.withLock { $0.map { $0! } }
+    }
+
+    /// Decides the records of the files read before the snapshot was whole, one file at a time, taken out of its
+    /// slot meanwhile so that it is decided in place.
+    private static func decide(
+        undecided: borrowing Mutex<[Int]>, slots: borrowing Mutex<[FileIntake?]>, snapshot: RegistrySnapshot,
+        campaign: Campaign
+    ) {
+        var batch = EligibilityBatch()
+        while let index = undecided.withLock({ $0.popLast() }) {
+            var intake = slots.withLock { slots in
+                defer { slots[index] = nil }
+                return slots[index]!
+            }
+            let block = 1 << 14
+            for start in stride(from: 0, to: intake.records.count, by: block) {
+                Intake.decide(
+                    &intake, records: start..<min(start + block, intake.records.count), snapshot: snapshot,
+                    campaign: campaign, withoutRegistry: false, batch: &batch)
+            }
+            slots.withLock { $0[index] = intake }
+        }
     }
 
     /// Renders the result file of every settled file, in parallel.
@@ -480,6 +539,66 @@ public enum SettlementRun {
             + "\"rounding\": \"\(c.rounding.rawValue)\", \"workers\": \(options.workers), "
             + "\"max_line_bytes\": \(options.limits.maxLineBytes), \"max_file_bytes\": \(options.limits.maxFileBytes), "
             + "\"max_file_records\": \(options.limits.maxFileRecords), \"max_run_records\": \(options.limits.maxRunRecords)}"
+    }
+}
+
+/// The reading of a run's files on a thread of its own (`SettlementRun.readFiles`), while the caller's thread reads
+/// the rest of the registry snapshot and hands it over (`snapshot`) when it has it.
+final class FileReading: Sendable {
+    /// Where the whole snapshot is handed over to the reading.
+    let snapshot = WholeSnapshot()
+    private let done = DispatchSemaphore(value: 0)
+    private let result = Mutex<Result<[FileIntake], any Error>?>(nil)
+
+    /// Starts reading `files` with `snapshot`, which needs to hold only the providers and the settled files.
+    init(_ files: [AdmittedFile], snapshot: RegistrySnapshot, options: SettlementOptions) {
+        Thread { [self] in
+            let read = Result {
+                try SettlementRun.readFiles(files, snapshot: snapshot, options: options, whole: self.snapshot)
+            }
+            result.withLock { $0 = read }
+            done.signal()
+        }.start()
+    }
+
+    /// Waits for the reading to end; returns the files' intakes in name order, every record decided, or throws what
+    /// stopped it.
+    ///
+    /// Call it once.
+    func wait() throws -> [FileIntake] {
+        done.wait()
+        // Taken out, so that the caller holds the only reference to the records and may change them in place.
+        return try result.withLock { read in
+            defer { read = nil }
+            return read!
+        }.get()
+    }
+}
+
+/// The whole registry snapshot, handed over once from the thread that reads it to the threads reading files; nil
+/// when it could not be read.
+final class WholeSnapshot: Sendable {
+    private let published = DispatchGroup()
+    private let value = Mutex<RegistrySnapshot??>(nil)
+
+    /// The reading ended without the snapshot.
+    struct Missing: Error {}
+
+    init() { published.enter() }
+
+    /// Hands the snapshot over, or nil when it could not be read; once.
+    func publish(_ snapshot: RegistrySnapshot?) {
+        value.withLock { $0 = .some(snapshot) }
+        published.leave()
+    }
+
+    /// The snapshot if it has been handed over (nil inside when it could not be read), or nil if not yet.
+    func ifPublished() -> RegistrySnapshot?? { value.withLock { $0 } }
+
+    /// Waits for the hand-over; the snapshot, or nil when it could not be read.
+    func wait() -> RegistrySnapshot? {
+        published.wait()
+        return value.withLock { $0! }
     }
 }
 

@@ -121,3 +121,85 @@ private func at(_ n: Int64) -> Instant { Instant(nanosecondsSinceEpoch: n) }
         }
     }
 }
+
+@Suite struct SnapshotEligibilityTests {
+    /// A holder: status, applied provider (or none) and time, certificates as `(from, length, revoked)`.
+    static let holder = zip(
+        Gen.int(in: 0...2), Gen.int(in: -1...1), Gen.int(in: 0...100),
+        zip(Gen.int(in: 0...100), Gen.int(in: 0...60), Gen.int(in: -1...100)).array(of: 0...3))
+
+    /// The batch lookup, the one-by-one lookup and a reading of the snapshot's public columns agree, whatever order
+    /// the certificates were added in and however many records a batch holds.
+    @Test func theBatchAgreesWithTheLookupOneByOne() async {
+        await propertyCheck(
+            count: 300, input: Self.holder.array(of: 0...8), Gen.bool(),
+            zip(Gen.int(in: 0...10), Gen.int(in: 0...1), Gen.int(in: 0...100)).array(of: 0...150)
+        ) { holders, holderByHolder, records in
+            var snapshot = RegistrySnapshot()
+            let providers = [
+                snapshot.addProvider(ProviderID("P1")!, key: 1), snapshot.addProvider(ProviderID("P2")!, key: 2),
+            ]
+            var added: [(holder: Int32, validity: CertificateValidity)] = []
+            for (i, (status, applied, at, certificates)) in holders.enumerated() {
+                let h = snapshot.addHolder(key: Int64(i), status: HolderStatus.allCases[status])
+                snapshot.bind(MyKeyID(rawValue: 0x4141_4141_4141_4141 + UInt64(i))!, to: h, isCurrent: true)
+                if applied >= 0 { snapshot.setApplication(of: h, provider: providers[applied], at: Self.at(at)) }
+                let own = certificates.map { from, length, revoked in
+                    (
+                        holder: h,
+                        validity: CertificateValidity(
+                            notBefore: Self.at(from), notAfter: Self.at(from + length),
+                            revokedAt: revoked < 0 ? nil : Self.at(revoked))
+                    )
+                }
+                // Holder by holder (the appending path), or all at the end, last holder first (the regrouping path).
+                if holderByHolder { snapshot.addCertificates(own) } else { added.insert(contentsOf: own, at: 0) }
+            }
+            if !added.isEmpty { snapshot.addCertificates(added) }
+            var campaign = Campaign.mynapoint2020
+            campaign.windowStart = Self.at(10)
+            campaign.windowEnd = Self.at(90)
+            // Key `i` is holder `i`'s (an unknown key past the holders).
+            let myKeys = records.map { 0x4141_4141_4141_4141 + UInt64($0.0) }
+            let times = records.map { Int64($0.2) }
+            var batchHolders = [Int32](repeating: -2, count: records.count)
+            var batchReasons = [Reason](repeating: .malformed, count: records.count)
+            var scratch = EligibilityScratch()
+            for provider in providers {
+                myKeys.withUnsafeBufferPointer { myKeys in
+                    times.withUnsafeBufferPointer { times in
+                        batchHolders.withUnsafeMutableBufferPointer { holders in
+                            batchReasons.withUnsafeMutableBufferPointer { reasons in
+                                snapshot.eligibility(
+                                    myKeys: myKeys, occurredAt: times, provider: provider, campaign: campaign,
+                                    holders: holders, reasons: reasons, scratch: &scratch)
+                            }
+                        }
+                    }
+                }
+                for (i, record) in records.enumerated() {
+                    let key = MyKeyID(rawValue: myKeys[i])!
+                    let one = snapshot.eligibility(
+                        myKey: key, provider: provider, occurredAt: Self.at(times[i]), campaign: campaign)
+                    #expect(batchHolders[i] == one.holder ?? -1)
+                    #expect(batchReasons[i] == one.reason)
+                    let h = record.0 < holders.count ? Int32(record.0) : nil
+                    #expect(one.holder == h)
+                    let read = Eligibility.check(
+                        occurredAt: Self.at(times[i]), provider: provider,
+                        holderStatus: h.map { snapshot.statuses[Int($0)] },
+                        application: h.flatMap { h in
+                            snapshot.applicationProviders[Int(h)] < 0
+                                ? nil
+                                : (provider: snapshot.applicationProviders[Int(h)], at: snapshot.appliedAt[Int(h)])
+                        },
+                        certificates: h.map { Array(snapshot.certificates(of: $0)) } ?? [], campaign: campaign)
+                    #expect(one.reason == read)
+                }
+            }
+        }
+    }
+
+    static func at(_ n: Int) -> Instant { Instant(nanosecondsSinceEpoch: Int64(n)) }
+    static func at(_ n: Int64) -> Instant { Instant(nanosecondsSinceEpoch: n) }
+}
