@@ -44,7 +44,7 @@ struct ResultFile: Sendable {
         let base = buffer.baseAddress!
         let sink = { (chunk: UnsafeRawBufferPointer) in compressed.append(contentsOf: chunk) }
         var used = header.count
-        buffer.copyMemory(from: UnsafeRawBufferPointer(start: header, count: header.count))
+        header.withUnsafeBytes { buffer.copyMemory(from: $0) }
         let endings = RowEndings()
         try intake.recordIDs.withUnsafeBytes { ids in
             for record in intake.records {
