@@ -30,61 +30,30 @@ struct ResultFile: Sendable {
     /// Bytes of CSV rendered before they go to the compressor: the CSV of a file is never held whole.
     static let bufferSize = 1 << 18
 
-    /// Renders the rows of a settled file, in input order.
-    ///
-    /// Rows are written straight into a buffer that is compressed whenever it is nearly full. The compressor is fed
-    /// in pieces with `ZSTD_e_continue` and the frame ended once: zstd buffers its input by blocks, so the bytes are
-    /// those of feeding the whole CSV at once.
+    /// Renders the rows of a settled file, in input order (`ResultRenderer`).
     static func render(_ intake: FileIntake, compressor: ZstdCompressor) throws -> ResultFile {
-        var compressed: [UInt8] = []
-        compressed.reserveCapacity(intake.records.count * 12 + 64)
-        var tally = Tally()
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 16)
-        defer { buffer.deallocate() }
-        let base = buffer.baseAddress!
-        let sink = { (chunk: UnsafeRawBufferPointer) in compressed.append(contentsOf: chunk) }
-        var used = header.count
-        buffer.copyMemory(from: UnsafeRawBufferPointer(start: header, count: header.count))
-        let endings = RowEndings()
-        try intake.recordIDs.withUnsafeBytes { ids in
-            for record in intake.records {
-                if used > bufferSize - RowEndings.longestRow {
-                    try compressor.compress(UnsafeRawBufferPointer(start: base, count: used), sink: sink)
-                    used = 0
-                }
-                let reason = Reason(rawValue: record.reason) ?? .malformed
-                tally.count(record, reason: reason)
-                var out = base + used
-                let length = Int(record.recordIDLength)
-                if length > 0 {
-                    out.copyMemory(from: ids.baseAddress! + Int(record.recordIDOffset), byteCount: length)
-                    out += length
-                }
-                out.storeBytes(of: UInt8(ascii: ","), as: UInt8.self)
-                out += 1
-                if record.myKey != 0 {
-                    out.storeBytes(of: record.myKey.bigEndian, as: UInt64.self)
-                    out += 8
-                }
-                out = endings.write(reason, points: record.points, to: out)
-                used = base.distance(to: out)
-            }
-        }
-        try compressor.compress(UnsafeRawBufferPointer(start: base, count: used), sink: sink)
-        try compressor.finish(sink: sink)
-        let name = intake.file.stem + ".result.csv.zst"
-        let control = ResultControl(
-            file: name, sha256: SHA256.hash(compressed).hexString, records: intake.records.count,
-            grantedRecords: tally.granted, pointsTotal: tally.points
-        ).json
-        return ResultFile(
-            name: name, bytes: compressed, control: control, records: intake.records.count,
-            grantedRecords: tally.granted, pointsTotal: tally.points, eligibleAmount: tally.eligibleAmount,
-            reasonCounts: tally.reasonCounts, reasonPoints: tally.reasonPoints)
+        try ResultRenderer(compressor: compressor).render(intake)
+    }
+
+    /// A result file of `bytes` with the totals of its rows.
+    init(intake: FileIntake, bytes: [UInt8], tally: Tally) {
+        name = intake.file.stem + ".result.csv.zst"
+        self.bytes = bytes
+        control =
+            ResultControl(
+                file: name, sha256: SHA256.hash(bytes).hexString, records: intake.records.count,
+                grantedRecords: tally.granted, pointsTotal: tally.points
+            ).json
+        records = intake.records.count
+        grantedRecords = tally.granted
+        pointsTotal = tally.points
+        eligibleAmount = tally.eligibleAmount
+        reasonCounts = tally.reasonCounts
+        reasonPoints = tally.reasonPoints
     }
 
     /// The totals of a result file, row by row.
-    private struct Tally {
+    struct Tally {
         var granted = 0
         var points = 0
         var eligibleAmount = 0
@@ -103,7 +72,7 @@ struct ResultFile: Sendable {
     }
 
     /// The end of a row after its MyKey ID, by reason: `,REJECTED,0,CODE` or `,GRANTED,points,CODE`, then LF.
-    private struct RowEndings {
+    struct RowEndings {
         /// Rejected rows' endings, whole; granted rows' parts before and after the points.
         private let rejected: [[UInt8]]
         private let granted: [UInt8] = Array(",GRANTED,".utf8)
@@ -155,4 +124,67 @@ struct ResultFile: Sendable {
 
     /// The control file's name.
     var controlName: String { String(name.dropLast(".csv.zst".count)) + ".ctl" }
+}
+
+/// One worker's rendering of result files: its compressor, its CSV buffer and its buffer of compressed bytes, kept
+/// from file to file, so that a file allocates only its result's own bytes, of their exact size.
+///
+/// Rows are written straight into the CSV buffer, which is compressed whenever it is nearly full. The compressor is
+/// fed in pieces with `ZSTD_e_continue` and the frame ended once: zstd buffers its input by blocks, so the bytes are
+/// those of feeding the whole CSV at once.
+final class ResultRenderer {
+    private let compressor: ZstdCompressor
+    private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ResultFile.bufferSize, alignment: 16)
+    private var compressed: [UInt8] = []
+    private let endings = ResultFile.RowEndings()
+
+    /// A renderer that compresses with `compressor`.
+    init(compressor: ZstdCompressor) { self.compressor = compressor }
+
+    deinit { buffer.deallocate() }
+
+    /// Renders the rows of a settled file, in input order.
+    func render(_ intake: FileIntake) throws -> ResultFile {
+        compressed.removeAll(keepingCapacity: true)
+        var tally = ResultFile.Tally()
+        let base = buffer.baseAddress!
+        let size = ResultFile.bufferSize
+        let header = ResultFile.header
+        var used = header.count
+        buffer.copyMemory(from: UnsafeRawBufferPointer(start: header, count: header.count))
+        try intake.recordIDs.withUnsafeBytes { ids in
+            for record in intake.records {
+                if used > size - ResultFile.RowEndings.longestRow {
+                    try compress(UnsafeRawBufferPointer(start: base, count: used))
+                    used = 0
+                }
+                let reason = Reason(rawValue: record.reason) ?? .malformed
+                tally.count(record, reason: reason)
+                var out = base + used
+                let length = Int(record.recordIDLength)
+                if length > 0 {
+                    out.copyMemory(from: ids.baseAddress! + Int(record.recordIDOffset), byteCount: length)
+                    out += length
+                }
+                out.storeBytes(of: UInt8(ascii: ","), as: UInt8.self)
+                out += 1
+                if record.myKey != 0 {
+                    out.storeBytes(of: record.myKey.bigEndian, as: UInt64.self)
+                    out += 8
+                }
+                out = endings.write(reason, points: record.points, to: out)
+                used = base.distance(to: out)
+            }
+        }
+        try compress(UnsafeRawBufferPointer(start: base, count: used))
+        try compressor.finish { compressed.append(contentsOf: $0) }
+        let bytes = [UInt8](unsafeUninitializedCapacity: compressed.count) { copy, count in
+            count = compressed.withUnsafeBufferPointer { copy.initialize(fromContentsOf: $0) }
+        }
+        return ResultFile(intake: intake, bytes: bytes, tally: tally)
+    }
+
+    private func compress(_ csv: UnsafeRawBufferPointer) throws {
+        try compressor.compress(csv) { compressed.append(contentsOf: $0) }
+    }
 }
