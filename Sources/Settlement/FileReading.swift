@@ -28,6 +28,9 @@ final class FileReading: Sendable {
     /// Call it once.
     func wait() throws -> [FileIntake] {
         done.wait()
+        // The reading is over: the run's own reference to the snapshot is then the only one, and ends with the run's
+        // last use of it, before the delivery allocates.
+        snapshot.forget()
         // Taken out, so that the caller holds the only reference to the records and may change them in place.
         return try result.withLock { read in
             defer { read = nil }
@@ -55,6 +58,11 @@ final class WholeSnapshot: Sendable {
 
     /// The snapshot if it has been handed over (nil inside when it could not be read), or nil if not yet.
     func ifPublished() -> RegistrySnapshot?? { value.withLock { $0 } }
+
+    /// Drops the snapshot handed over, once nothing waits for it.
+    func forget() {
+        value.withLock { if $0 != nil { $0 = .some(nil) } }
+    }
 
     /// Waits for the hand-over; the snapshot, or nil when it could not be read.
     func wait() -> RegistrySnapshot? {

@@ -494,12 +494,12 @@ public enum SettlementRun {
         let failure = Mutex<(any Error)?>(nil)
         DispatchQueue.concurrentPerform(iterations: max(1, min(workers, intakes.count))) { _ in
             do {
-                let compressor = try ZstdCompressor(level: 3, checksum: true)
+                let renderer = ResultRenderer(compressor: try ZstdCompressor(level: 3, checksum: true))
                 while true {
                     let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
                     guard index < intakes.count else { return }
                     guard intakes[index].verdict == .settle else { continue }
-                    let result = try ResultFile.render(intakes[index], compressor: compressor)
+                    let result = try renderer.render(intakes[index])
                     slots.withLock { $0[index] = result }
                 }
             } catch {
