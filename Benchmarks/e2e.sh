@@ -53,11 +53,16 @@ for w in "${workloads[@]}"; do
     folders=(--inbox "$run/inbox" --outbox "$run/outbox" --archive "$run/archive" --quarantine "$run/quarantine"
         --max-run-records 10000000)
 
+    # Every measurement starts from the same state: nothing left for the kernel to write back (the copied inbox, the
+    # dumped grants) and a fresh checkpoint, so that none pays for the step before it.
+    quiesce() { sync; psql -qX -c "CHECKPOINT" >/dev/null; }
+    quiesce
     echo "== $w: settle --dry-run" >&2
     /usr/bin/time -f "%e %M" -o "$run/dry.time" "$bin" settle --dry-run "${folders[@]}" \
         --summary-json "$run/dry.json" >"$run/dry.out"
     read -r dry_s dry_kb <"$run/dry.time"
     dry_records=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["records"])' "$run/dry.json")
+    quiesce
     echo "== $w: settle" >&2
     /usr/bin/time -f "%e %M" -o "$run/settle.time" "$bin" settle "${folders[@]}" --summary-json "$run/summary.json" \
         >"$run/settle.out" || [ $? -eq 3 ]
@@ -77,7 +82,7 @@ PY
     psql -qX -c "\\copy grants TO '$run/grants.copy'" >/dev/null
     grant_rows=$(wc -l <"$run/grants.copy")
     psql -qX -c "CREATE TABLE grants_baseline (LIKE grants INCLUDING ALL)" >/dev/null
-    psql -qX -c "CHECKPOINT" >/dev/null
+    quiesce
     start=$(now)
     psql -qX -c "\\copy grants_baseline FROM '$run/grants.copy'" >/dev/null
     copy_s=$(seconds "$start" "$(now)")

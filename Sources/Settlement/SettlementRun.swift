@@ -494,7 +494,8 @@ public enum SettlementRun {
         let failure = Mutex<(any Error)?>(nil)
         DispatchQueue.concurrentPerform(iterations: max(1, min(workers, intakes.count))) { _ in
             do {
-                let renderer = ResultRenderer(compressor: try ZstdCompressor(level: 3, checksum: true))
+                let renderer = ResultRenderer(
+                    compressor: try ZstdCompressor(level: ResultFile.compressionLevel, checksum: true))
                 while true {
                     let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
                     guard index < intakes.count else { return }
