@@ -49,7 +49,8 @@ import Zstd
     @Test(arguments: [0, 1, 5000, 40_000])
     func aFileRenderedInPiecesIsTheWholeCSVCompressedAtOnce(count: Int) throws {
         let intake = Self.intake(seed: UInt64(count), count: count)
-        let rendered = try ResultFile.render(intake, compressor: try ZstdCompressor(level: ResultFile.compressionLevel, checksum: true))
+        let rendered = try ResultFile.render(
+            intake, compressor: try ZstdCompressor(level: ResultFile.compressionLevel, checksum: true))
         let csv = Self.csv(intake)
         // Large enough files span several buffers.
         #expect(count < 40_000 || csv.count > 2 * ResultFile.bufferSize)
