@@ -30,7 +30,9 @@ struct ResultFile: Sendable {
     /// Bytes of CSV rendered before they go to the compressor: the CSV of a file is never held whole.
     static let bufferSize = 1 << 18
 
-    /// zstd's level for result files. Their rows (random record and MyKey IDs) compress about 5.9 times at level 1
+    /// zstd's level for result files.
+    ///
+    /// Their rows (random record and MyKey IDs) compress about 5.9 times at level 1
     /// and 6.0 at level 3, and level 1 compresses them 1.6 times as fast: rendering is a fifth of a run's CPU.
     static let compressionLevel: Int32 = 1
 
