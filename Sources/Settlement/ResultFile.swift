@@ -12,6 +12,8 @@ struct ResultFile: Sendable {
     var bytes: [UInt8]
     /// The result control file's JSON (``ResultControl/json``).
     var control: String
+    /// SHA-256 of `bytes`, as the control file gives it.
+    var sha256: [UInt8]
     /// Rows in the file.
     var records: Int
     /// Rows with status `GRANTED`.
@@ -45,9 +47,10 @@ struct ResultFile: Sendable {
     init(intake: FileIntake, bytes: [UInt8], tally: Tally) {
         name = intake.file.stem + ".result.csv.zst"
         self.bytes = bytes
+        sha256 = SHA256.hash(bytes)
         control =
             ResultControl(
-                file: name, sha256: SHA256.hash(bytes).hexString, records: intake.records.count,
+                file: name, sha256: sha256.hexString, records: intake.records.count,
                 grantedRecords: tally.granted, pointsTotal: tally.points
             ).json
         records = intake.records.count

@@ -363,7 +363,7 @@ public enum SettlementRun {
                 registration.points = result.pointsTotal
                 registration.eligibleAmount = result.eligibleAmount
                 registration.result = .init(
-                    name: result.name, bytes: result.bytes, sha256: SHA256.hash(result.bytes), control: result.control)
+                    name: result.name, bytes: result.bytes, sha256: result.sha256, control: result.control)
                 registration.tallies = Reason.allCases.compactMap { reason in
                     let count = result.reasonCounts[Int(reason.rawValue)]
                     guard count > 0 else { return nil }
