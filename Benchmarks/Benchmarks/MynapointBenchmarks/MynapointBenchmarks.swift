@@ -170,7 +170,7 @@ let benchmarks: @Sendable () -> Void = {
         (try prepared.get(), try Fixture.snapshot(), try Fixture.shared().campaign)
     }
 
-    // The commit's preparation: the grant rows cut into two streams, each file's slice in record-ID order.
+    // The commit's preparation: the grant rows cut into pieces and taken, each file put in record-ID order once.
     Benchmark("Order grant rows for the commit (whole drop)", configuration: heavy) {
         (benchmark, intakes: SettlementBenchmarks.Intakes) in
         blackHole(SettlementBenchmarks.orderGrantRows(intakes, streams: 2))
