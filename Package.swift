@@ -60,7 +60,7 @@ let package = Package(
         .target(
             name: "Settlement",
             dependencies: [
-                "DropFormat", "Ledger", "Localization", "Rules", "Zstd", "Crypto", "CShims",
+                "DropFormat", "Ledger", "Localization", "Rules", "Zstd", "Crypto",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],

@@ -1,8 +1,5 @@
 #include "CShims.h"
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 
 const SCARD_IO_REQUEST *mynapoint_scard_pci_t0(void) { return SCARD_PCI_T0; }
 const SCARD_IO_REQUEST *mynapoint_scard_pci_t1(void) { return SCARD_PCI_T1; }
@@ -16,10 +13,4 @@ int mynapoint_sk_X509_push(STACK_OF(X509) *stack, X509 *certificate) { return sk
 void mynapoint_sk_X509_free(STACK_OF(X509) *stack) { sk_X509_free(stack); }
 unsigned long mynapoint_x509_name_flags_written_order(void) {
     return (ASN1_STRFLGS_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) | XN_FLAG_SEP_CPLUS_SPC | XN_FLAG_FN_SN;
-}
-
-void mynapoint_release_free_memory(void) {
-#if defined(__GLIBC__)
-    malloc_trim(0);
-#endif
 }

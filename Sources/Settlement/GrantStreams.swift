@@ -34,11 +34,12 @@ struct GrantStreams {
 
     /// Cuts the grant rows of `intakes` into pieces of at most `pieceRows` rows, for at most `count` streams.
     init(_ intakes: [FileIntake], count: Int, pieceRows: Int = GrantStreams.pieceRows) {
+        let size = max(pieceRows, 1)
         var pieces: [Piece] = []
         for (f, intake) in intakes.enumerated() where intake.verdict == .settle {
             let rows = intake.records.reduce(0) { $0 + ($1.isGrantRow ? 1 : 0) }
-            for start in stride(from: 0, to: rows, by: max(pieceRows, 1)) {
-                pieces.append(Piece(file: f, rows: start..<min(start + max(pieceRows, 1), rows)))
+            for start in stride(from: 0, to: rows, by: size) {
+                pieces.append(Piece(file: f, rows: start..<min(start + size, rows)))
             }
         }
         self.pieces = pieces

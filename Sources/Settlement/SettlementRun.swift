@@ -1,4 +1,3 @@
-import CShims
 import Crypto
 import DropFormat
 import Foundation
@@ -107,7 +106,6 @@ public enum SettlementRun {
             logger.notice(
                 "more files than one run admits; starting the next run",
                 metadata: ["deferred_files": "\(summary.deferred.count)"])
-            releaseFreedMemory()
         }
         return RunSummary.combining(runs, started: started, recovered: recovered)
     }
@@ -173,13 +171,6 @@ public enum SettlementRun {
         let streams = try ledger.grantStreams(requested: options.commitConnections)
         if let notice = streams.notice { logger.warning("\(notice)") }
         return streams.count
-    }
-
-    /// Gives the memory the last run freed back to the system before the next run of the same invocation, so that each
-    /// run starts as the first did: its large arrays, freed in the middle of the heap, would otherwise stay mapped and
-    /// the next run's peak would sit on top of them.
-    static func releaseFreedMemory() {
-        mynapoint_release_free_memory()
     }
 
     /// Delivers every committed run whose delivery is not confirmed, before anything else (settlement spec §11.4).

@@ -25,7 +25,4 @@ void mynapoint_sk_X509_free(STACK_OF(X509) *stack);
 /// X509_NAME_print_ex flags for names in written order: RFC 2253 escaping except non-ASCII (kept as
 /// UTF-8), ", " between attributes, short attribute names (`ASN1_STRFLGS_RFC2253` is a compound macro).
 unsigned long mynapoint_x509_name_flags_written_order(void);
-/// Returns the heap's free memory to the system (`malloc_trim(0)` with glibc; nothing elsewhere).
-void mynapoint_release_free_memory(void);
-
 #endif
