@@ -7,9 +7,9 @@ extension Ledger {
     /// Reads the registry as it stands now (settlement spec §4: statuses as they stand when the run starts).
     ///
     /// All tables are read in one REPEATABLE READ snapshot of the database, so a registration committing
-    /// meanwhile is seen entirely or not at all. One plain `COPY … TO STDOUT` per table (certificates with
-    /// their revocation, the only join on the server), joined here by holder key through the snapshot's building
-    /// API (`RegistrySnapshot.addHolder` and the rest). When the ledger can connect again, MyKey IDs and
+    /// meanwhile is seen entirely or not at all. One plain `COPY … TO STDOUT` per table (the revoked certificates
+    /// apart, the only join on the server; of the holders, when their keys are dense, only those not active), joined
+    /// here by holder key through the snapshot's building API (`RegistrySnapshot.addHolder` and the rest). When the ledger can connect again, MyKey IDs and
     /// certificates are read on a second connection sharing the same database snapshot (`pg_export_snapshot`), in
     /// parallel.
     ///
@@ -146,12 +146,25 @@ extension Ledger {
     }
 
     /// Adds every holder with its status, sized from the table's bounds so that holder keys index an array.
+    ///
+    /// When the keys are dense (an identity column without gaps: as many holders as keys between the smallest and
+    /// the largest), every key is added as active and only the other holders are read: most holders are active, and
+    /// sending a million rows is most of what reading this table costs the server.
     private func readHolders(into snapshot: inout RegistrySnapshot) throws {
         let bounds = try connection.query(
             "SELECT count(*), coalesce(min(holder_key), 0), coalesce(max(holder_key), 0) FROM holders")
-        snapshot.reserveHolders(Int(try bounds[0, 0].int()), keys: try bounds[0, 1].int()...(try bounds[0, 2].int()))
+        let (count, low, high) = (try bounds[0, 0].int(), try bounds[0, 1].int(), try bounds[0, 2].int())
+        snapshot.reserveHolders(Int(count), keys: low...high)
+        let dense = count > 0 && high - low == count - 1
+        if dense {
+            for key in low...high { snapshot.addHolder(key: key, status: .active) }
+        }
         var failure: (any Error)?
-        try Self.copyRows(connection, "COPY holders (holder_key, status) TO STDOUT") { row in
+        let copy =
+            dense
+            ? "COPY (SELECT holder_key, status FROM holders WHERE status <> 'active') TO STDOUT"
+            : "COPY holders (holder_key, status) TO STDOUT"
+        try Self.copyRows(connection, copy) { row in
             let key = row.nextInt()
             let status: HolderStatus?
             switch row.next().first {
@@ -164,7 +177,13 @@ extension Ledger {
                 failure = failure ?? LedgerError("the holders table has a row the snapshot cannot read")
                 return
             }
-            snapshot.addHolder(key: key, status: status)
+            if !dense {
+                snapshot.addHolder(key: key, status: status)
+            } else if let holder = snapshot.holder(key: key) {
+                snapshot.setStatus(of: holder, status)
+            } else {
+                failure = failure ?? LedgerError("the holders table changed while the snapshot read it")
+            }
         }
         if let failure { throw failure }
     }

@@ -6,8 +6,8 @@
 /// few cache lines and no allocation.
 ///
 /// A snapshot is built in memory, one fact at a time, through one API — `addProvider`, `reserveHolders`, `addHolder`,
-/// `bind`, `setApplication`, `setBalance`, `addCertificates`, `addSettledFile` — whoever builds it: the ledger from
-/// the database, tests and benchmarks from values.
+/// `setStatus`, `bind`, `setApplication`, `setBalance`, `addCertificates`, `addSettledFile` — whoever builds it: the
+/// ledger from the database, tests and benchmarks from values.
 ///
 /// Provider order: `providers` is always in byte order of the provider IDs (`addProvider` traps on any other order),
 /// so a provider's index is its rank in that order: `providerIndex(a) < providerIndex(b)` exactly when `a < b`. The
@@ -107,6 +107,12 @@ public struct RegistrySnapshot: Sendable {
         eligibleRecords.append(0)
         holderIndexByKey[key] = index
         return index
+    }
+
+    /// Changes a holder's status (a builder that adds every holder as active, then reads only the others).
+    public mutating func setStatus(of holder: HolderIndex, _ status: HolderStatus) {
+        precondition(holder >= 0 && Int(holder) < holderCount, "no such holder")
+        rows[Int(holder)].status = status
     }
 
     /// Binds a MyKey ID the holder has or ever had; `isCurrent` marks the one it has now.

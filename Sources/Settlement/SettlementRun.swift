@@ -494,8 +494,7 @@ public enum SettlementRun {
         let failure = Mutex<(any Error)?>(nil)
         DispatchQueue.concurrentPerform(iterations: max(1, min(workers, intakes.count))) { _ in
             do {
-                let renderer = ResultRenderer(
-                    compressor: try ZstdCompressor(level: ResultFile.compressionLevel, checksum: true))
+                let renderer = ResultRenderer(compressor: try ResultFile.compressor())
                 while true {
                     let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
                     guard index < intakes.count else { return }

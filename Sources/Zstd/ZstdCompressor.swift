@@ -21,8 +21,10 @@ public final class ZstdCompressor {
     /// Creates a compressor at `level` that writes a content checksum into each frame when `checksum` is true.
     ///
     /// `level` is one of zstd's levels, `ZSTD_minCLevel()` to `ZSTD_maxCLevel()`, with 0 meaning zstd's default;
-    /// another level throws `usage`. The corresponding C function is `ZSTD_createCCtx`.
-    public init(level: Int32 = 3, checksum: Bool = true) throws(ZstdError) {
+    /// another level throws `usage`. `compressLiterals` Huffman-codes the literals at every level: zstd leaves them
+    /// raw at its negative (fast) levels, and data whose literals are most of it (random identifiers) then compresses
+    /// far less. The corresponding C function is `ZSTD_createCCtx`.
+    public init(level: Int32 = 3, checksum: Bool = true, compressLiterals: Bool = false) throws(ZstdError) {
         guard level >= ZSTD_minCLevel() && level <= ZSTD_maxCLevel() else {
             throw ZstdError(
                 code: .usage,
@@ -32,7 +34,11 @@ public final class ZstdCompressor {
         guard let context = ZSTD_createCCtx() else {
             throw ZstdError(code: .outOfMemory, message: "ZSTD_createCCtx failed")
         }
-        for (parameter, value) in [(ZSTD_c_compressionLevel, level), (ZSTD_c_checksumFlag, checksum ? 1 : 0)] {
+        var parameters = [(ZSTD_c_compressionLevel, level), (ZSTD_c_checksumFlag, checksum ? 1 : 0)]
+        if compressLiterals {
+            parameters.append((CZstd_literalCompressionMode, Int32(ZSTD_ps_enable.rawValue)))
+        }
+        for (parameter, value) in parameters {
             let result = ZSTD_CCtx_setParameter(context, parameter, value)
             if ZSTD_isError(result) != 0 {
                 // No deinit runs for an object that never finished initializing, so the context is freed here.

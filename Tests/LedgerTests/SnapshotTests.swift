@@ -71,6 +71,42 @@ import Testing
         }
     }
 
+    @Test func everyHoldersStatusIsTheTablesWithDenseKeysOrWithGaps() throws {
+        try withLedger { ledger, _ in
+            try importFolder(ledger, exampleRegistry)
+            func expectTheTablesStatuses() throws {
+                let snapshot = try ledger.loadSnapshot()
+                let rows = try ledger.connection.query("SELECT holder_key, status FROM holders ORDER BY holder_key")
+                var table: [Int64: String] = [:]
+                for row in 0..<rows.rowCount { table[try rows[row, 0].int()] = try rows[row, 1].string() }
+                #expect(snapshot.holderCount == table.count)
+                var read: [Int64: String] = [:]
+                for (key, status) in zip(snapshot.holderKeys, snapshot.statuses) { read[key] = status.name }
+                #expect(read == table)
+                for key in table.keys { #expect(snapshot.holder(key: key) != nil) }
+            }
+            // The example's keys are an identity column's, without gaps: only the holders not active are read.
+            let keys = try ledger.connection.query("SELECT min(holder_key), max(holder_key), count(*) FROM holders")
+            #expect(try keys[0, 1].int() - keys[0, 0].int() == keys[0, 2].int() - 1)
+            try expectTheTablesStatuses()
+            // A gap (keys an aborted insert used, say) and holders of every status past it: each row is read.
+            let high = try keys[0, 1].int()
+            try ledger.connection.execute(
+                """
+                INSERT INTO holders (holder_key, status) VALUES (\(high + 5), 'revoked'), (\(high + 9), 'active'),
+                    (\(high + 7), 'suspended')
+                """)
+            try expectTheTablesStatuses()
+            // Dense again, with the last holders not active.
+            try ledger.connection.execute(
+                """
+                INSERT INTO holders (holder_key, status)
+                SELECT k, 'suspended' FROM generate_series(\(high + 1), \(high + 8)) k WHERE k NOT IN (\(high + 5), \(high + 7))
+                """)
+            try expectTheTablesStatuses()
+        }
+    }
+
     @Test func anEmptyRegistryGivesAnEmptySnapshot() throws {
         try withLedger { ledger, _ in
             let snapshot = try ledger.loadSnapshot()

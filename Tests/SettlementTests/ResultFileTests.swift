@@ -49,12 +49,12 @@ import Zstd
     @Test(arguments: [0, 1, 5000, 40_000])
     func aFileRenderedInPiecesIsTheWholeCSVCompressedAtOnce(count: Int) throws {
         let intake = Self.intake(seed: UInt64(count), count: count)
-        let rendered = try ResultFile.render(
-            intake, compressor: try ZstdCompressor(level: ResultFile.compressionLevel, checksum: true))
+        let rendered = try ResultFile.render(intake, compressor: try ResultFile.compressor())
         let csv = Self.csv(intake)
         // Large enough files span several buffers.
         #expect(count < 40_000 || csv.count > 2 * ResultFile.bufferSize)
-        let compressor = try ZstdCompressor(level: ResultFile.compressionLevel, checksum: true)
+        let compressor = try ZstdCompressor(
+            level: ResultFile.compressionLevel, checksum: true, compressLiterals: true)
         var expected: [UInt8] = []
         try csv.withUnsafeBytes { try compressor.compress($0) { expected.append(contentsOf: $0) } }
         try compressor.finish { expected.append(contentsOf: $0) }
