@@ -22,6 +22,9 @@ extension Ledger {
     ) throws -> RegistrySnapshot {
         try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         do {
+            // Each query here reads one table once; parallel workers would only add processes for the cores that are
+            // meanwhile reading the drop's files.
+            try connection.execute("SET LOCAL max_parallel_workers_per_gather = 0")
             let snapshot = try readSnapshot(withProviders: withProviders)
             try connection.execute("COMMIT")
             return snapshot
