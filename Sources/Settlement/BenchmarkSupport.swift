@@ -82,6 +82,17 @@ public enum SettlementBenchmarks {
         Settle.awardPoints(&intakes.files, snapshot: snapshot, campaign: campaign).count
     }
 
+    /// One rendering worker of a run: a result renderer with its own compressor.
+    public final class Renderer {
+        private let renderer: ResultRenderer
+
+        /// A renderer with the compressor a run gives result files.
+        public init() throws { renderer = ResultRenderer(compressor: try ResultFile.compressor()) }
+
+        /// Renders the result file of the first of `intakes`, as a run does; returns its compressed size.
+        public func render(_ intakes: Intakes) throws -> Int { try renderer.render(intakes.files[0]).bytes.count }
+    }
+
     /// Cuts the drop's grant rows into pieces for `streams` streams and takes every piece, as a run's commit does
     /// before copying (each file's rows put in record-ID order once); returns the rows.
     public static func orderGrantRows(_ intakes: Intakes, streams: Int) -> Int {

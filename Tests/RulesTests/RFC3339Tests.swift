@@ -93,6 +93,8 @@ import Testing
         let valid = [
             "2020-10-01T12:34:56+09:00", "2020-10-01T03:34:56Z", "2021-02-28T23:59:59.123456789-02:30",
             "2000-02-29T00:00:00.5Z", "1969-12-31T23:59:59Z", "9999-12-31T23:59:59+23:59", "0000-01-01T00:00:00Z",
+            // 25 bytes as the usual form is, but a fraction and `Z`; and the usual form west of UTC.
+            "2020-10-01T12:34:56.1234Z", "2020-02-29T23:59:59-11:30",
         ].map { Array($0.utf8) }
         let bytes: [UInt8] = [0x2F, 0x30, 0x39, 0x3A, 0x2D, 0x54, 0x74, 0x5A, 0x2E, 0x2B, 0x20, 0xB0, 0xB9, 0x00]
         var parsed = 0

@@ -178,6 +178,18 @@ let benchmarks: @Sendable () -> Void = {
         try prepared.get()
     }
 
+    // The result file of one settled file (its records' points awarded): rows rendered into the compressor's
+    // buffer, compressed as a run compresses them.
+    Benchmark("Render one result file", configuration: heavy) {
+        (benchmark, input: (renderer: SettlementBenchmarks.Renderer, intakes: SettlementBenchmarks.Intakes)) in
+        blackHole(try input.renderer.render(input.intakes))
+    } setup: {
+        let fixture = try Fixture.shared()
+        var settled = try prepared.get().copy()
+        _ = SettlementBenchmarks.awardPoints(&settled, snapshot: try Fixture.snapshot(), campaign: fixture.campaign)
+        return (try SettlementBenchmarks.Renderer(), settled)
+    }
+
     // 6. One whole file through intake: decompress, SHA-256, scan, validate, resolve. Allocations are per file
     // (the record arrays grow by doubling), not per line: the malloc tolerance above catches one per line.
     Benchmark("Intake one data file", configuration: heavy) {
