@@ -290,15 +290,24 @@ public enum SettlementRun {
     static func markDuplicates(
         _ intakes: inout [FileIntake], snapshot: RegistrySnapshot, ledger: Ledger, workers: Int
     ) throws {
-        // Only files whose range of record IDs holds a settled key can repeat one.
+        // Only files whose range of record IDs holds a settled key can repeat one. Each file's range is a pass over
+        // its records, so the files are spread over the workers.
+        let settled = intakes.indices.filter { intakes[$0].verdict == .settle }
+        let view = intakes
+        let found = Mutex([(low: [UInt8], high: [UInt8])?](repeating: nil, count: settled.count))
+        Parallel.forEach(settled.count, workers: workers) { n in
+            let range = view[settled[n]].recordIDRange()
+            found.withLock { $0[n] = range }
+        }
         var files: [Int] = []
         var ranges: [KeyRange] = []
-        for (f, intake) in intakes.enumerated() where intake.verdict == .settle {
-            guard let range = intake.recordIDRange() else { continue }
+        for (n, range) in found.withLock({ $0 }).enumerated() {
+            guard let range else { continue }
+            let f = settled[n]
             files.append(f)
             ranges.append(
                 KeyRange(
-                    providerKey: snapshot.providerKeys[Int(intake.providerIndex)], low: range.low, high: range.high))
+                    providerKey: snapshot.providerKeys[Int(intakes[f].providerIndex)], low: range.low, high: range.high))
         }
         let possible = Set(try ledger.rangesHoldingGrants(ranges).map { files[$0] })
         let earlier = try ledger.alreadySettled { emit in
