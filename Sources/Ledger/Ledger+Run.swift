@@ -271,7 +271,9 @@ extension Ledger {
         public var outcome: FileRegistration.Outcome
         /// The provider ID, when known.
         public var providerID: String?
-        /// The result file (settled files).
+        /// The file's row in `files`, to read its result bytes by (`resultBytes(of:)`).
+        public var fileID: Int64 = 0
+        /// The result file (settled files), without its bytes: `bytes` is empty here.
         public var result: FileRegistration.Result?
         /// The quarantine verdict (quarantined files).
         public var quarantine: FileRegistration.Quarantine?
@@ -289,11 +291,12 @@ extension Ledger {
         return try (0..<result.rowCount).map { try result[$0, 0].int() }
     }
 
-    /// The files of a run, with their result bytes, for (re)delivery.
+    /// The files of a run for (re)delivery, without their result bytes (`resultBytes(of:)` reads them one file at a
+    /// time: a run's results together are a hundred megabytes per 10 million records).
     public func deliveryFiles(run: Int64) throws -> [DeliveryFile] {
         let result = try connection.query(
             """
-            SELECT f.name, f.outcome, p.provider_id, f.result_name, f.result_csv_zst, f.result_control,
+            SELECT f.name, f.outcome, p.provider_id, f.result_name, f.file_id, f.result_control,
                    f.quarantine_code, f.quarantine_message, f.quarantine_line, f.sha256, f.control_sha256, f.raw_name,
                    f.result_sha256
             FROM files f LEFT JOIN providers p ON p.provider_key = f.provider_key
@@ -302,11 +305,12 @@ extension Ledger {
         return try (0..<result.rowCount).map { row in
             let outcome = FileRegistration.Outcome(rawValue: try result[row, 1].string()) ?? .quarantined
             var file = DeliveryFile(name: try result[row, 0].string(), outcome: outcome, providerID: nil)
+            file.fileID = try result[row, 4].int()
             if !result[row, 2].isNull { file.providerID = try result[row, 2].string() }
             if !result[row, 3].isNull {
                 file.result = FileRegistration.Result(
-                    name: try result[row, 3].string(), bytes: try result[row, 4].bytes(),
-                    sha256: try result[row, 12].bytes(), control: try result[row, 5].string())
+                    name: try result[row, 3].string(), bytes: [], sha256: try result[row, 12].bytes(),
+                    control: try result[row, 5].string())
             }
             if !result[row, 6].isNull {
                 let line = result[row, 8].isNull ? nil : Int(try result[row, 8].int())
@@ -318,6 +322,16 @@ extension Ledger {
             if !result[row, 11].isNull { file.rawName = try result[row, 11].bytes() }
             return file
         }
+    }
+
+    /// The result file's bytes of a file `deliveryFiles` listed, as its run committed them.
+    public func resultBytes(of file: DeliveryFile) throws -> [UInt8] {
+        let result = try connection.query(
+            "SELECT result_csv_zst FROM files WHERE file_id = $1 AND result_csv_zst IS NOT NULL", [.int(file.fileID)])
+        guard result.rowCount == 1 else {
+            throw LedgerError("the result file of \(file.name) is not in the ledger")
+        }
+        return try result[0, 0].bytes()
     }
 
     /// Confirms that a run's result files are written and its inputs moved, and records how long the run took

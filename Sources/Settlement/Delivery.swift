@@ -61,7 +61,9 @@ enum Delivery {
             let data = EntryPath(folder: folders.inbox, name: inbox.dataEntry)
             let control = EntryPath(folder: folders.inbox, name: inbox.controlEntry)
             if file.outcome != .quarantined, let result = file.result {
-                try writeResult(result, provider: file.providerID ?? "_", folders: folders)
+                // One file's bytes at a time, read when written.
+                try writeResult(
+                    result, bytes: try ledger.resultBytes(of: file), provider: file.providerID ?? "_", folders: folders)
             }
             let dataPresence = try presence(data, digest: file.sha256, identity: opened[file.name])
             let controlPresence = try presence(control, digest: file.controlSHA256, identity: nil)
@@ -109,13 +111,13 @@ enum Delivery {
 
     /// Writes a settled file's result and result control file, unless they are already there byte for byte.
     private static func writeResult(
-        _ result: FileRegistration.Result, provider: String, folders: DropFolders
+        _ result: FileRegistration.Result, bytes: [UInt8], provider: String, folders: DropFolders
     ) throws {
         let outbox = folders.outbox + "/" + provider
         try FileOperations.makeDirectory(outbox)
         let resultPath = EntryPath(folder: outbox, name: EntryName(result.name))
-        if !FileOperations.hasContents(resultPath, result.bytes) {
-            try FileOperations.writeAtomically(result.bytes, folder: outbox, name: resultPath.name)
+        if !FileOperations.hasContents(resultPath, bytes) {
+            try FileOperations.writeAtomically(bytes, folder: outbox, name: resultPath.name)
         }
         CrashPoint.reach("result-file")
         let controlName = EntryName(String(result.name.dropLast(".csv.zst".count)) + ".ctl")

@@ -307,7 +307,8 @@ public enum SettlementRun {
             files.append(f)
             ranges.append(
                 KeyRange(
-                    providerKey: snapshot.providerKeys[Int(intakes[f].providerIndex)], low: range.low, high: range.high))
+                    providerKey: snapshot.providerKeys[Int(intakes[f].providerIndex)], low: range.low, high: range.high)
+            )
         }
         let possible = Set(try ledger.rangesHoldingGrants(ranges).map { files[$0] })
         let earlier = try ledger.alreadySettled { emit in
