@@ -224,22 +224,34 @@ public struct PostgresCell: Sendable {
         guard text.count >= 2, text.count % 2 == 0, text.first == UInt8(ascii: "\\"),
             text[text.startIndex + 1] == UInt8(ascii: "x")
         else { return nil }
-        func nibble(_ byte: UInt8) -> UInt8? {
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-            default: return nil
+        // Result files come back this way, megabytes each: a table and a pointer per byte, no append.
+        let count = (text.count - 2) / 2
+        var valid = true
+        let result = [UInt8](unsafeUninitializedCapacity: count) { output, initialized in
+            text.withUnsafeBufferPointer { input in
+                hexNibbles.withUnsafeBufferPointer { nibbles in
+                    var bad: UInt8 = 0
+                    for i in 0..<count {
+                        let high = nibbles[Int(input[2 + 2 * i])]
+                        let low = nibbles[Int(input[3 + 2 * i])]
+                        bad |= high | low
+                        output[i] = high << 4 | low & 0x0F
+                    }
+                    valid = bad & 0xF0 == 0
+                }
             }
+            initialized = count
         }
-        var result: [UInt8] = []
-        result.reserveCapacity((text.count - 2) / 2)
-        var index = text.startIndex + 2
-        while index < text.endIndex {
-            guard let high = nibble(text[index]), let low = nibble(text[index + 1]) else { return nil }
-            result.append(high << 4 | low)
-            index += 2
+        return valid ? result : nil
+    }
+
+    /// Each byte's value as a hexadecimal digit (`0–9 a–f A–F`), or 0xFF for any other byte.
+    private static let hexNibbles: [UInt8] = (0...255).map { byte -> UInt8 in
+        switch UInt8(byte) {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return UInt8(byte) - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return UInt8(byte) - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return UInt8(byte) - UInt8(ascii: "A") + 10
+        default: return 0xFF
         }
-        return result
     }
 }

@@ -53,6 +53,8 @@ enum Delivery {
         logger: Logger? = nil
     ) throws -> Delivered {
         var left: [String] = []
+        // The folders' fsyncs wait until every file is in place, and happen before the run is marked delivered.
+        let pending = FolderSync()
         for file in try ledger.deliveryFiles(run: run) {
             let stem =
                 file.rawName.map { Array($0.dropLast(ProviderFile.dataSuffix.utf8.count)) }
@@ -63,7 +65,8 @@ enum Delivery {
             if file.outcome != .quarantined, let result = file.result {
                 // One file's bytes at a time, read when written.
                 try writeResult(
-                    result, bytes: try ledger.resultBytes(of: file), provider: file.providerID ?? "_", folders: folders)
+                    result, bytes: try ledger.resultBytes(of: file), provider: file.providerID ?? "_", folders: folders,
+                    folderSync: pending)
             }
             let dataPresence = try presence(data, digest: file.sha256, identity: opened[file.name])
             let controlPresence = try presence(control, digest: file.controlSHA256, identity: nil)
@@ -79,7 +82,7 @@ enum Delivery {
                 let archive = folders.archive + "/" + (file.providerID ?? "_")
                 try FileOperations.makeDirectory(archive)
                 if dataPresence == .same {
-                    try FileOperations.move(data, to: EntryPath(folder: archive, name: data.name))
+                    try FileOperations.move(data, to: EntryPath(folder: archive, name: data.name), folderSync: pending)
                 }
                 CrashPoint.reach("archive-data")
                 if controlPresence == .same {
@@ -89,7 +92,7 @@ enum Delivery {
                     if try FileOperations.kind(archived) != .missing, !sameControl(control, archived) {
                         try keepEarlier(control.name, run: run, folder: archive)
                     }
-                    try FileOperations.move(control, to: archived)
+                    try FileOperations.move(control, to: archived, folderSync: pending)
                 }
                 CrashPoint.reach("archive-control")
             case .quarantined:
@@ -100,6 +103,7 @@ enum Delivery {
                     stem: stem, run: run, folders: folders)
             }
         }
+        pending.synchronize()
         CrashPoint.reach("delivered")
         let finished = Date()
         try ledger.markDelivered(
@@ -111,19 +115,20 @@ enum Delivery {
 
     /// Writes a settled file's result and result control file, unless they are already there byte for byte.
     private static func writeResult(
-        _ result: FileRegistration.Result, bytes: [UInt8], provider: String, folders: DropFolders
+        _ result: FileRegistration.Result, bytes: [UInt8], provider: String, folders: DropFolders,
+        folderSync pending: FolderSync
     ) throws {
         let outbox = folders.outbox + "/" + provider
         try FileOperations.makeDirectory(outbox)
         let resultPath = EntryPath(folder: outbox, name: EntryName(result.name))
         if !FileOperations.hasContents(resultPath, bytes) {
-            try FileOperations.writeAtomically(bytes, folder: outbox, name: resultPath.name)
+            try FileOperations.writeAtomically(bytes, folder: outbox, name: resultPath.name, folderSync: pending)
         }
         CrashPoint.reach("result-file")
         let controlName = EntryName(String(result.name.dropLast(".csv.zst".count)) + ".ctl")
         let controlBytes = Array(result.control.utf8)
         if !FileOperations.hasContents(EntryPath(folder: outbox, name: controlName), controlBytes) {
-            try FileOperations.writeAtomically(controlBytes, folder: outbox, name: controlName)
+            try FileOperations.writeAtomically(controlBytes, folder: outbox, name: controlName, folderSync: pending)
         }
         CrashPoint.reach("result-control")
     }

@@ -23,6 +23,30 @@ import Testing
         #expect(PostgresCell.decodeHexBytea(ArraySlice("abc".utf8)) == nil)
     }
 
+    /// Every byte value round-trips in either case, inside a slice of a larger array, and any one byte that is not a
+    /// hexadecimal digit, anywhere, makes the whole value unreadable.
+    @Test func decodesEveryByteAndRefusesEveryOtherDigit() {
+        let bytes = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7919 &+ $0 >> 8) }
+        let digits = Array("0123456789abcdef".utf8)
+        var hex = Array("..\\x".utf8)
+        for byte in bytes { hex += [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]] }
+        hex += Array("..".utf8)
+        let value = hex[2..<(hex.count - 2)]
+        #expect(PostgresCell.decodeHexBytea(value) == bytes)
+        #expect(
+            PostgresCell.decodeHexBytea(
+                ArraySlice(Array(String(decoding: value, as: UTF8.self).uppercased().utf8)).map {
+                    $0 == UInt8(ascii: "X") ? UInt8(ascii: "x") : $0
+                }[...]) == bytes)
+        for position in stride(from: 2, to: value.count, by: 61) {
+            for bad in [UInt8(ascii: "g"), UInt8(ascii: "G"), UInt8(ascii: "/"), UInt8(ascii: ":"), 0x00, 0xFF, 0x80] {
+                var broken = Array(value)
+                broken[position] = bad
+                #expect(PostgresCell.decodeHexBytea(broken[...]) == nil)
+            }
+        }
+    }
+
     @Test(arguments: [
         "connect to postgresql://alice:hunter2x@db.example/ledger failed",
         "invalid connection option in \"host=db password=hunter2x user=alice\"",
