@@ -273,8 +273,8 @@ extension Ledger {
         public var providerID: String?
         /// The file's row in `files`, to read its result bytes by (`resultBytes(of:)`).
         public var fileID: Int64 = 0
-        /// The result file (settled files), without its bytes: `bytes` is empty here.
-        public var result: FileRegistration.Result?
+        /// The result file's name and control file (settled files); its bytes are read apart.
+        public var result: (name: String, control: String)?
         /// The quarantine verdict (quarantined files).
         public var quarantine: FileRegistration.Quarantine?
         /// SHA-256 of the data file the run decided on (empty when it was not a regular file).
@@ -297,8 +297,7 @@ extension Ledger {
         let result = try connection.query(
             """
             SELECT f.name, f.outcome, p.provider_id, f.result_name, f.file_id, f.result_control,
-                   f.quarantine_code, f.quarantine_message, f.quarantine_line, f.sha256, f.control_sha256, f.raw_name,
-                   f.result_sha256
+                   f.quarantine_code, f.quarantine_message, f.quarantine_line, f.sha256, f.control_sha256, f.raw_name
             FROM files f LEFT JOIN providers p ON p.provider_key = f.provider_key
             WHERE f.run_id = $1 ORDER BY f.name COLLATE "C", f.file_id
             """, [.int(run)])
@@ -308,9 +307,7 @@ extension Ledger {
             file.fileID = try result[row, 4].int()
             if !result[row, 2].isNull { file.providerID = try result[row, 2].string() }
             if !result[row, 3].isNull {
-                file.result = FileRegistration.Result(
-                    name: try result[row, 3].string(), bytes: [], sha256: try result[row, 12].bytes(),
-                    control: try result[row, 5].string())
+                file.result = (try result[row, 3].string(), try result[row, 5].string())
             }
             if !result[row, 6].isNull {
                 let line = result[row, 8].isNull ? nil : Int(try result[row, 8].int())

@@ -9,9 +9,9 @@ extension Ledger {
     /// All tables are read in one REPEATABLE READ snapshot of the database, so a registration committing
     /// meanwhile is seen entirely or not at all. One plain `COPY … TO STDOUT` per table (the revoked certificates
     /// apart, the only join on the server; of the holders, when their keys are dense, only those not active), joined
-    /// here by holder key through the snapshot's building API (`RegistrySnapshot.addHolder` and the rest). When the ledger can connect again, MyKey IDs and
-    /// certificates are read on a second connection sharing the same database snapshot (`pg_export_snapshot`), in
-    /// parallel.
+    /// here by holder key through the snapshot's building API (`RegistrySnapshot.addHolder` and the rest). When the
+    /// ledger can connect again, MyKey IDs and certificates are read on a second connection sharing the same
+    /// database snapshot (`pg_export_snapshot`), in parallel.
     ///
     /// `withProviders` is called on this thread with the snapshot as soon as it holds the providers and the files
     /// settled before, while the rest is still to be read: a caller can start there what needs only those (reading

@@ -115,7 +115,7 @@ enum Delivery {
 
     /// Writes a settled file's result and result control file, unless they are already there byte for byte.
     private static func writeResult(
-        _ result: FileRegistration.Result, bytes: [UInt8], provider: String, folders: DropFolders,
+        _ result: (name: String, control: String), bytes: [UInt8], provider: String, folders: DropFolders,
         folderSync pending: FolderSync
     ) throws {
         let outbox = folders.outbox + "/" + provider
