@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end settlement benchmark: W1, W5, W10, W50 (1, 5, 10, 50 million records; 1 million holders; 20
 # providers × 2 files), each into an empty ledger on a private PostgreSQL, with the baseline the targets are set
-# against: plain `psql \copy` of the same grant rows into a table with the grants table's constraints.
+# against: plain `psql \copy` of the same grant rows into a table with the grants table's constraints, one `\copy`
+# per run, back to back.
 # Every workload settles with max_run_records = 10,000,000, so W50 is five successive runs of one invocation (and
 # its dry run, which is one run, reads the first 10 million records).
 # The dry run is measured three times, and so is settle up to W10 (each settle into a fresh database, with its own
@@ -97,26 +98,38 @@ for w in "${workloads[@]}"; do
         tail -1 "$run/settle.out" >&2
         cp "$run/summary.json" "$bench/summary-$w-$attempt.json"
 
-        echo "== $w: baseline: psql \\copy of the run's grant rows into a table with the same constraints" >&2
-        psql -qX -c "\\copy grants TO '$run/grants.copy'" >/dev/null
-        grant_rows=$(wc -l <"$run/grants.copy")
+        # The baseline copies the grant rows in the batches the settle wrote them in: one `\copy` per run (one for
+        # a workload of up to 10 M records, five for W50), back to back, each run's rows in the order the run
+        # inserted them.
+        echo "== $w: baseline: psql \\copy of each run's grant rows into a table with the same constraints" >&2
+        grant_rows=0
+        for run_id in $(psql -qXtA -c "SELECT run_id FROM runs ORDER BY run_id"); do
+            psql -qX -c "\\copy (SELECT * FROM grants WHERE run_id = $run_id) TO '$run/grants-$run_id.copy'" >/dev/null
+            grant_rows=$((grant_rows + $(wc -l <"$run/grants-$run_id.copy")))
+        done
         psql -qX -c "CREATE TABLE grants_baseline (LIKE grants INCLUDING ALL)" >/dev/null
         quiesce
-        start=$(now)
-        psql -qX -c "\\copy grants_baseline FROM '$run/grants.copy'" >/dev/null
-        copy_s=$(seconds "$start" "$(now)")
-        echo "baseline: $copy_s s" >&2
+        copy_s=0
+        chunk_times=()
+        for run_id in $(psql -qXtA -c "SELECT run_id FROM runs ORDER BY run_id"); do
+            start=$(now)
+            psql -qX -c "\\copy grants_baseline FROM '$run/grants-$run_id.copy'" >/dev/null
+            chunk_s=$(seconds "$start" "$(now)")
+            chunk_times+=("$chunk_s:$(wc -l <"$run/grants-$run_id.copy")")
+            copy_s=$(awk -v a="$copy_s" -v b="$chunk_s" 'BEGIN { printf "%.2f", a + b }')
+            rm -f "$run/grants-$run_id.copy"
+        done
+        echo "baseline: $copy_s s (${chunk_times[*]})" >&2
         psql -qX -c "DROP TABLE grants_baseline" >/dev/null
-        rm -f "$run/grants.copy"
         psql -qX -d postgres -c "DROP DATABASE $db" >/dev/null
         rm -rf "$run"
-        results+=("$settle_s $copy_s $settle_kb $attempt")
+        results+=("$settle_s $copy_s $settle_kb $attempt ${chunk_times[*]}")
     done
     psql -qX -d postgres -c "DROP DATABASE ${db}_registry" >/dev/null
 
     # The median settle (by its time) gives the phases and the per-run figures; the ratio is each settle's against
     # its own baseline, the median of those reported; peak RSS is the highest of the settles.
-    read -r settle_s copy_s settle_kb median_attempt < <(printf '%s\n' "${results[@]}" | sort -n | sed -n "$(((attempts + 1) / 2))p")
+    read -r settle_s copy_s settle_kb median_attempt chunks < <(printf '%s\n' "${results[@]}" | sort -n | sed -n "$(((attempts + 1) / 2))p")
     settle_spread="$(printf '%s\n' "${results[@]}" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "–" hi }')"
     ratio=$(printf '%s\n' "${results[@]}" | awk '{ print $1 / $2 }' | sort -n | sed -n "$(((attempts + 1) / 2))p")
     ratio_spread="$(printf '%s\n' "${results[@]}" | awk '{ printf "%.2f\n", $1 / $2 }' | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "–" hi }')"
@@ -133,17 +146,21 @@ runs = len(summary.get("runs", [])) or 1
 print("| %s | %d | " % (sys.argv[1], runs) + " | ".join("%.2f" % p.get(n, 0) for n in names) + " |")
 PY
 )")
-    # Each run of the invocation on its own: its records, seconds and time per record, so that a cost growing with the
-    # ledger (later runs insert into a larger table) shows within one invocation, where the host's speed moves least.
-    per_run+=("$(python3 - "$w" "$summary" <<'PY'
+    # Each run of the invocation on its own, and each run's batch of the baseline: time per record, so that a cost
+    # growing with the ledger (later runs insert into a larger table) shows within one invocation, where the host's
+    # speed moves least, next to what the same growth costs the server's own COPY.
+    per_run+=("$(python3 - "$w" "$summary" "$chunks" <<'PY'
 import json, sys
 summary = json.load(open(sys.argv[2]))
 runs = summary.get("runs") or [summary]
-cells = ["%.2f" % (r["duration_seconds"] * 1e6 / r["records"]) if r["records"] else "—" for r in runs]
-first = runs[0]["duration_seconds"] * 1e6 / runs[0]["records"] if runs[0]["records"] else 0
-total = sum(r["duration_seconds"] for r in runs) * 1e6 / max(sum(r["records"] for r in runs), 1)
-print("| %s | %d | %s | %.2f | %s |" % (sys.argv[1], len(runs), ", ".join(cells), total,
-    "%+.1f %%" % ((total / first - 1) * 100) if first else "—"))
+def figures(pairs):
+    per = [s * 1e6 / n if n else 0 for s, n in pairs]
+    total = sum(s for s, _ in pairs) * 1e6 / max(sum(n for _, n in pairs), 1)
+    growth = "%+.1f %%" % ((total / per[0] - 1) * 100) if per and per[0] else "—"
+    return ", ".join("%.2f" % x for x in per), "%.2f" % total, growth
+settle = figures([(r["duration_seconds"], r["records"]) for r in runs])
+copy = figures([(float(c.split(":")[0]), int(c.split(":")[1])) for c in sys.argv[3].split()])
+print("| %s | %d | %s | %s | %s | %s | %s | %s |" % ((sys.argv[1], len(runs)) + settle + copy))
 PY
 )")
     rm -f "$bench"/summary-"$w"-*.json
@@ -165,8 +182,8 @@ echo "| workload | runs | snapshot s | intake s | duplicates s | points s | resu
 echo "|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${phases[@]}"
 echo
-echo "| workload | runs | µs/record, run by run | µs/record over the runs | over the runs against the first |"
-echo "|---|---|---|---|---|"
+echo "| workload | runs | settle µs/record, run by run | over the runs | against the first | \\copy µs/row, run by run | over the runs | against the first |"
+echo "|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${per_run[@]}"
 echo
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(psql -qXtA -c 'SHOW server_version' -d postgres | head -1)"
