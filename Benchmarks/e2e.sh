@@ -27,6 +27,12 @@ start_postgres "$bench/postgres"
 
 seconds() { awk -v s="$1" -v e="$2" 'BEGIN { printf "%.2f", e - s }'; }
 now() { date +%s.%N; }
+# The median and the range (lowest–highest) of the numbers on standard input, one a line.
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+range() { sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "–" hi }'; }
+# Every measurement starts from the same state: nothing left for the kernel to write back (the copied inbox, the
+# dumped grants) and a fresh checkpoint, so that none pays for the step before it.
+quiesce() { sync; psql -qX -c "CHECKPOINT" >/dev/null; }
 
 rows=()
 phases=()
@@ -49,9 +55,6 @@ for w in "${workloads[@]}"; do
     [ "$records" -le 10000000 ] || attempts=1
     db="bench_$(echo "$w" | tr 'A-Z' 'a-z')"
     run="$bench/run-$w"
-    # Every measurement starts from the same state: nothing left for the kernel to write back (the copied inbox, the
-    # dumped grants) and a fresh checkpoint, so that none pays for the step before it.
-    quiesce() { sync; psql -qX -c "CHECKPOINT" >/dev/null; }
     # The registry is imported once, into a database each settle's database is then copied from.
     psql -qX -d postgres -c "DROP DATABASE IF EXISTS $db" -c "DROP DATABASE IF EXISTS ${db}_registry" \
         -c "CREATE DATABASE ${db}_registry" >/dev/null
@@ -85,8 +88,8 @@ for w in "${workloads[@]}"; do
                 echo "dry run: $dry_s s" >&2
                 dry_times+=("$dry_s")
             done
-            dry_s=$(printf '%s\n' "${dry_times[@]}" | sort -n | sed -n 2p)
-            dry_spread="$(printf '%s\n' "${dry_times[@]}" | sort -n | sed -n 1p)–$(printf '%s\n' "${dry_times[@]}" | sort -n | sed -n 3p)"
+            dry_s=$(printf '%s\n' "${dry_times[@]}" | median)
+            dry_spread=$(printf '%s\n' "${dry_times[@]}" | range)
             dry_records=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["records"])' "$run/dry.json")
         fi
 
@@ -103,7 +106,8 @@ for w in "${workloads[@]}"; do
         # inserted them.
         echo "== $w: baseline: psql \\copy of each run's grant rows into a table with the same constraints" >&2
         grant_rows=0
-        for run_id in $(psql -qXtA -c "SELECT run_id FROM runs ORDER BY run_id"); do
+        mapfile -t run_ids < <(psql -qXtA -c "SELECT run_id FROM runs ORDER BY run_id")
+        for run_id in "${run_ids[@]}"; do
             psql -qX -c "\\copy (SELECT * FROM grants WHERE run_id = $run_id) TO '$run/grants-$run_id.copy'" >/dev/null
             grant_rows=$((grant_rows + $(wc -l <"$run/grants-$run_id.copy")))
         done
@@ -111,7 +115,7 @@ for w in "${workloads[@]}"; do
         quiesce
         copy_s=0
         chunk_times=()
-        for run_id in $(psql -qXtA -c "SELECT run_id FROM runs ORDER BY run_id"); do
+        for run_id in "${run_ids[@]}"; do
             start=$(now)
             psql -qX -c "\\copy grants_baseline FROM '$run/grants-$run_id.copy'" >/dev/null
             chunk_s=$(seconds "$start" "$(now)")
@@ -129,11 +133,12 @@ for w in "${workloads[@]}"; do
 
     # The median settle (by its time) gives the phases and the per-run figures; the ratio is each settle's against
     # its own baseline, the median of those reported; peak RSS is the highest of the settles.
-    read -r settle_s copy_s settle_kb median_attempt chunks < <(printf '%s\n' "${results[@]}" | sort -n | sed -n "$(((attempts + 1) / 2))p")
-    settle_spread="$(printf '%s\n' "${results[@]}" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "–" hi }')"
-    ratio=$(printf '%s\n' "${results[@]}" | awk '{ print $1 / $2 }' | sort -n | sed -n "$(((attempts + 1) / 2))p")
-    ratio_spread="$(printf '%s\n' "${results[@]}" | awk '{ printf "%.2f\n", $1 / $2 }' | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "–" hi }')"
-    copy_median=$(printf '%s\n' "${results[@]}" | awk '{ print $2 }' | sort -n | sed -n "$(((attempts + 1) / 2))p")
+    settle_s=$(printf '%s\n' "${results[@]}" | awk '{ print $1 }' | median)
+    read -r _ _ _ median_attempt chunks < <(printf '%s\n' "${results[@]}" | awk -v s="$settle_s" '$1 == s' | head -1)
+    settle_spread=$(printf '%s\n' "${results[@]}" | awk '{ print $1 }' | range)
+    ratio=$(printf '%s\n' "${results[@]}" | awk '{ print $1 / $2 }' | median)
+    ratio_spread=$(printf '%s\n' "${results[@]}" | awk '{ printf "%.2f\n", $1 / $2 }' | range)
+    copy_median=$(printf '%s\n' "${results[@]}" | awk '{ print $2 }' | median)
     settle_kb=$(printf '%s\n' "${results[@]}" | awk '{ print $3 }' | sort -n | tail -1)
     summary="$bench/summary-$w-$median_attempt.json"
 
@@ -165,6 +170,7 @@ PY
 )")
     rm -f "$bench"/summary-"$w"-*.json
 
+    # The range only when there is one: W50 settles once.
     spread() { [ "$attempts" -gt 1 ] && echo " ($1)" || true; }
     rows+=("$(awk -v w="$w" -v n="$records" -v g="$grant_rows" -v d="$dry_s" -v ds="$dry_spread" -v dn="$dry_records" \
         -v s="$settle_s" -v ss="$(spread "$settle_spread")" -v sk="$settle_kb" -v c="$copy_median" -v r="$ratio" \

@@ -480,7 +480,8 @@ private final class Counter: Sendable {
 }
 
 /// Folders whose new entries (renames, new names) are made durable together, each folder once, instead of after
-/// each entry: a delivery renames four entries per file into three folders, and a folder's fsync costs milliseconds.
+/// each entry: a delivery renames four entries per file into three folders, and a folder's fsync costs from tens
+/// of microseconds to milliseconds, by disk.
 ///
 /// Whoever defers calls ``synchronize()`` before anything relies on the entries being durable (delivery, before the
 /// run is marked delivered: until then a restart delivers the run again).
